@@ -1,0 +1,352 @@
+"""One settings object, read once from the environment and `.env`; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ShopMate can be configured with. Build it with `Settings.load()`."""
+
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    db_path: Path = Path("shopmate.db")
+    model: str = DEFAULT_MODEL
+    max_tokens: int = 1024
+    max_tool_rounds: int = 6
+    history_token_budget: int = 20_000
+    max_retry_wait: float = 20.0
+    anthropic_max_retries: int = 2
+    order_id_pattern: str = r"ORD-\d{4,}"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_workers: int = 32
+    flush_interval: float = 0.4
+    slack_native_streaming: bool = True
+    log_level: str = "INFO"
+    # Trust settings (who may ask, what it costs, what is kept).
+    allowed_teams: tuple[str, ...] = ()
+    allowed_channels: tuple[str, ...] = ()
+    user_turns_per_minute: int = 10
+    team_turns_per_minute: int = 120
+    user_tokens_per_day: int = 500_000
+    team_tokens_per_day: int = 5_000_000
+    max_input_chars: int = 4_000
+    retention_days: int = 0
+    max_body_bytes: int = 1_000_000
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Read settings from `environ` (default: os.environ) over the values in `env_file`.
+
+        The process environment wins over `.env`, as python-dotenv does by default.
+        """
+        merged: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Parse and validate settings from a plain mapping of variable names to strings."""
+        values: dict[str, object] = {}
+        for spec in SPECS:
+            raw = env.get(spec.env)
+            if raw is None or raw.strip() == "":
+                continue
+            values[spec.attr] = spec.parse(raw.strip())
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        if not self.slack_api_url.endswith("/"):
+            object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
+
+    def require(self, *names: str) -> None:
+        """Fail with a SettingsError naming the first missing variable among `names` (env names)."""
+        by_env = {spec.env: spec for spec in SPECS}
+        for name in names:
+            spec = by_env[name]
+            if not getattr(self, spec.attr):
+                raise SettingsError(f"{name} is not set. {spec.help}")
+
+    def redacted(self) -> dict[str, object]:
+        """Settings as a dict with secrets masked, safe to log."""
+        out: dict[str, object] = {}
+        secret_attrs = {s.attr for s in SPECS if s.secret}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if (f.name in secret_attrs and value) else value
+        return out
+
+
+@dataclass(frozen=True)
+class _Spec:
+    env: str
+    attr: str
+    kind: str
+    help: str
+    secret: bool = False
+    minimum: float | None = None
+    choices: tuple[str, ...] = field(default=())
+
+    def parse(self, raw: str) -> object:
+        try:
+            return self._parse(raw)
+        except SettingsError:
+            raise
+        except ValueError:
+            raise SettingsError(
+                f"{self.env}={raw!r} is not a valid {self.kind}. {self.help}"
+            ) from None
+
+    def _parse(self, raw: str) -> object:
+        if self.kind == "integer":
+            value: object = int(raw)
+        elif self.kind == "number":
+            value = float(raw)
+        elif self.kind == "boolean":
+            lowered = raw.lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            value = lowered in {"1", "true", "yes", "on"}
+        elif self.kind == "path":
+            value = Path(raw).expanduser()
+        elif self.kind == "list":
+            value = tuple(item.strip() for item in raw.split(",") if item.strip())
+        elif self.kind == "regex":
+            try:
+                re.compile(raw)
+            except re.error:
+                raise ValueError(raw) from None
+            value = raw
+        elif self.kind == "url":
+            if not re.match(r"^https?://[^/\s]+", raw):
+                raise ValueError(raw)
+            value = raw
+        elif self.kind == "duration":
+            value = parse_days(raw)
+        else:
+            value = raw
+        if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
+            raise SettingsError(
+                f"{self.env}={raw!r} must be at least {self.minimum:g}. {self.help}"
+            )
+        if self.choices and value not in self.choices:
+            raise SettingsError(
+                f"{self.env}={raw!r} must be one of {', '.join(self.choices)}. {self.help}"
+            )
+        return value
+
+
+def parse_days(raw: str) -> int:
+    """Parse '90', '90d' or '12w' into a number of days."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", raw.lower())
+    if not match:
+        raise ValueError(raw)
+    number, unit = int(match.group(1)), match.group(2)
+    return number * 7 if unit == "w" else number
+
+
+SPECS: tuple[_Spec, ...] = (
+    _Spec(
+        "ANTHROPIC_API_KEY",
+        "anthropic_api_key",
+        "string",
+        "Create a key at console.anthropic.com and put ANTHROPIC_API_KEY=... in .env.",
+        secret=True,
+    ),
+    _Spec(
+        "ANTHROPIC_BASE_URL",
+        "anthropic_base_url",
+        "url",
+        "Leave it unset for Anthropic's API, or give a URL such as http://127.0.0.1:8080.",
+    ),
+    _Spec(
+        "SHOPMATE_DB",
+        "db_path",
+        "path",
+        "Give a file path for the SQLite database, e.g. SHOPMATE_DB=./shopmate.db.",
+    ),
+    _Spec(
+        "SHOPMATE_MODEL",
+        "model",
+        "string",
+        "Give a Claude model id such as claude-sonnet-4-6 or claude-haiku-4-5.",
+    ),
+    _Spec(
+        "SHOPMATE_MAX_TOKENS",
+        "max_tokens",
+        "integer",
+        "Give the most output tokens per model call, e.g. 1024.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_TOOL_ROUNDS",
+        "max_tool_rounds",
+        "integer",
+        "Give how many tool rounds one answer may take, e.g. 6.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_HISTORY_TOKENS",
+        "history_token_budget",
+        "integer",
+        "Give the most input tokens of history sent per call, e.g. 20000.",
+        minimum=500,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_RETRY_WAIT",
+        "max_retry_wait",
+        "number",
+        "Give the longest wait in seconds before retrying Claude, e.g. 20.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_ANTHROPIC_RETRIES",
+        "anthropic_max_retries",
+        "integer",
+        "Give how often a failed Claude call is retried, e.g. 2.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_ORDER_ID_PATTERN",
+        "order_id_pattern",
+        "regex",
+        "Give a regular expression for order ids, e.g. ORD-\\d{4,}.",
+    ),
+    _Spec(
+        "SLACK_BOT_TOKEN",
+        "slack_bot_token",
+        "string",
+        "Copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions in your Slack app.",
+        secret=True,
+    ),
+    _Spec(
+        "SLACK_SIGNING_SECRET",
+        "slack_signing_secret",
+        "string",
+        "Copy the Signing Secret from your Slack app's Basic Information page.",
+        secret=True,
+    ),
+    _Spec(
+        "SLACK_APP_TOKEN",
+        "slack_app_token",
+        "string",
+        "Create an app-level token (xapp-...) with connections:write under Basic Information.",
+        secret=True,
+    ),
+    _Spec(
+        "SLACK_API_URL",
+        "slack_api_url",
+        "url",
+        "Give the Slack Web API base URL, e.g. https://slack.com/api/.",
+    ),
+    _Spec(
+        "SHOPMATE_SLACK_WORKERS",
+        "slack_workers",
+        "integer",
+        "Give how many Slack events may be handled at once, e.g. 32.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_FLUSH_INTERVAL",
+        "flush_interval",
+        "number",
+        "Give seconds between streamed Slack updates, e.g. 0.4.",
+        minimum=0.05,
+    ),
+    _Spec(
+        "SHOPMATE_NATIVE_STREAMING",
+        "slack_native_streaming",
+        "boolean",
+        "Say true to use Slack's chat.startStream, false to post and update.",
+    ),
+    _Spec(
+        "SHOPMATE_LOG_LEVEL",
+        "log_level",
+        "string",
+        "Give DEBUG, INFO, WARNING or ERROR.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
+    _Spec(
+        "SHOPMATE_ALLOWED_TEAMS",
+        "allowed_teams",
+        "list",
+        "Give comma-separated Slack workspace ids (T...) whose members may use the bot.",
+    ),
+    _Spec(
+        "SHOPMATE_ALLOWED_CHANNELS",
+        "allowed_channels",
+        "list",
+        "Give comma-separated channel ids (C.../D...) where the bot answers; empty means all.",
+    ),
+    _Spec(
+        "SHOPMATE_USER_TURNS_PER_MINUTE",
+        "user_turns_per_minute",
+        "integer",
+        "Give how many answers one user may get per minute, e.g. 10.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_TEAM_TURNS_PER_MINUTE",
+        "team_turns_per_minute",
+        "integer",
+        "Give how many answers one workspace may get per minute, e.g. 120.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_USER_TOKENS_PER_DAY",
+        "user_tokens_per_day",
+        "integer",
+        "Give how many tokens one user may spend per day, e.g. 500000.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_TEAM_TOKENS_PER_DAY",
+        "team_tokens_per_day",
+        "integer",
+        "Give how many tokens one workspace may spend per day, e.g. 5000000.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_INPUT_CHARS",
+        "max_input_chars",
+        "integer",
+        "Give the longest incoming message, in characters, sent to Claude, e.g. 4000.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_RETENTION_DAYS",
+        "retention_days",
+        "duration",
+        "Give how many days conversations are kept (0 keeps them forever), e.g. 90.",
+    ),
+    _Spec(
+        "SHOPMATE_MAX_BODY_BYTES",
+        "max_body_bytes",
+        "integer",
+        "Give the largest Slack request body accepted, in bytes, e.g. 1000000.",
+        minimum=1024,
+    ),
+)
