@@ -1,0 +1,6 @@
+"""Tools Claude may call while answering."""
+
+from bot.tools.orders import get_order_tool
+from bot.tools.registry import Tool, ToolRegistry, ToolResult
+
+__all__ = ["Tool", "ToolRegistry", "ToolResult", "get_order_tool"]

@@ -1,0 +1,55 @@
+"""One turn of a thread, front-agnostic: store the question, run the engine, store the answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from bot.engine import Engine
+from bot.events import EngineEvent, TurnComplete, TurnFailed
+from storage import Storage
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationService:
+    """Ties the engine to storage so every front (Slack, terminal, demo) persists turns alike.
+
+    The user's message is written the moment its turn starts, before Claude is called, so a
+    crash mid-answer loses no question. The assistant and tool messages are written in one
+    transaction when the answer completes; a failed turn writes only its usage, so the stored
+    history stays a valid request and the next message in the thread just works.
+    """
+
+    def __init__(self, storage: Storage, engine: Engine) -> None:
+        self.storage = storage
+        self.engine = engine
+
+    def answer(
+        self,
+        thread_key: str,
+        text: str,
+        *,
+        user: str | None = None,
+        team: str | None = None,
+    ) -> Iterator[EngineEvent]:
+        conversations = self.storage.conversations
+        history = conversations.history(thread_key)
+        conversations.add_user_message(thread_key, text, user=user, team=team)
+        owner: dict[str, Any] = {"user": user, "team": team, "model": self.engine.config.model}
+        for event in self.engine.run_turn(history, text):
+            if isinstance(event, TurnComplete):
+                conversations.add_turn(
+                    thread_key, event.messages, usage=event.usage.as_dict(), **owner
+                )
+            elif isinstance(event, TurnFailed):
+                conversations.add_turn(
+                    thread_key,
+                    [],
+                    usage=event.usage.as_dict(),
+                    status="failed",
+                    error=event.error,
+                    **owner,
+                )
+            yield event

@@ -1,0 +1,249 @@
+"""Claude's tool-use loop: streams every call, answers every tool_use, yields events as they happen.
+
+It knows nothing of Slack or SQL. A front (Slack, terminal) consumes the events; the caller
+stores the messages of `TurnComplete`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+
+from bot import prompts
+from bot.events import (
+    EngineEvent,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnComplete,
+    TurnFailed,
+    Usage,
+)
+from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
+from bot.tools.registry import ToolRegistry, ToolResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the loop talks to Claude; built from Settings by the caller."""
+
+    model: str = "claude-sonnet-4-6"
+    max_tokens: int = 1024
+    max_rounds: int = 6
+    history_token_budget: int = 20_000
+    system_prompt: str = prompts.SYSTEM_PROMPT
+    tool_workers: int = 4
+
+
+class _StreamBroken(Exception):
+    """The response stream ended with an error event or was cut before message_stop."""
+
+    def __init__(self, reason: str, *, text_shown: bool) -> None:
+        super().__init__(reason)
+        self.text_shown = text_shown
+
+
+class Engine:
+    """Answers one user message at a time for a given history; safe to share across threads."""
+
+    def __init__(
+        self, client: anthropic.Anthropic, tools: ToolRegistry, config: EngineConfig | None = None
+    ) -> None:
+        self.client = client
+        self.tools = tools
+        self.config = config or EngineConfig()
+        self._tool_pool = ThreadPoolExecutor(
+            max_workers=self.config.tool_workers, thread_name_prefix="tool"
+        )
+
+    def run_turn(
+        self, history: list[Message], user_content: str | list[dict[str, Any]]
+    ) -> Iterator[EngineEvent]:
+        """Yield events for one answer; always ends with TurnComplete or TurnFailed."""
+        conversation = repair([*history, {"role": "user", "content": user_content}])
+        new_messages: list[Message] = []
+        usage = Usage()
+        answer: list[str] = []
+        for round_number in range(self.config.max_rounds):
+            last_round = round_number == self.config.max_rounds - 1
+            request = with_cache_breakpoint(
+                trim_to_budget(conversation + new_messages, self.config.history_token_budget)
+            )
+            try:
+                message = yield from self._stream_with_one_retry(
+                    request, last_round=last_round, separator="\n\n" if answer else ""
+                )
+            except _StreamBroken as broken:
+                logger.warning("Claude's stream broke: %s", broken)
+                yield TurnFailed(prompts.INTERRUPTED_NOTICE, str(broken), usage)
+                return
+            except anthropic.APIError as error:
+                logger.error("Claude call failed: %s", _describe(error))
+                yield TurnFailed(prompts.FAILURE_NOTICE, _describe(error), usage)
+                return
+            usage += _usage_of(message)
+            assistant = message.to_param()
+            assistant["content"] = [_clean_block(b) for b in assistant["content"]]
+            text = "".join(b.text for b in message.content if b.type == "text")
+            if text:
+                answer.append(("\n\n" if answer else "") + text)
+            tool_uses = [b for b in message.content if b.type == "tool_use"]
+            if tool_uses:
+                new_messages.append(assistant)
+                new_messages.append((yield from self._run_tools(tool_uses)))
+                if message.stop_reason == "tool_use":
+                    continue
+            elif assistant["content"]:
+                new_messages.append(assistant)
+            if message.stop_reason == "pause_turn":
+                continue  # the API wants the paused turn sent back as is to carry on
+            notice = _notice_for(message.stop_reason)
+            if notice:
+                yield TextDelta(("\n\n" if answer else "") + notice)
+                answer.append(notice)
+                if not assistant["content"]:
+                    new_messages.append({"role": "assistant", "content": notice})
+            yield TurnComplete("".join(answer), new_messages, usage, message.stop_reason, notice)
+            return
+        # Only reached if the last round still ended in tool use despite tool_choice "none".
+        notice = prompts.ROUND_LIMIT_NOTICE
+        yield TextDelta(notice)
+        new_messages.append({"role": "assistant", "content": notice})
+        yield TurnComplete("".join(answer) + notice, new_messages, usage, "max_rounds", notice)
+
+    def _stream_with_one_retry(
+        self, request: list[Message], *, last_round: bool, separator: str
+    ) -> Iterator[EngineEvent]:
+        """Stream one model call; if it breaks before any text was shown, try once more.
+
+        The SDK retries failures that happen before the response starts. A failure after a
+        200 (an `error` event, or a cut connection) is not retried by the SDK; retrying it
+        ourselves is safe only while the user has seen nothing of this call.
+        """
+        try:
+            return (yield from self._stream_once(request, last_round, separator))
+        except (_StreamBroken, anthropic.APIStatusError) as error:
+            shown = isinstance(error, _StreamBroken) and error.text_shown
+            if shown or not _is_mid_stream(error):
+                raise
+            logger.info("Claude's stream broke before any text; retrying once: %s", error)
+            return (yield from self._stream_once(request, last_round, separator))
+
+    def _stream_once(
+        self, request: list[Message], last_round: bool, separator: str
+    ) -> Iterator[EngineEvent]:
+        """One streamed model call; `separator` goes before its first text (a new paragraph)."""
+        kwargs: dict[str, Any] = {
+            "model": self.config.model,
+            "max_tokens": self.config.max_tokens,
+            "system": [
+                {"type": "text", "text": self.config.system_prompt, "cache_control": EPHEMERAL}
+            ],
+            "messages": request,
+        }
+        tools = self.tools.params()
+        if tools:
+            tools[-1] = {**tools[-1], "cache_control": EPHEMERAL}
+            kwargs["tools"] = tools
+            if last_round:
+                # History holding tool blocks needs `tools`; "none" makes Claude answer now.
+                kwargs["tool_choice"] = {"type": "none"}
+        text_shown = False
+        try:
+            with self.client.messages.stream(**kwargs) as stream:
+                for event in stream:
+                    if event.type == "text" and event.text:
+                        yield TextDelta(event.text if text_shown else separator + event.text)
+                        text_shown = True
+                message = stream.get_final_message()
+        except anthropic.APIStatusError as error:
+            if _is_mid_stream(error):
+                raise _StreamBroken(_describe(error), text_shown=text_shown) from error
+            raise
+        if message.stop_reason is None:
+            raise _StreamBroken("stream ended before message_stop", text_shown=text_shown)
+        return message
+
+    def _run_tools(self, tool_uses: list[Any]) -> Iterator[EngineEvent]:
+        """Run every tool_use of one turn at once; return the single user message of results."""
+        for block in tool_uses:
+            yield ToolStarted(block.id, block.name, _as_dict(block.input))
+        futures = [
+            self._tool_pool.submit(self.tools.run, block.name, block.input) for block in tool_uses
+        ]
+        results: list[dict[str, Any]] = []
+        for block, future in zip(tool_uses, futures, strict=True):
+            result: ToolResult = future.result()
+            yield ToolFinished(
+                block.id,
+                block.name,
+                _as_dict(block.input),
+                result.content_text(),
+                result.is_error,
+                result.summary,
+            )
+            entry: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": block.id,
+                "content": result.content_text(),
+            }
+            if result.is_error:
+                entry["is_error"] = True
+            results.append(entry)
+        return {"role": "user", "content": results}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"input": value}
+
+
+def _clean_block(block: dict[str, Any]) -> dict[str, Any]:
+    """Drop response-only fields (citations=None and the like) so history replays cleanly."""
+    return {k: v for k, v in block.items() if v is not None}
+
+
+def _is_mid_stream(error: Exception) -> bool:
+    # The SDK reports an `error` event that follows a 200 as APIStatusError with status 200.
+    return isinstance(error, anthropic.APIStatusError) and error.status_code == 200
+
+
+def _usage_of(message: Any) -> Usage:
+    u = message.usage
+    return Usage(
+        input_tokens=u.input_tokens or 0,
+        output_tokens=u.output_tokens or 0,
+        cache_read_input_tokens=getattr(u, "cache_read_input_tokens", 0) or 0,
+        cache_creation_input_tokens=getattr(u, "cache_creation_input_tokens", 0) or 0,
+        model_calls=1,
+    )
+
+
+def _notice_for(stop_reason: str | None) -> str | None:
+    if stop_reason in ("max_tokens", "model_context_window_exceeded"):
+        return prompts.CUT_SHORT_NOTICE
+    if stop_reason == "refusal":
+        return prompts.REFUSAL_NOTICE
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    """A log line for an SDK error: class, status and type, never the request or a key."""
+    status = getattr(error, "status_code", None)
+    body = getattr(error, "body", None)
+    kind = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        kind = inner.get("type") if isinstance(inner, dict) else None
+    parts = [type(error).__name__]
+    if status is not None:
+        parts.append(f"status={status}")
+    if kind:
+        parts.append(f"type={kind}")
+    return " ".join(parts)

@@ -1,0 +1,148 @@
+"""Conversation history as the Messages API wants it: valid, within budget, cache-marked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+EPHEMERAL = {"type": "ephemeral"}
+_MISSING_RESULT = "This tool call was interrupted before it returned a result."
+
+
+def blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Content as a list of blocks; a plain string becomes one text block."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content)
+
+
+def is_tool_result_message(message: Message) -> bool:
+    return message["role"] == "user" and any(
+        b.get("type") == "tool_result" for b in blocks(message["content"])
+    )
+
+
+def repair(history: list[Message]) -> list[Message]:
+    """Make stored history a valid request whatever happened before.
+
+    A turn that failed leaves the user's message without an answer, so the next user
+    message follows it directly: we merge such neighbours into one user turn. A `tool_use`
+    without its `tool_result` (which storage never writes, but a hand-edited database might
+    hold) gets an error result so the API accepts the history. Leading assistant messages
+    and empty messages are dropped.
+    """
+    out: list[Message] = []
+    for message in history:
+        content = [b for b in blocks(message["content"]) if not _is_empty_text(b)]
+        if not content:
+            continue
+        role = message["role"]
+        if not out and role != "user":
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1] = {"role": role, "content": _merge(out[-1]["content"], content)}
+        else:
+            out.append({"role": role, "content": content})
+    return _answer_dangling_tool_uses(out)
+
+
+def _merge(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # tool_result blocks must open a user turn; keep them ahead of any text.
+    merged = first + second
+    results = [b for b in merged if b.get("type") == "tool_result"]
+    others = [b for b in merged if b.get("type") != "tool_result"]
+    return results + others
+
+
+def _answer_dangling_tool_uses(history: list[Message]) -> list[Message]:
+    out: list[Message] = []
+    for index, message in enumerate(history):
+        out.append(message)
+        if message["role"] != "assistant":
+            continue
+        wanted = [b["id"] for b in message["content"] if b.get("type") == "tool_use"]
+        if not wanted:
+            continue
+        following = history[index + 1] if index + 1 < len(history) else None
+        answered = set()
+        if following is not None and following["role"] == "user":
+            answered = {
+                b.get("tool_use_id") for b in following["content"] if b.get("type") == "tool_result"
+            }
+        missing = [
+            {"type": "tool_result", "tool_use_id": i, "content": _MISSING_RESULT, "is_error": True}
+            for i in wanted
+            if i not in answered
+        ]
+        if not missing:
+            continue
+        logger.warning("Repairing %d unanswered tool_use block(s) in history", len(missing))
+        if following is not None and following["role"] == "user":
+            history[index + 1] = {"role": "user", "content": missing + following["content"]}
+        else:
+            out.append({"role": "user", "content": missing})
+    return out
+
+
+def _is_empty_text(block: dict[str, Any]) -> bool:
+    return block.get("type") == "text" and not block.get("text", "").strip()
+
+
+def estimate_tokens(value: Any) -> int:
+    """A cheap, deliberately generous token estimate (about 3.5 characters a token).
+
+    Counting exactly would need a network call per request (`count_tokens`); the budget only
+    has to keep requests well inside the context window, so over-estimating is the safe side.
+    """
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return len(text) * 2 // 7 + 4
+
+
+def exchanges(history: list[Message]) -> list[list[Message]]:
+    """Split history into exchanges, each opening with a user message that is not tool results.
+
+    Dropping whole exchanges can never separate a tool_use from its tool_result, since both
+    sit inside the exchange whose question caused them.
+    """
+    groups: list[list[Message]] = []
+    for message in history:
+        if message["role"] == "user" and not is_tool_result_message(message):
+            groups.append([message])
+        elif groups:
+            groups[-1].append(message)
+    return groups
+
+
+def trim_to_budget(history: list[Message], budget_tokens: int) -> list[Message]:
+    """Drop the oldest whole exchanges until the history fits; the newest one always stays."""
+    groups = exchanges(history)
+    sizes = [sum(estimate_tokens(m["content"]) for m in group) for group in groups]
+    total = sum(sizes)
+    start = 0
+    while total > budget_tokens and start < len(groups) - 1:
+        total -= sizes[start]
+        start += 1
+    if start:
+        logger.info("History over budget: dropped %d oldest exchange(s)", start)
+    return [message for group in groups[start:] for message in group]
+
+
+def with_cache_breakpoint(history: list[Message]) -> list[Message]:
+    """A copy of `history` whose newest message ends with a prompt-cache breakpoint.
+
+    The next request (a tool round, or the thread's next question) starts with this same
+    prefix, so it is read from the cache at a tenth of the input price.
+    """
+    if not history:
+        return history
+    last = copy.deepcopy(history[-1])
+    content = blocks(last["content"])
+    if content:
+        content[-1] = {**content[-1], "cache_control": EPHEMERAL}
+        last["content"] = content
+    return [*history[:-1], last]

@@ -1,0 +1,91 @@
+"""The `get_order` tool: looks an order up in ThreadCo's orders table, never guessing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from bot.tools.registry import Tool, ToolResult
+
+ROYAL_MAIL_TRACKING_URL = "https://track.royalmail.com/tracking/{tracking}"
+MAX_ORDER_ID_LENGTH = 64
+
+
+class OrderLookup(Protocol):
+    def get(self, order_id: str) -> dict[str, Any] | None: ...
+
+
+def normalise_order_id(raw: str) -> str:
+    """Order ids are compared trimmed and upper-cased: ' ord-1001 ' is ORD-1001."""
+    return raw.strip().upper()
+
+
+def get_order_tool(orders: OrderLookup, *, id_pattern: str = r"ORD-\d{4,}") -> Tool:
+    """Build the get_order tool over an order store.
+
+    The id is checked against `id_pattern` before the store is asked, so text stuffed into
+    the id by a user (or by the model) never reaches the query, and Claude gets an error
+    result it can explain instead.
+    """
+    pattern = re.compile(id_pattern)
+
+    def handle(tool_input: dict[str, Any]) -> ToolResult:
+        raw = tool_input["order_id"]
+        order_id = normalise_order_id(raw)
+        shown = order_id[:MAX_ORDER_ID_LENGTH]
+        if len(order_id) > MAX_ORDER_ID_LENGTH or not pattern.fullmatch(order_id):
+            return ToolResult(
+                {
+                    "error": f"{shown!r} is not a valid order id. ThreadCo order ids look like "
+                    "ORD-1001. Ask the customer to check their confirmation email."
+                },
+                is_error=True,
+                summary="invalid id",
+            )
+        order = orders.get(order_id)
+        if order is None:
+            return ToolResult(
+                {
+                    "error": f"Order {order_id} not found. Ask the customer to double-check "
+                    "their confirmation email."
+                },
+                is_error=True,
+                summary="not found",
+            )
+        return ToolResult(order_result(order), summary=str(order["status"]))
+
+    return Tool(
+        name="get_order",
+        description=(
+            "Look up a ThreadCo order by order ID. Returns status, item, estimated delivery "
+            "and Royal Mail tracking. Call it once per order mentioned; several calls may run "
+            "at once."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "order_id": {
+                    "type": "string",
+                    "description": "The order ID, e.g. ORD-1001",
+                    "maxLength": 200,
+                }
+            },
+            "required": ["order_id"],
+        },
+        handler=handle,
+    )
+
+
+def order_result(order: dict[str, Any]) -> dict[str, Any]:
+    """The fields Claude sees for an order, as in the seed's tutorial."""
+    result: dict[str, Any] = {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "item": order["item"],
+    }
+    if order.get("eta"):
+        result["estimated_delivery"] = order["eta"]
+    if order.get("tracking"):
+        result["tracking_number"] = order["tracking"]
+        result["track_url"] = ROYAL_MAIL_TRACKING_URL.format(tracking=order["tracking"])
+    return result

@@ -1,0 +1,124 @@
+"""A registry of the tools Claude may call: name -> schema and handler; handlers never raise."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returns: JSON-able content, whether it failed, and a few words for a status."""
+
+    content: Any
+    is_error: bool = False
+    summary: str = ""
+
+    def content_text(self) -> str:
+        """The content as the string put in a `tool_result` block."""
+        if isinstance(self.content, str):
+            return self.content
+        return json.dumps(self.content, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: its Claude-facing definition and the function that runs it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    handler: Callable[[dict[str, Any]], ToolResult] = field(compare=False)
+
+    def to_param(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        }
+
+
+class ToolRegistry:
+    """The tools offered to Claude. `run` turns every failure into an error result.
+
+    Claude decides what to call and with what input, so anything can arrive: an unknown
+    name, a missing field, a number where a string belongs. The model can recover from an
+    error result (it tells the user); it cannot recover from an exception in our loop.
+    """
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def params(self) -> list[dict[str, Any]]:
+        """Tool definitions in the Messages API's `tools` format."""
+        return [tool.to_param() for tool in self._tools.values()]
+
+    def run(self, name: str, tool_input: Any) -> ToolResult:
+        tool = self._tools.get(name)
+        if tool is None:
+            error = {"error": f"Unknown tool {name!r}."}
+            return ToolResult(error, is_error=True, summary="unknown")
+        problem = schema_problem(tool.input_schema, tool_input)
+        if problem:
+            return ToolResult({"error": problem}, is_error=True, summary="bad input")
+        try:
+            return tool.handler(tool_input)
+        except Exception:
+            logger.exception("Tool %s failed", name)
+            return ToolResult(
+                {"error": "The lookup failed on our side. Please try again shortly."},
+                is_error=True,
+                summary="failed",
+            )
+
+
+def schema_problem(schema: dict[str, Any], value: Any) -> str | None:
+    """A one-line description of how `value` breaks a flat object schema, or None if it fits."""
+    if not isinstance(value, dict):
+        return "The tool input must be a JSON object."
+    properties: dict[str, Any] = schema.get("properties", {})
+    for key in schema.get("required", []):
+        if key not in value:
+            return f"Missing required field {key!r}."
+    for key, item in value.items():
+        spec = properties.get(key)
+        if spec is None:
+            if schema.get("additionalProperties") is False:
+                return f"Unexpected field {key!r}."
+            continue
+        type_name = spec.get("type")
+        if type_name and not _has_json_type(item, type_name):
+            return f"Field {key!r} must be a {type_name}."
+        max_length = spec.get("maxLength")
+        if max_length is not None and isinstance(item, str) and len(item) > max_length:
+            return f"Field {key!r} is longer than {max_length} characters."
+    return None
+
+
+def _has_json_type(item: Any, type_name: str) -> bool:
+    # bool is a subclass of int in Python, but not a JSON integer.
+    if isinstance(item, bool):
+        return type_name == "boolean"
+    expected = _JSON_TYPES.get(type_name)
+    return expected is None or isinstance(item, expected)

@@ -1,0 +1,44 @@
+"""Builds the parts every front needs (storage, tools, engine) from one Settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anthropic
+
+from bot.claude_client import make_client
+from bot.conversation import ConversationService
+from bot.engine import Engine, EngineConfig
+from bot.settings import Settings
+from bot.tools import ToolRegistry, get_order_tool
+from storage import Storage, open_storage
+
+
+@dataclass
+class Services:
+    """Everything a front needs, built once per process and passed down."""
+
+    settings: Settings
+    storage: Storage
+    engine: Engine
+    conversations: ConversationService
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def build_services(settings: Settings, *, client: anthropic.Anthropic | None = None) -> Services:
+    """Open storage and build the engine; `client` lets tests and the demo pass their own."""
+    storage = open_storage(settings.db_path)
+    tools = ToolRegistry([get_order_tool(storage.orders, id_pattern=settings.order_id_pattern)])
+    engine = Engine(
+        client or make_client(settings),
+        tools,
+        EngineConfig(
+            model=settings.model,
+            max_tokens=settings.max_tokens,
+            max_rounds=settings.max_tool_rounds,
+            history_token_budget=settings.history_token_budget,
+        ),
+    )
+    return Services(settings, storage, engine, ConversationService(storage, engine))

@@ -1,0 +1,97 @@
+"""Shared fixtures: dummy settings, fake Claude and Slack on 127.0.0.1, temporary storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from bot.settings import Settings
+from bot.simulators.claude import FakeClaude
+from bot.wiring import Services, build_services
+
+SECRET = "test-signing-secret"
+
+
+@pytest.fixture(autouse=True)
+def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .env or keys, and loopback never goes through a proxy."""
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "SHOPMATE_DB",
+        "SHOPMATE_MODEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def fake_claude() -> Iterator[FakeClaude]:
+    with FakeClaude() as fake:
+        yield fake
+
+
+@pytest.fixture
+def claude_client(fake_claude: FakeClaude) -> anthropic.Anthropic:
+    from bot.claude_client import CappedRetryAnthropic
+
+    return CappedRetryAnthropic(
+        api_key="test-key", base_url=fake_claude.url, max_retries=2, max_retry_wait=0.05
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_claude: FakeClaude) -> Settings:
+    return Settings.from_mapping(
+        {
+            "ANTHROPIC_API_KEY": "test-key",
+            "ANTHROPIC_BASE_URL": fake_claude.url,
+            "SHOPMATE_DB": str(tmp_path / "shopmate.db"),
+            "SHOPMATE_MAX_RETRY_WAIT": "0.05",
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SHOPMATE_FLUSH_INTERVAL": "0.05",
+        }
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, claude_client: anthropic.Anthropic) -> Iterator[Services]:
+    built = build_services(settings, client=claude_client)
+    built.storage.orders.upsert_many(SAMPLE_ORDERS)
+    yield built
+    built.close()
+
+
+SAMPLE_ORDERS = [
+    {
+        "order_id": "ORD-1001",
+        "status": "shipped",
+        "item": "Sunset Gradient Tee (M, Orange)",
+        "eta": "2 Apr",
+        "tracking": "RM493827651GB",
+    },
+    {
+        "order_id": "ORD-1002",
+        "status": "processing",
+        "item": "Wave Print Crop Tee (S, Slate)",
+        "eta": "4 Apr",
+        "tracking": None,
+    },
+    {
+        "order_id": "ORD-1003",
+        "status": "delivered",
+        "item": "Midnight Pocket Tee (L, Black)",
+        "eta": None,
+        "tracking": "RM381726495GB",
+    },
+]

@@ -1,0 +1,99 @@
+"""Settings are read once, validated, and every mistake names its variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SPECS, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_need_nothing_set():
+    settings = Settings.from_mapping({})
+    assert settings.model == "claude-sonnet-4-6"
+    assert settings.db_path == Path("shopmate.db")
+    assert settings.slack_api_url == "https://slack.com/api/"
+
+
+def test_values_are_parsed_from_the_environment():
+    settings = Settings.from_mapping(
+        {
+            "SHOPMATE_MODEL": "claude-haiku-4-5",
+            "SHOPMATE_MAX_TOOL_ROUNDS": "3",
+            "SLACK_API_URL": "https://slack.example.gov/api",
+            "SHOPMATE_ALLOWED_TEAMS": "T1, T2",
+        }
+    )
+    assert settings.model == "claude-haiku-4-5"
+    assert settings.max_tool_rounds == 3
+    assert settings.slack_api_url == "https://slack.example.gov/api/", "trailing slash added"
+    assert settings.allowed_teams == ("T1", "T2")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SHOPMATE_MAX_TOOL_ROUNDS", "many"),
+        ("SHOPMATE_MAX_TOOL_ROUNDS", "0"),
+        ("SHOPMATE_FLUSH_INTERVAL", "soon"),
+        ("SLACK_API_URL", "slack.com/api"),
+        ("SHOPMATE_ORDER_ID_PATTERN", "ORD-("),
+        ("SHOPMATE_NATIVE_STREAMING", "perhaps"),
+    ],
+)
+def test_a_malformed_setting_names_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_mapping({name: value})
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("SHOPMATE_MODEL=from-dotenv\nSHOPMATE_MAX_TOKENS=77\n")
+    settings = Settings.load({"SHOPMATE_MODEL": "from-env"}, env_file=env_file)
+    assert settings.model == "from-env"
+    assert settings.max_tokens == 77
+
+
+def test_secrets_are_masked_when_settings_are_logged():
+    settings = Settings.from_mapping({"ANTHROPIC_API_KEY": "sk-ant-secret", "SLACK_BOT_TOKEN": "x"})
+    shown = str(settings.redacted())
+    assert "sk-ant-secret" not in shown and "***" in shown
+
+
+def test_env_example_documents_every_setting():
+    example = (ROOT / ".env.example").read_text()
+    for spec in SPECS:
+        assert spec.env in example, f"{spec.env} missing from .env.example"
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+    base = {"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_a_bad_setting_is_one_line_and_exit_status_2(tmp_path):
+    result = run_cli(
+        "orders", "show", "ORD-1001", env={"SHOPMATE_MAX_TOKENS": "lots"}, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "SHOPMATE_MAX_TOKENS" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_chat_without_a_key_says_how_to_fix_it(tmp_path):
+    result = run_cli("chat", env={"SHOPMATE_DB": str(tmp_path / "x.db")}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "ANTHROPIC_API_KEY" in result.stderr and "Traceback" not in result.stderr
