@@ -1,0 +1,86 @@
+"""Builds the Bolt app: a Web client that retries, the listeners, the responder behind them."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from logging import Logger
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.settings import Settings
+from bot.slack.budget import CallBudget
+from bot.slack.reply import ReplyOptions
+from bot.slack.responder import SlackResponder
+from bot.wiring import Services
+
+logger = logging.getLogger(__name__)
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    """A WebClient for SLACK_API_URL that waits out 429s (Retry-After) and retries resets."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_app(
+    services: Services,
+    *,
+    budget: CallBudget | None = None,
+    web_client: WebClient | None = None,
+    socket_mode: bool = False,
+) -> tuple[App, SlackResponder]:
+    """The Bolt app and its responder; tests pass a budget and a client for fake servers."""
+    settings = services.settings
+    responder = SlackResponder(
+        services,
+        budget=budget or CallBudget(),
+        options=ReplyOptions(
+            flush_interval=settings.flush_interval,
+            native_streaming=settings.slack_native_streaming,
+        ),
+    )
+    app = App(
+        client=web_client or build_web_client(settings),
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not socket_mode,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.slack_workers, thread_name_prefix="slack-listener"
+        ),
+        logger=logging.getLogger("slack_bolt"),
+    )
+    register_listeners(app, responder)
+    return app, responder
+
+
+def register_listeners(app: App, responder: SlackResponder) -> None:
+    """app_mention in channels; message for DMs and follow-ups in threads we answered."""
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        responder.on_event(event, _team(context, event), context.bot_user_id, client)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        responder.on_event(event, _team(context, event), context.bot_user_id, client)
+
+    @app.error
+    def on_error(error: Exception, logger: Logger) -> None:
+        logger.error("Unhandled error in a Slack listener: %s", type(error).__name__)
+
+
+def _team(context: BoltContext, event: dict[str, Any]) -> str:
+    return context.team_id or event.get("team") or "unknown"
