@@ -195,7 +195,6 @@ class SlackReply:
             channel=t.channel,
             thread_ts=t.thread_ts,
             markdown_text=text or PLACEHOLDER,
-            text=(text or PLACEHOLDER)[:150],
         )
         if response is None:
             reservation.release()
@@ -263,7 +262,6 @@ class SlackReply:
             channel=t.channel,
             ts=self._ts,
             markdown_text=text,
-            text=text[:150],
         )
         if response is not None:
             self._shown, self._pending = text, ""
@@ -280,7 +278,6 @@ class SlackReply:
             channel=t.channel,
             thread_ts=t.thread_ts,
             markdown_text=text,
-            text=text[:150],
         )
         if response is not None:
             self.posted.append(response["ts"])
