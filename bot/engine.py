@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx2
 
 from bot import prompts
 from bot.events import (
@@ -89,8 +90,7 @@ class Engine:
                 yield TurnFailed(prompts.FAILURE_NOTICE, _describe(error), usage)
                 return
             usage += _usage_of(message)
-            assistant = message.to_param()
-            assistant["content"] = [_clean_block(b) for b in assistant["content"]]
+            assistant = {"role": "assistant", "content": [_block_param(b) for b in message.content]}
             text = "".join(b.text for b in message.content if b.type == "text")
             if text:
                 answer.append(("\n\n" if answer else "") + text)
@@ -129,9 +129,8 @@ class Engine:
         """
         try:
             return (yield from self._stream_once(request, last_round, separator))
-        except (_StreamBroken, anthropic.APIStatusError) as error:
-            shown = isinstance(error, _StreamBroken) and error.text_shown
-            if shown or not _is_mid_stream(error):
+        except _StreamBroken as error:
+            if error.text_shown:
                 raise
             logger.info("Claude's stream broke before any text; retrying once: %s", error)
             return (yield from self._stream_once(request, last_round, separator))
@@ -167,6 +166,9 @@ class Engine:
             if _is_mid_stream(error):
                 raise _StreamBroken(_describe(error), text_shown=text_shown) from error
             raise
+        except httpx2.TransportError as error:
+            # A connection dropped mid-body escapes the SDK unwrapped (seen with anthropic 2.13).
+            raise _StreamBroken(type(error).__name__, text_shown=text_shown) from error
         if message.stop_reason is None:
             raise _StreamBroken("stream ended before message_stop", text_shown=text_shown)
         return message
@@ -204,9 +206,22 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"input": value}
 
 
-def _clean_block(block: dict[str, Any]) -> dict[str, Any]:
-    """Drop response-only fields (citations=None and the like) so history replays cleanly."""
-    return {k: v for k, v in block.items() if v is not None}
+def _block_param(block: Any) -> dict[str, Any]:
+    """A response content block as plain request JSON, for storage and replay.
+
+    `Message.to_param()` keeps the SDK's block objects; storage wants plain types, and
+    response-only fields (parsed_output, citations=None) must not be sent back.
+    """
+    if block.type == "text":
+        param: dict[str, Any] = {"type": "text", "text": block.text}
+        if getattr(block, "citations", None):
+            param["citations"] = [c.to_dict() for c in block.citations]
+        return param
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    data = block.to_dict(exclude_none=True)
+    data.pop("parsed_output", None)
+    return data
 
 
 def _is_mid_stream(error: Exception) -> bool:

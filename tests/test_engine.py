@@ -274,3 +274,9 @@ def test_trimming_drops_whole_old_exchanges_and_keeps_tool_pairs(claude_client, 
     }
     assert uses == results, "no tool_use without its tool_result, and the reverse"
     assert "newest question" in json.dumps(sent[-1])
+
+
+def test_a_dropped_connection_mid_stream_fails_the_turn_cleanly(engine, fake_claude):
+    fake_claude.enqueue(cut_stream(after_text="Your order", abort=True))
+    done = last(run(engine, "hi"))
+    assert isinstance(done, TurnFailed) and done.message == prompts.INTERRUPTED_NOTICE

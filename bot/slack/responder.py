@@ -48,6 +48,15 @@ class SlackResponder:
         if not claimed:
             logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
+        # ShopMate joins the thread now, so a follow-up written while it is still answering
+        # is recognised as one (and queued behind this turn).
+        self.services.storage.conversations.ensure(
+            incoming.thread_key,
+            platform="slack",
+            team=incoming.team,
+            channel=incoming.channel,
+            thread_ts=incoming.thread_ts,
+        )
         self.serializer.submit(
             incoming.thread_key, incoming.ts, lambda: self._answer(incoming, client)
         )
@@ -75,13 +84,6 @@ class SlackResponder:
         storage = self.services.storage
         try:
             reply.start()
-            storage.conversations.ensure(
-                incoming.thread_key,
-                platform="slack",
-                team=incoming.team,
-                channel=incoming.channel,
-                thread_ts=incoming.thread_ts,
-            )
             text = incoming.text or ""
             if incoming.has_files and not text:
                 reply.handle(_only_text())

@@ -1,0 +1,472 @@
+"""A deterministic, rule-based stand-in for Claude that answers ShopMate conversations offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: The `model` field of every scripted answer: the stand-in must never pass itself off as Claude.
+SCRIPTED_MODEL_NAME = "shopmate-scripted-model"
+
+#: The seed's escalation sentence, verbatim, so tests and the demo can look for it.
+ESCALATION_LINE = (
+    "I'll pass this to our team at hello@threadco.com — you'll hear back within 1 business day."
+)
+
+NOT_FOUND_TEXT = (
+    "I can't find an order with that number. Could you double-check your confirmation email? "
+    "Order IDs start with ORD- followed by four digits."
+)
+
+STOP_REASONS = frozenset(
+    {
+        "end_turn",
+        "tool_use",
+        "max_tokens",
+        "stop_sequence",
+        "pause_turn",
+        "refusal",
+        "model_context_window_exceeded",
+    }
+)
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# `ORD-?\w+` as briefed, but anchored and requiring a digit so the word "order" is not an id.
+_ORDER_ID_RE = re.compile(r"\bORD-?\w*\d\w*\b", re.IGNORECASE)
+_CHANGE_RE = re.compile(
+    r"\b(chang|swap|siz|refund|cancel|return|exchang|amend|modif)\w*", re.IGNORECASE
+)
+_IDENTITY_RE = re.compile(
+    r"\b(who|what) are you\b|\bare you (claude|an? (ai|bot|robot|human|person|real)|real|human)\b"
+    r"|\byour name\b|\b(which|what) model\b|\bwho am i (talking|speaking) to\b",
+    re.IGNORECASE,
+)
+_GREETING_RE = re.compile(
+    r"^\W*(hi|hello|hey|hiya|morning|good (morning|afternoon|evening))\b", re.I
+)
+_THANKS_RE = re.compile(r"\b(thanks|thank you|cheers|ta)\b", re.IGNORECASE)
+_ORDER_TALK_RE = re.compile(r"\b(order|parcel|package|delivery|deliver|track\w*|ship\w*)\b", re.I)
+_MATERIAL_RE = re.compile(r"\b(material|cotton|fabric|organic|sustainab\w*|eco|gots)\b", re.I)
+_UNAVAILABLE_RE = re.compile(
+    r"unavailable|timed? ?out|try again|temporar|could not connect|connection|internal", re.I
+)
+_INVALID_RE = re.compile(r"invalid|format|malformed|not a valid", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One `tool_use` block a reply asks for; `id` is generated when left as None."""
+
+    name: str
+    input: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the model says: text (Markdown), then tool calls, then a stop reason.
+
+    `stop_reason=None` means "the natural one": `tool_use` when there are tool calls, else
+    `end_turn`. `model=None` lets the server fill in its own model name.
+    """
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    model: str | None = None
+
+    def effective_stop_reason(self) -> str:
+        """The stop reason to report, so callers never have to repeat the default rule."""
+        if self.stop_reason is not None:
+            return self.stop_reason
+        return "tool_use" if self.tool_calls else "end_turn"
+
+
+def reply(
+    text: str = "",
+    tool_calls: list[ToolCall] | tuple[ToolCall, ...] = (),
+    stop_reason: str | None = None,
+    *,
+    stop_sequence: str | None = None,
+    model: str | None = None,
+) -> Reply:
+    """Build a scripted answer; rejects unknown stop reasons early so typos fail in the test."""
+    if stop_reason is not None and stop_reason not in STOP_REASONS:
+        raise ValueError(
+            f"unknown stop_reason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}"
+        )
+    return Reply(
+        text=text,
+        tool_calls=tuple(tool_calls),
+        stop_reason=stop_reason,
+        stop_sequence=stop_sequence,
+        model=model,
+    )
+
+
+def tool_call(name: str, input: dict[str, Any] | None = None, id: str | None = None) -> ToolCall:
+    """Build a `tool_use` request for `reply(tool_calls=[...])`."""
+    return ToolCall(name=name, input=dict(input or {}), id=id)
+
+
+def make_id(prefix: str, seed: str, length: int = 24) -> str:
+    """A deterministic id shaped like the API's (`toolu_…`, `msg_…`), for reproducible runs."""
+    number = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest(), "big")
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 62)
+        chars.append(_BASE62[rem])
+    return prefix + "".join(chars)
+
+
+# --------------------------------------------------------------------------- request reading
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """Normalise message content (a string or a list of blocks) to a list of block dicts."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return [b for b in content if isinstance(b, dict)]
+    return []
+
+
+def _text_of(content: Any) -> str:
+    """All text in a message's (or tool_result's) content, joined."""
+    return "\n".join(
+        str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text"
+    ).strip()
+
+
+def _tool_names(request: dict[str, Any]) -> set[str]:
+    return {str(t.get("name")) for t in request.get("tools") or [] if isinstance(t, dict)}
+
+
+def _tools_allowed(request: dict[str, Any]) -> bool:
+    choice = request.get("tool_choice")
+    return not (isinstance(choice, dict) and choice.get("type") == "none")
+
+
+def _order_ids(text: str) -> list[str]:
+    """Distinct order ids in order of appearance, normalised to `ORD-XXXX` as Claude would."""
+    seen: list[str] = []
+    for match in _ORDER_ID_RE.finditer(text):
+        raw = match.group(0).upper()
+        normalised = "ORD-" + raw[3:].lstrip("-")
+        if normalised not in seen:
+            seen.append(normalised)
+    return seen
+
+
+@dataclass
+class _ToolOutcome:
+    """One parsed `tool_result`: the JSON payload (if any), the raw text and the error flag."""
+
+    order_id: str | None
+    data: dict[str, Any] | None
+    text: str
+    is_error: bool
+    tool_name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _tool_uses_before(messages: list[dict[str, Any]], index: int) -> dict[str, dict[str, Any]]:
+    """The tool_use blocks of the assistant message before `index`, by id."""
+    for message in reversed(messages[:index]):
+        if message.get("role") == "assistant":
+            return {
+                str(b.get("id")): b
+                for b in _blocks(message.get("content"))
+                if b.get("type") == "tool_use"
+            }
+    return {}
+
+
+def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -> _ToolOutcome:
+    content = block.get("content")
+    text = content if isinstance(content, str) else _text_of(content)
+    data: dict[str, Any] | None = None
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        data = parsed
+    is_error = bool(block.get("is_error")) or (data is not None and "error" in data)
+    tool_input = (tool_use or {}).get("input") or {}
+    order_id = (data or {}).get("order_id") or tool_input.get("order_id")
+    return _ToolOutcome(
+        order_id=str(order_id).upper() if order_id else None,
+        data=data,
+        text=text,
+        is_error=is_error,
+        tool_name=(tool_use or {}).get("name"),
+    )
+
+
+# --------------------------------------------------------------------------- answer writing
+
+
+def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
+    """(core, closer) for one order; `core` starts with lower-case "your" or an id-free sentence."""
+    data = outcome.data or {}
+    status = str(data.get("status", "")).strip().lower()
+    item = data.get("item") or "order"
+    eta = data.get("estimated_delivery") or data.get("eta")
+    tracking = data.get("tracking_number") or data.get("tracking")
+    url = data.get("track_url")
+    if tracking and not url:
+        url = f"https://track.royalmail.com/tracking/{tracking}"
+
+    if status == "shipped":
+        core = f"your **{item}** has been shipped"
+        core += f" and is estimated to arrive by {eta}." if eta else "."
+        if tracking:
+            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+        else:
+            core += " Royal Mail will email you a tracking number shortly."
+        closer = (
+            "Tracking can take a few hours to update after dispatch, so don't worry if it looks "
+            "quiet at first. Is there anything else I can help you with?"
+        )
+    elif status == "processing":
+        core = f"your **{item}** is being packed at our workshop and hasn't shipped yet."
+        if eta:
+            core += f" It's estimated to arrive by {eta},"
+            core += (
+                " and you'll get an email with your Royal Mail tracking number"
+                " once it's on its way."
+            )
+        else:
+            core += (
+                " You'll get an email with your Royal Mail tracking number once it's on its way."
+            )
+        closer = (
+            "If anything about the order needs sorting before it ships, just let me know. "
+            "Is there anything else I can help you with?"
+        )
+    elif status == "delivered":
+        core = f"your **{item}** shows as delivered by Royal Mail"
+        core += f" (tracking number {tracking}: {url})." if tracking else "."
+        core += " If it hasn't turned up, it's worth checking with neighbours or your safe place."
+        closer = (
+            "Still can't find it? Just reply here and we'll sort it out with Royal Mail for you. "
+            "Anything else I can help with?"
+        )
+    else:
+        shown = status or "being looked into"
+        core = f"your **{item}** currently shows as *{shown}*."
+        if eta:
+            core += f" It's estimated to arrive by {eta}."
+        if tracking:
+            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+        closer = (
+            "If that doesn't look right, let me know and I'll get it checked. "
+            "Is there anything else I can help you with?"
+        )
+    return core, closer
+
+
+def _error_sentence(outcome: _ToolOutcome) -> str:
+    """The answer for a failed lookup: not found (default), invalid id, or system trouble."""
+    message = str((outcome.data or {}).get("error") or outcome.text or "")
+    if _UNAVAILABLE_RE.search(message) and "not found" not in message.lower():
+        return (
+            "I couldn't reach our order system just now, so I can't see that order yet. "
+            f"Please try again in a few minutes. If it keeps happening, {ESCALATION_LINE}"
+        )
+    if _INVALID_RE.search(message) and "not found" not in message.lower():
+        return (
+            "That doesn't look like a ThreadCo order number. Order IDs start with ORD- followed "
+            "by four digits, and you'll find yours in your confirmation email."
+        )
+    return NOT_FOUND_TEXT
+
+
+def _capitalise(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _answer_tool_results(outcomes: list[_ToolOutcome]) -> str:
+    """Turn tool results into the final answer: one paragraph per result."""
+    if len(outcomes) == 1:
+        outcome = outcomes[0]
+        if outcome.is_error:
+            return (
+                _error_sentence(outcome)
+                + " Once you have it, just send it over and I'll look it up straight away. If"
+                " you can't find the email at all, let me know and I'll point you to our team."
+            )
+        if outcome.data is None or outcome.tool_name not in (None, "get_order"):
+            return (
+                f"Here's what I found:\n\n{outcome.text}\n\nIs there anything else I can help with?"
+            )
+        core, closer = _order_sentence(outcome)
+        status = str(outcome.data.get("status", "")).lower()
+        opener = "Good news — " + core if status in {"shipped", "delivered"} else _capitalise(core)
+        return f"{opener}\n\n{closer}"
+
+    paragraphs = ["Here's what I found for each of your orders:"]
+    for outcome in outcomes:
+        label = f"**{outcome.order_id}**" if outcome.order_id else "One lookup"
+        if outcome.is_error:
+            paragraphs.append(f"{label}: {_error_sentence(outcome)}")
+        elif outcome.data is None:
+            paragraphs.append(f"{label}: {outcome.text}")
+        else:
+            core, _ = _order_sentence(outcome)
+            paragraphs.append(f"{label}: {core}")
+    paragraphs.append("Is there anything else I can help you with?")
+    return "\n\n".join(paragraphs)
+
+
+def _conversation_has_shipped_order(messages: list[dict[str, Any]]) -> bool:
+    for message in messages:
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "tool_result":
+                data = _parse_tool_result(block, None).data or {}
+                if str(data.get("status", "")).lower() == "shipped":
+                    return True
+    return False
+
+
+def _refusal(messages: list[dict[str, Any]]) -> str:
+    if _conversation_has_shipped_order(messages):
+        first = "Unfortunately once an order has shipped we can't make changes to it."
+    else:
+        first = (
+            "I'm sorry, I'm not able to change, cancel or refund orders myself from here, "
+            "but our team can help."
+        )
+    return (
+        f"{first} If the size doesn't work out, we offer **free returns within 30 days** — just "
+        "send it back and order the size you need.\n\n"
+        f"{ESCALATION_LINE} Is there anything else I can help with in the meantime?"
+    )
+
+
+IDENTITY_TEXT = (
+    "I'm ShopMate, ThreadCo's support assistant — but right now you're talking to **ShopMate's "
+    "offline scripted stand-in for Claude**, a small rule-based program used for demos and "
+    "tests, not the real Claude. I can still look up sample orders (try **ORD-1001**), explain "
+    "our returns policy and point you to our team at hello@threadco.com for anything trickier."
+)
+
+GREETING_TEXT = (
+    "Hi! I'm ShopMate, ThreadCo's support assistant. I can check on an order if you share its "
+    "number (it looks like **ORD-1234**), help with sizing and returns, or answer questions about "
+    "our organic cotton tees. What can I help you with today?"
+)
+
+THANKS_TEXT = (
+    "You're very welcome! If anything else comes up with your order, sizing or returns, just "
+    "message me here with your order number and I'll be happy to help. Have a lovely day."
+)
+
+ORDER_NEEDS_ID_TEXT = (
+    "I'd be happy to check on that for you. Could you share your order number? It starts with "
+    "**ORD-** followed by four digits, and you'll find it in your confirmation email. Once I have "
+    "it I can tell you the status, the estimated delivery date and the Royal Mail tracking link."
+)
+
+MATERIAL_TEXT = (
+    "ThreadCo tees are made from **GOTS-certified organic cotton**, and our prints use "
+    "water-based inks that last. Most styles come in a relaxed unisex cut. If you let me know "
+    "which tee you're looking at, I can help with sizing, colours or care too."
+)
+
+GENERIC_TEXT = (
+    "Thanks for getting in touch! I'm ShopMate, ThreadCo's support assistant. I can check an "
+    "order's status and tracking if you share the order number (it looks like **ORD-1234**), and "
+    "help with sizing, returns and our organic cotton range. Could you tell me a little more "
+    "about what you need?"
+)
+
+
+def _no_tools_lookup_text(order_ids: list[str]) -> str:
+    ids = ", ".join(f"**{oid}**" for oid in order_ids)
+    return (
+        f"I'm not able to look up {ids} right now, so I can't confirm its status yet. "
+        f"Please try again in a little while. If it's urgent, {ESCALATION_LINE}"
+    )
+
+
+class ScriptedModel:
+    """Reads a Messages API request body and writes a plausible ShopMate answer.
+
+    Deterministic on purpose: the demo replays the seed's sample conversation the same way every
+    time, and tests can assert on exact phrases. It does not generate text; it picks templates.
+    """
+
+    model_name: str = SCRIPTED_MODEL_NAME
+
+    def respond(self, request: dict[str, Any]) -> Reply:
+        """Answer one request with a `Reply` (text, optional tool calls, stop reason)."""
+        messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
+        if not messages:
+            return self._say(GENERIC_TEXT)
+        last_index = len(messages) - 1
+        last = messages[last_index]
+
+        if last.get("role") == "user":
+            results = [b for b in _blocks(last.get("content")) if b.get("type") == "tool_result"]
+            if results:
+                uses = _tool_uses_before(messages, last_index)
+                outcomes = [
+                    _parse_tool_result(b, uses.get(str(b.get("tool_use_id")))) for b in results
+                ]
+                return self._say(_answer_tool_results(outcomes))
+
+        text = _last_user_text(messages)
+        order_ids = _order_ids(text)
+        if order_ids and "get_order" in _tool_names(request):
+            if not _tools_allowed(request):
+                return self._say(_no_tools_lookup_text(order_ids))
+            preface = (
+                "Let me look that up for you."
+                if len(order_ids) == 1
+                else "Let me look those up for you."
+            )
+            calls = tuple(
+                ToolCall(
+                    name="get_order",
+                    input={"order_id": oid},
+                    id=make_id("toolu_", f"{len(messages)}|{i}|{oid}|{text}"),
+                )
+                for i, oid in enumerate(order_ids)
+            )
+            return Reply(text=preface, tool_calls=calls, model=self.model_name)
+        if _IDENTITY_RE.search(text):
+            return self._say(IDENTITY_TEXT)
+        if _CHANGE_RE.search(text):
+            return self._say(_refusal(messages))
+        if _THANKS_RE.search(text):
+            return self._say(THANKS_TEXT)
+        if _GREETING_RE.search(text) and len(text) < 40:
+            return self._say(GREETING_TEXT)
+        if _MATERIAL_RE.search(text):
+            return self._say(MATERIAL_TEXT)
+        if _ORDER_TALK_RE.search(text):
+            return self._say(ORDER_NEEDS_ID_TEXT)
+        return self._say(GENERIC_TEXT)
+
+    def _say(self, text: str) -> Reply:
+        return Reply(text=text, model=self.model_name)
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    """The text of the most recent user message that has any (tool-result turns have none)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            text = _text_of(message.get("content"))
+            if text:
+                return text
+    return ""

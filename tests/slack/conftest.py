@@ -1,0 +1,146 @@
+"""A running ShopMate (Bolt over waitress) wired to the fake Slack and fake Claude."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.simulators.claude import FakeClaude
+from bot.simulators.slack import FakeSlack, Message
+from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
+from bot.slack.app import build_app
+from bot.slack.budget import CallBudget
+from bot.slack.responder import SlackResponder
+from bot.slack.server import HttpServer, make_wsgi_app
+from bot.wiring import Services
+from tests.conftest import SECRET
+
+TEAM = "T0001"
+CHANNEL = "C0001"
+DM = "D0001"
+USER = "U0USER"
+WAIT = 15.0
+
+
+@dataclass
+class Harness:
+    """Drives the app the way Slack does and looks at what users would see."""
+
+    services: Services
+    slack: FakeSlack
+    claude: FakeClaude
+    responder: SlackResponder
+    server: HttpServer
+    sender: EventSender
+    posted: list[str] = field(default_factory=list)
+
+    def deliver(self, payload: dict, **kwargs) -> int:
+        status, _, _ = self.sender.post(payload, **kwargs)
+        return status
+
+    def mention(
+        self,
+        text: str,
+        *,
+        channel: str = CHANNEL,
+        thread_ts: str | None = None,
+        user: str = USER,
+        **extra,
+    ) -> dict:
+        payload = mention_event(
+            team=TEAM,
+            channel=channel,
+            user=user,
+            text=text,
+            ts=next_ts(),
+            thread_ts=thread_ts,
+            **extra,
+        )
+        assert self.deliver(payload) == 200
+        return payload
+
+    def dm(self, text: str, *, thread_ts: str | None = None, user: str = USER) -> dict:
+        payload = message_event(
+            team=TEAM,
+            channel=DM,
+            channel_type="im",
+            user=user,
+            text=text,
+            ts=next_ts(),
+            thread_ts=thread_ts,
+        )
+        assert self.deliver(payload) == 200
+        return payload
+
+    def say_in_thread(self, text: str, thread_ts: str, *, channel: str = CHANNEL) -> dict:
+        payload = message_event(
+            team=TEAM,
+            channel=channel,
+            channel_type="channel",
+            user=USER,
+            text=text,
+            ts=next_ts(),
+            thread_ts=thread_ts,
+        )
+        assert self.deliver(payload) == 200
+        return payload
+
+    def wait_answered(self, payload: dict, timeout: float = WAIT) -> None:
+        """Wait until the message's turn is over (its event claim is marked done)."""
+        event = payload["event"]
+        key = f"slack:{TEAM}:{event['channel']}:{event['ts']}"
+        answered = wait_until(lambda: self.services.storage.events.status(key) == "done", timeout)
+        assert answered, f"no answer to {event['text']!r} within {timeout}s"
+
+    def replies(self, payload: dict) -> list[Message]:
+        event = payload["event"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        return self.slack.messages(event["channel"], thread_ts)
+
+    def reply_text(self, payload: dict) -> str:
+        return "".join(m.text for m in self.replies(payload))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Poll a condition until it holds or `timeout` passes (every wait in tests is bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id=TEAM) as slack:
+        yield slack
+
+
+def start_harness(
+    services: Services, slack: FakeSlack, claude: FakeClaude, budget: CallBudget | None = None
+) -> Harness:
+    web = WebClient(
+        token="xoxb-test-token",
+        base_url=slack.api_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+    app, responder = build_app(services, web_client=web, budget=budget)
+    server = HttpServer(make_wsgi_app(app, max_body_bytes=services.settings.max_body_bytes))
+    server.start()
+    sender = EventSender(f"{server.url}/slack/events", SECRET)
+    return Harness(services, slack, claude, responder, server, sender)
+
+
+@pytest.fixture
+def harness(
+    services: Services, fake_slack: FakeSlack, fake_claude: FakeClaude
+) -> Iterator[Harness]:
+    h = start_harness(services, fake_slack, fake_claude)
+    yield h
+    h.server.stop()
