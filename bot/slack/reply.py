@@ -138,9 +138,19 @@ class SlackReply:
 
     def _flush(self, *, final: bool) -> None:
         self._last_flush = self.clock()
-        while len(self._shown) + len(self._pending) > self.options.message_chars:
+        limit = self.options.message_chars
+        soft_limit = int(limit * 0.8)
+        while len(self._shown) + len(self._pending) > soft_limit:
+            # Near the limit, end the message at a paragraph break; text already shown can't
+            # be taken back, so hold the rest until a break arrives or the limit forces a cut.
             combined = self._shown + self._pending
-            cut = cut_point(combined, self.options.message_chars, keep=len(self._shown))
+            cut = combined.rfind("\n\n", len(self._shown), limit)
+            if cut <= 0:
+                if len(combined) <= limit:
+                    if not final:
+                        return
+                    break
+                cut = cut_point(combined, limit, keep=len(self._shown))
             self._pending = combined[len(self._shown) : cut]
             rest = combined[cut:]
             self._deliver(final=True)
