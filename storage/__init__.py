@@ -1,0 +1,104 @@
+"""ShopMate's storage: conversations, orders and processed events in one SQLite file.
+
+Plain Python types go in and come out; nothing outside this package sees SQL or sqlite-utils.
+
+    storage = open_storage("shopmate.db")
+    storage.conversations.add_user_message("local:default", "Where is ORD-1001?")
+    storage.orders.get("ORD-1001")
+    storage.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from storage.conversations import ConversationStore
+from storage.database import (
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
+    Clock,
+    SharedDatabase,
+    StorageClosed,
+    to_utc_iso,
+    utc_now,
+)
+from storage.events import EventLog
+from storage.migrations import migrate
+from storage.orders import OrderStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ConversationStore",
+    "EventLog",
+    "OrderStore",
+    "Storage",
+    "StorageClosed",
+    "open_storage",
+    "to_utc_iso",
+    "utc_now",
+]
+
+
+class Storage:
+    """One open database and the stores over it; safe to share between threads.
+
+    Build it with `open_storage()`, which also migrates the schema.
+    """
+
+    def __init__(self, shared: SharedDatabase) -> None:
+        self._shared = shared
+        self.conversations = ConversationStore(shared)
+        self.orders = OrderStore(shared)
+        self.events = EventLog(shared)
+
+    @property
+    def path(self) -> str:
+        return self._shared.path
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database file plus its write-ahead log, as `ls` would add up."""
+        if self.path == ":memory:":
+            with self._shared.read() as db:
+                [row] = db.query(
+                    "select page_count * page_size as size "
+                    "from pragma_page_count(), pragma_page_size()"
+                )
+            return int(row["size"])
+        main = Path(self.path)
+        return sum(p.stat().st_size for p in (main, Path(f"{main}-wal")) if p.exists())
+
+    def close(self) -> None:
+        """Close the database connection; safe to call twice."""
+        self._shared.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_storage(
+    path: str | Path,
+    *,
+    clock: Clock = utc_now,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+) -> Storage:
+    """Open (creating if needed) the database at `path` and bring its schema up to date.
+
+    Creates the parent directory, turns on WAL, a busy timeout and foreign keys, and applies
+    pending migrations once, here, rather than on every call. `clock` returns the current
+    time; tests pass a fake one to create old conversations.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    shared = SharedDatabase(path, clock=clock, busy_timeout=busy_timeout)
+    try:
+        with shared.write() as db:
+            migrate(db)
+    except BaseException:
+        shared.close()
+        raise
+    logger.debug("opened storage %s", shared.path)
+    return Storage(shared)

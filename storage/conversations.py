@@ -1,0 +1,373 @@
+"""Conversations, their messages (exact content blocks) and turns (status and token usage).
+
+A conversation is addressed by a platform-neutral `thread_key` such as
+"slack:T1:C1:1700000000.000100" or "local:default"; the text before the first ':' is the
+platform. Message content is stored as the block list the Anthropic API takes (tool_use and
+tool_result blocks included), so history() can be sent back to the model unchanged.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.database import SharedDatabase, as_utc_iso
+
+logger = logging.getLogger(__name__)
+
+ROLES = frozenset({"user", "assistant"})
+TURN_STATUSES = frozenset({"complete", "failed"})
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+USAGE_COLUMNS = (*TOKEN_COLUMNS, "model_calls")
+
+Content = str | list[dict[str, Any]]
+
+
+def platform_of(thread_key: str) -> str:
+    """The platform named by a thread key's prefix ("slack:T1:C1:ts" -> "slack")."""
+    platform, sep, rest = thread_key.partition(":")
+    if not sep or not platform or not rest:
+        raise ValueError(
+            f"thread_key {thread_key!r} must look like 'platform:...', e.g. 'local:default'"
+        )
+    return platform
+
+
+def to_blocks(content: Content) -> list[dict[str, Any]]:
+    """Content as a list of blocks: a plain string becomes one text block.
+
+    Storing one shape means readers never branch on it.
+    """
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list) and all(isinstance(block, dict) for block in content):
+        return content
+    raise ValueError(
+        "message content must be a str or a list of block dicts "
+        f"(use message.to_param()), got {type(content).__name__}"
+    )
+
+
+def encode_content(content: Content) -> str:
+    """Serialise content for the `content_json` column, failing early on non-JSON values."""
+    try:
+        return json.dumps(to_blocks(content), ensure_ascii=False, separators=(",", ":"))
+    except TypeError as exc:
+        raise ValueError(f"message content is not JSON-serialisable: {exc}") from exc
+
+
+class ConversationStore:
+    """Reads and writes conversations; every multi-row write is one transaction."""
+
+    def __init__(self, shared: SharedDatabase) -> None:
+        self._shared = shared
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def ensure(
+        self,
+        thread_key: str,
+        *,
+        platform: str,
+        team: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+    ) -> int:
+        """Return the conversation's id, creating it if needed; idempotent.
+
+        On an existing conversation, details it lacks (team, channel, thread_ts) are filled
+        in, never overwritten: the first writer may have known less than a later one.
+        """
+        with self._shared.write() as db:
+            conversation = self._ensure(
+                db, thread_key, platform=platform, team=team, channel=channel, thread_ts=thread_ts
+            )
+            return int(conversation["id"])
+
+    def add_user_message(
+        self,
+        thread_key: str,
+        content: Content,
+        *,
+        user: str | None = None,
+        team: str | None = None,
+    ) -> int:
+        """Store a user's message the moment it arrives; returns the message id.
+
+        Stored before the model is asked, so a crash mid-answer still leaves the question on
+        record. Creates the conversation if needed, its platform taken from the key prefix.
+        """
+        role_and_json = [("user", encode_content(content))]
+        with self._shared.write() as db:
+            conversation = self._ensure(db, thread_key, platform=platform_of(thread_key), team=team)
+            conversation_id = conversation["id"]
+            now = self._shared.now()
+            [message_id] = self._append(db, conversation_id, role_and_json, user=user, now=now)
+            self._touch(db, conversation_id, now)
+            return message_id
+
+    def add_turn(
+        self,
+        thread_key: str,
+        messages: builtins.list[dict[str, Any]],
+        *,
+        usage: dict[str, int] | None = None,
+        user: str | None = None,
+        team: str | None = None,
+        model: str | None = None,
+        status: str = "complete",
+        error: str | None = None,
+    ) -> int:
+        """Append a turn's messages and record the turn, in ONE transaction; returns the turn id.
+
+        Either the whole turn (the assistant's answer, tool calls and tool results) is stored
+        or none of it is, so the history never ends in a tool_use without its tool_result.
+        A failed turn may have no messages; it is still recorded, because its tokens were spent.
+        Usage keys other than the four token counts and `model_calls` are ignored.
+        """
+        if status not in TURN_STATUSES:
+            raise ValueError(f"turn status must be one of {sorted(TURN_STATUSES)}, got {status!r}")
+        encoded = []
+        for index, message in enumerate(messages):
+            role = message.get("role") if isinstance(message, dict) else None
+            if role not in ROLES or "content" not in message:
+                raise ValueError(
+                    f"messages[{index}] must be a dict with role 'user' or 'assistant' and content"
+                )
+            encoded.append((role, encode_content(message["content"])))
+        usage = usage or {}
+        counts = {column: int(usage.get(column) or 0) for column in USAGE_COLUMNS}
+        with self._shared.write() as db:
+            conversation = self._ensure(db, thread_key, platform=platform_of(thread_key), team=team)
+            conversation_id = conversation["id"]
+            now = self._shared.now()
+            self._append(db, conversation_id, encoded, user=None, now=now)
+            turns = db.table("turns")
+            turns.insert(
+                {
+                    "conversation_id": conversation_id,
+                    "status": status,
+                    "error": error,
+                    **counts,
+                    "user": user,
+                    "team": team or conversation["team"],
+                    "channel": conversation["channel"],
+                    "model": model,
+                    "created_utc": now,
+                }
+            )
+            self._touch(db, conversation_id, now)
+            return int(turns.last_pk)
+
+    def purge_older_than(self, cutoff_utc: str | datetime) -> dict[str, int]:
+        """Delete whole conversations last active before the cutoff, in ONE transaction.
+
+        Their messages, turns and processed-event rows go with them, so nothing of a purged
+        conversation survives (retention). Returns how many rows of each kind were deleted.
+        """
+        cutoff = as_utc_iso(cutoff_utc)
+        old = "select id from conversations where updated_utc < ?"
+        old_keys = "select thread_key from conversations where updated_utc < ?"
+        plan = [
+            ("messages", "messages", f"conversation_id in ({old})"),
+            ("turns", "turns", f"conversation_id in ({old})"),
+            ("events", "processed_events", f"thread_key in ({old_keys})"),
+            ("conversations", "conversations", "updated_utc < ?"),
+        ]
+        counts: dict[str, int] = {}
+        with self._shared.write() as db:
+            # Children before parents, so the foreign keys hold at every step.
+            for label, table_name, where in plan:
+                table = db.table(table_name)
+                counts[label] = table.count_where(where, [cutoff])
+                table.delete_where(where, [cutoff])
+        if counts["conversations"]:
+            logger.info("purged conversations last active before %s: %s", cutoff, counts)
+        return counts
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def history(self, thread_key: str) -> builtins.list[dict[str, Any]]:
+        """The conversation's messages in order, as `{"role", "content": [blocks]}` dicts.
+
+        One indexed query, so loading a long thread stays cheap. [] for an unknown thread.
+        """
+        with self._shared.read() as db:
+            rows = builtins.list(
+                db.query(
+                    "select m.role, m.content_json from messages m "
+                    "join conversations c on c.id = m.conversation_id "
+                    "where c.thread_key = ? order by m.seq",
+                    [thread_key],
+                )
+            )
+        # One json.loads over the whole thread: parsing 1,000 small strings one by one costs
+        # several times more, in per-call overhead alone.
+        contents = json.loads("[" + ",".join(row["content_json"] for row in rows) + "]")
+        return [
+            {"role": row["role"], "content": content}
+            for row, content in zip(rows, contents, strict=True)
+        ]
+
+    def get(self, thread_key: str) -> dict[str, Any] | None:
+        """The conversation row, or None if there is none."""
+        with self._shared.read() as db:
+            return self._row(db, thread_key)
+
+    def exists(self, thread_key: str) -> bool:
+        with self._shared.read() as db:
+            return db.table("conversations").count_where("thread_key = ?", [thread_key]) > 0
+
+    def list(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """The most recently active conversations first."""
+        with self._shared.read() as db:
+            return builtins.list(
+                db.table("conversations").rows_where(
+                    order_by="updated_utc desc, id desc", limit=int(limit)
+                )
+            )
+
+    def export(self, thread_key: str) -> dict[str, Any] | None:
+        """Everything stored about one conversation, as JSON-serialisable data; None if unknown."""
+        with self._shared.read() as db:
+            conversation = self._row(db, thread_key)
+            if conversation is None:
+                return None
+            messages = [
+                {
+                    "role": row["role"],
+                    "content": json.loads(row["content_json"]),
+                    "user": row["user"],
+                    "created_utc": row["created_utc"],
+                }
+                for row in db.table("messages").rows_where(
+                    "conversation_id = ?", [conversation["id"]], order_by="seq"
+                )
+            ]
+            turns = builtins.list(
+                db.table("turns").rows_where(
+                    "conversation_id = ?", [conversation["id"]], order_by="id"
+                )
+            )
+        return {"conversation": conversation, "messages": messages, "turns": turns}
+
+    def usage_report(self, since_utc: str | datetime | None = None) -> builtins.list[dict]:
+        """Turns and tokens per (UTC day, team, channel), oldest day first."""
+        where, params = "", []
+        if since_utc is not None:
+            where, params = "where created_utc >= ?", [as_utc_iso(since_utc)]
+        sums = ", ".join(f"sum({column}) as {column}" for column in USAGE_COLUMNS)
+        sql = (
+            "select substr(created_utc, 1, 10) as day, team, channel, count(*) as turns, "
+            f"sum(status = 'failed') as failed, {sums} "
+            f"from turns {where} group by day, team, channel order by day, team, channel"
+        )
+        with self._shared.read() as db:
+            return builtins.list(db.query(sql, params))
+
+    def turns_since(
+        self, since_utc: str | datetime, *, user: str | None = None, team: str | None = None
+    ) -> dict[str, int]:
+        """Turns (failed ones too: they cost tokens) and tokens used since a moment.
+
+        Filtered by user and/or team; the rate limiter asks this before every turn.
+        """
+        wheres, params = ["created_utc >= ?"], [as_utc_iso(since_utc)]
+        if user is not None:
+            wheres.append("user = ?")
+            params.append(user)
+        if team is not None:
+            wheres.append("team = ?")
+            params.append(team)
+        tokens = " + ".join(f"coalesce(sum({column}), 0)" for column in TOKEN_COLUMNS)
+        where = " and ".join(wheres)
+        sql = f"select count(*) as turns, {tokens} as tokens from turns where {where}"
+        with self._shared.read() as db:
+            [row] = builtins.list(db.query(sql, params))
+        return {"turns": int(row["turns"]), "tokens": int(row["tokens"])}
+
+    # -- helpers (caller holds the database) ------------------------------------------------
+
+    @staticmethod
+    def _row(db: Database, thread_key: str) -> dict[str, Any] | None:
+        rows = builtins.list(
+            db.table("conversations").rows_where("thread_key = ?", [thread_key], limit=1)
+        )
+        return rows[0] if rows else None
+
+    def _ensure(
+        self,
+        db: Database,
+        thread_key: str,
+        *,
+        platform: str,
+        team: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """The conversation row, created or completed as `ensure()` describes."""
+        known = {"team": team, "channel": channel, "thread_ts": thread_ts}
+        existing = self._row(db, thread_key)
+        conversations = db.table("conversations")
+        if existing is None:
+            now = self._shared.now()
+            row: dict[str, Any] = {
+                "thread_key": thread_key,
+                "platform": platform,
+                **known,
+                "created_utc": now,
+                "updated_utc": now,
+            }
+            conversations.insert(row)
+            return {"id": int(conversations.last_pk), **row}
+        missing = {k: v for k, v in known.items() if v is not None and existing[k] is None}
+        if missing:
+            conversations.update(existing["id"], missing)
+        return {**existing, **missing}
+
+    @staticmethod
+    def _append(
+        db: Database,
+        conversation_id: int,
+        role_and_json: builtins.list[tuple[str, str]],
+        *,
+        user: str | None,
+        now: str,
+    ) -> builtins.list[int]:
+        """Append messages after the conversation's last one; returns their ids."""
+        if not role_and_json:
+            return []
+        [row] = db.query(
+            "select coalesce(max(seq), 0) as last_seq from messages where conversation_id = ?",
+            [conversation_id],
+        )
+        last_seq = row["last_seq"]
+        messages = db.table("messages")
+        ids = []
+        for offset, (role, content_json) in enumerate(role_and_json, start=1):
+            messages.insert(
+                {
+                    "conversation_id": conversation_id,
+                    "seq": last_seq + offset,
+                    "role": role,
+                    "user": user,
+                    "content_json": content_json,
+                    "created_utc": now,
+                }
+            )
+            ids.append(int(messages.last_pk))
+        return ids
+
+    @staticmethod
+    def _touch(db: Database, conversation_id: int, now: str) -> None:
+        db.table("conversations").update(conversation_id, {"updated_utc": now})

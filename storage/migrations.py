@@ -1,0 +1,143 @@
+"""ShopMate's schema, as append-only named migrations applied with sqlite-utils' `Migrations`.
+
+Never edit a migration that has shipped: a later change is a new `m00N_...` function. Each
+step runs in its own transaction and is recorded in `_sqlite_migrations`, so a database is
+migrated exactly once per step, whatever version of ShopMate created it.
+
+Conventions: JSON lives in TEXT columns named `*_json`; timestamps are fixed-width UTC ISO
+strings in `*_utc` columns, so they sort and compare as text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+logger = logging.getLogger(__name__)
+
+migrations = Migrations("shopmate")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Conversations and their messages and turns, orders, and processed Slack events."""
+    db.table("conversations").create(
+        {
+            "id": int,
+            "thread_key": str,
+            "platform": str,
+            "team": str,
+            "channel": str,
+            "thread_ts": str,
+            "created_utc": str,
+            "updated_utc": str,
+        },
+        pk="id",
+        not_null={"thread_key", "platform", "created_utc", "updated_utc"},
+    )
+    db.table("conversations").create_index(["thread_key"], unique=True)
+    # purge_older_than() and list() scan by last activity.
+    db.table("conversations").create_index(["updated_utc"])
+
+    db.table("messages").create(
+        {
+            "id": int,
+            "conversation_id": int,
+            "seq": int,
+            "role": str,
+            "user": str,
+            "content_json": str,
+            "created_utc": str,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id")],
+        not_null={"conversation_id", "seq", "role", "content_json", "created_utc"},
+    )
+    # history() reads one conversation in seq order straight off this index; it also makes
+    # "next seq" a single index probe, and forbids two messages taking the same place.
+    db.table("messages").create_index(["conversation_id", "seq"], unique=True)
+
+    db.table("turns").create(
+        {
+            "id": int,
+            "conversation_id": int,
+            "status": str,
+            "error": str,
+            "input_tokens": int,
+            "output_tokens": int,
+            "cache_read_input_tokens": int,
+            "cache_creation_input_tokens": int,
+            "model_calls": int,
+            "user": str,
+            "team": str,
+            "channel": str,
+            "model": str,
+            "created_utc": str,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id")],
+        not_null={
+            "conversation_id",
+            "status",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "model_calls",
+            "created_utc",
+        },
+        defaults={
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "model_calls": 0,
+        },
+    )
+    db.table("turns").create_index(["conversation_id"])
+    # usage_report() filters by time; turns_since() by user or team within a time window.
+    db.table("turns").create_index(["created_utc"])
+    db.table("turns").create_index(["user", "created_utc"])
+    db.table("turns").create_index(["team", "created_utc"])
+
+    db.table("orders").create(
+        {
+            "order_id": str,
+            "status": str,
+            "item": str,
+            "eta": str,
+            "tracking": str,
+            "updated_utc": str,
+        },
+        pk="order_id",
+        not_null={"status", "item", "updated_utc"},
+    )
+
+    db.table("processed_events").create(
+        {
+            "key": str,
+            "owner": str,
+            "status": str,
+            "thread_key": str,
+            "claimed_utc": str,
+            "finished_utc": str,
+        },
+        pk="key",
+        not_null={"owner", "status", "claimed_utc"},
+    )
+    # purge_older_than() removes the events of the conversations it deletes.
+    db.table("processed_events").create_index(["thread_key"])
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending migration, logging the names it applies.
+
+    The caller holds a write transaction, so two processes opening a fresh file at once cannot
+    both apply the same step: the second waits, then finds nothing pending.
+    """
+    pending = [m.name for m in migrations.pending(db)]
+    if pending:
+        logger.info("applying migrations: %s", ", ".join(pending))
+    migrations.apply(db)

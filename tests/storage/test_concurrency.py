@@ -1,0 +1,144 @@
+"""Many threads (Bolt's listener pool) and a second process sharing one database lose nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from storage import Storage, open_storage
+
+THREADS = 8
+WRITES = 200
+SHARED = "local:shared"
+
+
+def run_at_once(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(0..count-1) on `count` threads released together; re-raise any failure."""
+    barrier = threading.Barrier(count)
+
+    def start(index: int) -> object:
+        barrier.wait()
+        return work(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(start, range(count)))
+
+
+def write_own_and_shared_threads(storage: Storage, writer: int) -> None:
+    for n in range(WRITES):
+        text = f"w{writer}-{n}"
+        if n % 2:
+            storage.conversations.add_user_message(SHARED, text)
+        else:
+            storage.conversations.add_turn(
+                f"local:writer-{writer}",
+                [{"role": "assistant", "content": text}],
+                usage={"output_tokens": 1},
+            )
+
+
+def texts(storage: Storage, key: str) -> list[str]:
+    return [m["content"][0]["text"] for m in storage.conversations.history(key)]
+
+
+def assert_nothing_lost_and_order_kept(storage: Storage, writers: int) -> None:
+    shared = texts(storage, SHARED)
+    assert len(shared) == writers * WRITES // 2
+    for writer in range(writers):
+        own = texts(storage, f"local:writer-{writer}")
+        assert own == [f"w{writer}-{n}" for n in range(0, WRITES, 2)]
+        # In the shared thread the writers interleave, but each one's messages keep their order.
+        mine = [t for t in shared if t.startswith(f"w{writer}-")]
+        assert mine == [f"w{writer}-{n}" for n in range(1, WRITES, 2)]
+    assert storage.conversations.turns_since("2000-01-01") == {
+        "turns": writers * WRITES // 2,
+        "tokens": writers * WRITES // 2,
+    }
+
+
+def test_eight_threads_writing_at_once_lose_nothing_and_keep_their_order(
+    storage: Storage,
+) -> None:
+    run_at_once(THREADS, lambda writer: write_own_and_shared_threads(storage, writer))
+
+    assert_nothing_lost_and_order_kept(storage, THREADS)
+
+
+def test_two_storages_on_one_file_writing_at_once_lose_nothing(db_path: Path) -> None:
+    # Two Storage objects are two connections, as the bot and the CLI in two processes are:
+    # here SQLite's own locking (BEGIN IMMEDIATE + busy timeout), not our lock, keeps order.
+    first, second = open_storage(db_path), open_storage(db_path)
+    try:
+        run_at_once(
+            THREADS,
+            lambda writer: write_own_and_shared_threads(first if writer % 2 else second, writer),
+        )
+        assert_nothing_lost_and_order_kept(first, THREADS)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_reads_during_writes_always_see_whole_turns(storage: Storage) -> None:
+    tool_use = {"type": "tool_use", "id": "t", "name": "get_order", "input": {}}
+    tool_result = {"type": "tool_result", "tool_use_id": "t", "content": "ok"}
+    turn = [
+        {"role": "assistant", "content": [tool_use]},
+        {"role": "user", "content": [tool_result]},
+    ]
+    turns_per_writer = 50
+    torn: list[int] = []
+
+    def work(index: int) -> None:
+        for _ in range(turns_per_writer):
+            if index % 2:
+                storage.conversations.add_turn("local:busy", turn)
+            elif len(storage.conversations.history("local:busy")) % 2:
+                torn.append(index)  # saw a tool_use without its tool_result
+
+    run_at_once(THREADS, work)
+
+    assert torn == []
+    assert len(storage.conversations.history("local:busy")) == THREADS // 2 * turns_per_writer * 2
+
+
+def test_eight_threads_claiming_the_same_event_exactly_one_wins(storage: Storage) -> None:
+    # Threads of one process share its owner id, as Bolt's listener threads do.
+    for attempt in range(20):
+        key = f"evt-{attempt}"
+        wins = run_at_once(THREADS, lambda worker, key=key: storage.events.claim(key, owner="p1"))
+        assert wins.count(True) == 1, key
+        assert storage.events.status(key) == "claimed"
+
+
+def test_claiming_is_atomic_across_connections_too(db_path: Path) -> None:
+    # Two connections race to claim; a second True, or an IntegrityError from a second insert,
+    # could only come from a read and write that were not one transaction.
+    first, second = open_storage(db_path), open_storage(db_path)
+    try:
+        for attempt in range(20):
+            key = f"evt-{attempt}"
+            wins = run_at_once(
+                THREADS,
+                lambda worker, key=key: (first if worker % 2 else second).events.claim(
+                    key, owner="p1"
+                ),
+            )
+            assert wins.count(True) == 1, key
+    finally:
+        first.close()
+        second.close()
+
+
+def test_close_closes_every_connection_it_opened(db_path: Path) -> None:
+    storage = open_storage(db_path)
+    run_at_once(THREADS, lambda writer: storage.conversations.add_user_message(SHARED, "hi"))
+    wal = Path(f"{db_path}-wal")
+    assert wal.exists()
+
+    storage.close()
+
+    # SQLite removes the write-ahead log only when the last connection to the file closes.
+    assert not wal.exists()

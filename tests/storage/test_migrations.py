@@ -1,0 +1,152 @@
+"""The schema: named migrations applied once, the expected tables, columns and indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from storage import open_storage
+from storage.migrations import migrations
+
+EXPECTED_COLUMNS = {
+    "conversations": {
+        "id": int,
+        "thread_key": str,
+        "platform": str,
+        "team": str,
+        "channel": str,
+        "thread_ts": str,
+        "created_utc": str,
+        "updated_utc": str,
+    },
+    "messages": {
+        "id": int,
+        "conversation_id": int,
+        "seq": int,
+        "role": str,
+        "user": str,
+        "content_json": str,
+        "created_utc": str,
+    },
+    "turns": {
+        "id": int,
+        "conversation_id": int,
+        "status": str,
+        "error": str,
+        "input_tokens": int,
+        "output_tokens": int,
+        "cache_read_input_tokens": int,
+        "cache_creation_input_tokens": int,
+        "model_calls": int,
+        "user": str,
+        "team": str,
+        "channel": str,
+        "model": str,
+        "created_utc": str,
+    },
+    "orders": {
+        "order_id": str,
+        "status": str,
+        "item": str,
+        "eta": str,
+        "tracking": str,
+        "updated_utc": str,
+    },
+    "processed_events": {
+        "key": str,
+        "owner": str,
+        "status": str,
+        "thread_key": str,
+        "claimed_utc": str,
+        "finished_utc": str,
+    },
+}
+
+
+def test_open_storage_creates_the_parent_directory_and_every_table(db_path: Path) -> None:
+    assert not db_path.parent.exists()
+    open_storage(db_path).close()
+
+    db = Database(db_path)
+    for table, columns in EXPECTED_COLUMNS.items():
+        assert db.table(table).columns_dict == columns, table
+    db.close()
+
+
+def test_primary_keys_and_foreign_keys_are_declared(db_path: Path) -> None:
+    open_storage(db_path).close()
+    db = Database(db_path)
+    assert db.table("conversations").pks == ["id"]
+    assert db.table("orders").pks == ["order_id"]
+    assert db.table("processed_events").pks == ["key"]
+    for child in ("messages", "turns"):
+        [fk] = db.table(child).foreign_keys
+        assert (fk.column, fk.other_table, fk.other_column) == (
+            "conversation_id",
+            "conversations",
+            "id",
+        )
+    db.close()
+
+
+def test_lookups_have_indexes(db_path: Path) -> None:
+    open_storage(db_path).close()
+    db = Database(db_path)
+
+    def indexes(table: str) -> dict[tuple[str, ...], bool]:
+        return {tuple(i.columns): bool(i.unique) for i in db.table(table).indexes}
+
+    assert indexes("messages")[("conversation_id", "seq")] is True
+    assert indexes("conversations")[("thread_key",)] is True
+    assert ("updated_utc",) in indexes("conversations")
+    assert {("conversation_id",), ("created_utc",), ("user", "created_utc")} <= set(
+        indexes("turns")
+    )
+    assert ("team", "created_utc") in indexes("turns")
+    assert ("thread_key",) in indexes("processed_events")
+    db.close()
+
+
+def test_history_is_one_query_that_reads_messages_in_seq_order_off_the_index(
+    db_path: Path,
+) -> None:
+    storage = open_storage(db_path)
+    storage.conversations.add_user_message("local:default", "hi")
+    traced: list[tuple[str, object]] = []
+    with storage._shared.read() as db:
+        with db.tracer(lambda sql, params: traced.append((sql, params))):
+            storage.conversations.history("local:default")
+        [(sql, params)] = traced
+        plan = " ".join(row["detail"] for row in db.query(f"explain query plan {sql}", params))
+    storage.close()
+
+    assert "idx_messages_conversation_id_seq" in plan
+    assert "TEMP B-TREE" not in plan  # no sort step: rows come out of the index in order
+
+
+def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path) -> None:
+    open_storage(db_path).close()
+    open_storage(db_path).close()
+
+    db = Database(db_path)
+    applied = [
+        row["name"]
+        for row in db.table("_sqlite_migrations").rows_where(
+            "migration_set = ?", ["shopmate"], order_by="id"
+        )
+    ]
+    assert applied == ["m001_initial"]
+    assert migrations.pending(db) == []
+    db.close()
+
+
+def test_connection_uses_wal_foreign_keys_and_a_busy_timeout_of_at_least_5s(
+    db_path: Path,
+) -> None:
+    storage = open_storage(db_path)
+    with storage._shared.read() as db:
+        assert db.journal_mode == "wal"
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    storage.close()
