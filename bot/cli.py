@@ -135,8 +135,8 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
         result = parse_orders(args.file, id_pattern=settings.order_id_pattern)
     except ImportFailed as error:
         raise CommandError(f"nothing imported: {error}") from None
-    for problem in result.errors:
-        print(f"{args.file}:{problem.line}: {problem.message}", file=sys.stderr)
+    for problem in [*result.errors, *result.warnings]:
+        print(f"{args.file}: {problem}", file=sys.stderr)
     if args.strict and result.errors:
         raise CommandError(f"nothing imported: {len(result.errors)} bad row(s) and --strict")
     storage = open_storage(settings.db_path)

@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
+from bot.orders_import import (
+    DEFAULT_ORDER_ID_PATTERN,
+    MAX_ORDER_ID_LENGTH,
+    is_valid_order_id,
+    normalise_order_id,
+)
 from bot.tools.registry import Tool, ToolResult
 
 ROYAL_MAIL_TRACKING_URL = "https://track.royalmail.com/tracking/{tracking}"
-MAX_ORDER_ID_LENGTH = 64
 
 
 class OrderLookup(Protocol):
     def get(self, order_id: str) -> dict[str, Any] | None: ...
 
 
-def normalise_order_id(raw: str) -> str:
-    """Order ids are compared trimmed and upper-cased: ' ord-1001 ' is ORD-1001."""
-    return raw.strip().upper()
-
-
-def get_order_tool(orders: OrderLookup, *, id_pattern: str = r"ORD-\d{4,}") -> Tool:
+def get_order_tool(orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PATTERN) -> Tool:
     """Build the get_order tool over an order store.
 
     The id is checked against `id_pattern` before the store is asked, so text stuffed into
     the id by a user (or by the model) never reaches the query, and Claude gets an error
     result it can explain instead.
     """
-    pattern = re.compile(id_pattern)
 
     def handle(tool_input: dict[str, Any]) -> ToolResult:
         raw = tool_input["order_id"]
         order_id = normalise_order_id(raw)
         shown = order_id[:MAX_ORDER_ID_LENGTH]
-        if len(order_id) > MAX_ORDER_ID_LENGTH or not pattern.fullmatch(order_id):
+        if not is_valid_order_id(order_id, id_pattern):
             return ToolResult(
                 {
                     "error": f"{shown!r} is not a valid order id. ThreadCo order ids look like "
