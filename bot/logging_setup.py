@@ -37,3 +37,5 @@ def configure_logging(level: str = "INFO") -> None:
         handler.addFilter(SecretMaskingFilter())
         handler._shopmate = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    # The HTTP client logs every request at INFO; that is noise in a bot's log.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,54 @@
+"""`shopmate demo` runs offline with no keys and plays the seed's sample conversation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.prompts import ESCALATION_LINE
+
+
+def test_the_demo_plays_the_sample_conversation_offline(tmp_path: Path):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--data-dir", "demo-data", "--pace", "400"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "SIMULATED" in out and "not from Claude" in out
+    assert "[get_order ORD-1001 -> shipped]" in out
+    assert "RM493827651GB" in out and "track.royalmail.com" in out
+    assert ESCALATION_LINE in out
+    assert "[get_order ORD-9999 -> not found]" in out
+    assert "can't find an order" in out
+    assert "sqlite-utils tables" in out
+    assert "Traceback" not in result.stderr
+    leftovers = {p.name for p in tmp_path.iterdir()}
+    assert leftovers == {"demo-data"}, "nothing written outside the data directory"
+    assert (tmp_path / "demo-data" / "shopmate-demo.db").is_file()
+
+
+def test_the_interactive_demo_answers_what_the_user_types(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--interactive", "--data-dir", "d", "--pace", "400"],
+        capture_output=True,
+        text=True,
+        input="Where is ORD-1003?\n\n",
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_PROXY": "127.0.0.1"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[get_order ORD-1003 -> delivered]" in result.stdout
