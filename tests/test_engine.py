@@ -280,3 +280,30 @@ def test_a_dropped_connection_mid_stream_fails_the_turn_cleanly(engine, fake_cla
     fake_claude.enqueue(cut_stream(after_text="Your order", abort=True))
     done = last(run(engine, "hi"))
     assert isinstance(done, TurnFailed) and done.message == prompts.INTERRUPTED_NOTICE
+
+
+def test_tools_of_one_turn_run_concurrently(claude_client, fake_claude):
+    import threading
+
+    from bot.tools import Tool, ToolResult
+
+    both_running = threading.Barrier(2, timeout=5)
+
+    def slow_lookup(tool_input: dict) -> ToolResult:
+        both_running.wait()  # only passes if the two calls run at the same time
+        return ToolResult({"order_id": tool_input["order_id"], "status": "shipped"})
+
+    tool = Tool("get_order", "look up", {"type": "object", "properties": {}}, slow_lookup)
+    engine = Engine(claude_client, ToolRegistry([tool]))
+    fake_claude.enqueue(
+        reply(
+            tool_calls=[
+                tool_call("get_order", {"order_id": "ORD-1"}),
+                tool_call("get_order", {"order_id": "ORD-2"}),
+            ]
+        )
+    )
+    fake_claude.enqueue(reply(text="Both shipped."))
+    events = run(engine, "ORD-1 and ORD-2")
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert [e.is_error for e in finished] == [False, False]

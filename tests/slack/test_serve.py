@@ -1,0 +1,96 @@
+"""`shopmate serve` as users run it: a process, configured by environment, answering Slack."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.simulators.claude import FakeClaude
+from bot.simulators.slack import FakeSlack
+from bot.simulators.slack_events import EventSender, mention_event, next_ts
+
+SECRET = "serve-test-secret"
+
+
+@pytest.fixture
+def served(tmp_path: Path, fake_claude: FakeClaude) -> Iterator[tuple[str, FakeSlack]]:
+    with FakeSlack(team_id="T0001") as slack:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "SLACK_BOT_TOKEN": "xoxb-serve-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "ANTHROPIC_API_KEY": "test-key",
+            "ANTHROPIC_BASE_URL": fake_claude.url,
+            "SHOPMATE_DB": str(tmp_path / "serve.db"),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", "0"],
+            env=env,
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            url = None
+            for _ in range(200):  # bounded: the first lines of the log
+                line = process.stderr.readline()
+                match = re.search(r"listening on (http://\S+?)/slack/events", line)
+                if match:
+                    url = match.group(1)
+                    break
+                if not line and process.poll() is not None:
+                    break
+            assert url, "serve never said where it listens"
+            yield url, slack
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_serve_answers_health_checks_and_signed_mentions(served):
+    url, slack = served
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+        assert response.status == 200
+    ts = next_ts()
+    status, _, _ = EventSender(f"{url}/slack/events", SECRET).post(
+        mention_event(team="T0001", channel="C0001", user="U0USER", text="hello", ts=ts)
+    )
+    assert status == 200
+    assert slack.wait_for(
+        lambda: any(not m.streaming and m.text for m in slack.messages("C0001", ts)), timeout=15
+    )
+
+
+def test_serve_without_slack_settings_says_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_an_app_token_says_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SLACK_BOT_TOKEN": "xoxb-x"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "SLACK_APP_TOKEN" in result.stderr
