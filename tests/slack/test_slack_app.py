@@ -333,9 +333,16 @@ def test_twenty_threads_at_once_each_get_only_their_own_answer(harness, services
 def test_messages_in_one_thread_are_answered_in_order(harness):
     first = harness.mention(ORDER_QUESTION)
     thread = first["event"]["ts"]
+    # Slack gives no order guarantee between deliveries; once the app has accepted the first
+    # message, a second one written while it is still answering must wait its turn.
+    first_key = f"slack:{TEAM}:{CHANNEL}:{thread}"
+    assert wait_until(lambda: harness.services.storage.events.status(first_key) is not None)
     second = harness.say_in_thread("And ORD-1002?", thread)
     harness.wait_answered(first)
     harness.wait_answered(second)
+    asked = [json.dumps(r.body["messages"][-1]) for r in harness.claude.requests]
+    second_asked = next(i for i, a in enumerate(asked) if "And ORD-1002?" in a)
+    assert second_asked == 2, "the second turn started only after the first (2 calls) ended"
     user_turns = [
         m
         for m in harness.services.storage.conversations.history(f"slack:{TEAM}:{CHANNEL}:{thread}")
