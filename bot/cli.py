@@ -168,6 +168,8 @@ def cmd_orders_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats import print_stats
 
+    if args.days < 1:
+        raise CommandError("--days must be at least 1")
     return print_stats(settings, days=args.days, out=sys.stdout)
 
 

@@ -35,3 +35,42 @@ ONLY_TEXT_NOTICE = (
     "I can only read text, so I can't open files or images. Could you type the order number "
     "or your question instead?"
 )
+
+OTHER_WORKSPACE_NOTICE = (
+    "Sorry — I can only help people in ThreadCo's own Slack workspace, so I can't look into "
+    "this here. For help with an order, please email hello@threadco.com."
+)
+
+CHANNEL_NOT_ALLOWED_NOTICE = (
+    "Sorry — I'm not set up to answer in this channel. Please ask me in one of ThreadCo's "
+    "support channels."
+)
+
+USER_SLOW_DOWN_NOTICE = (
+    "You're sending questions faster than I can answer them — please wait a minute and ask again."
+)
+
+TEAM_BUSY_NOTICE = (
+    "I'm answering a lot of questions right now — please try again in a minute. "
+    f"If it's urgent, {ESCALATION_LINE}"
+)
+
+USER_DAILY_LIMIT_NOTICE = (
+    "You've reached today's limit for questions to me. Please try again tomorrow. "
+    f"If it's urgent, {ESCALATION_LINE}"
+)
+
+TEAM_DAILY_LIMIT_NOTICE = (
+    "I've reached today's limit for this workspace. Please try again tomorrow. "
+    f"If it's urgent, {ESCALATION_LINE}"
+)
+
+RESTARTED_NOTICE = (
+    "Sorry — I was restarted before I could answer this. Please ask again. "
+    f"If it's urgent, {ESCALATION_LINE}"
+)
+
+
+def input_cut_notice(limit: int) -> str:
+    """Told to the user before the answer when their message was longer than we read."""
+    return f"_(Your message was long, so I read only its first {limit:,} characters.)_"

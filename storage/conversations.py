@@ -173,24 +173,36 @@ class ConversationStore:
         """Delete whole conversations last active before the cutoff, in ONE transaction.
 
         Their messages, turns and processed-event rows go with them, so nothing of a purged
-        conversation survives (retention). Returns how many rows of each kind were deleted.
+        conversation survives (retention); so do processed-event rows older than the cutoff
+        that belong to no conversation. Returns how many rows of each kind were deleted.
         """
         cutoff = as_utc_iso(cutoff_utc)
         old = "select id from conversations where updated_utc < ?"
         old_keys = "select thread_key from conversations where updated_utc < ?"
+        # Events of messages that never started a conversation (refused or over a limit)
+        # belong to no thread ShopMate keeps; they go once they are older than the cutoff.
+        orphan_events = (
+            "claimed_utc < ? and (thread_key is null or thread_key not in "
+            "(select thread_key from conversations))"
+        )
         plan = [
-            ("messages", "messages", f"conversation_id in ({old})"),
-            ("turns", "turns", f"conversation_id in ({old})"),
-            ("events", "processed_events", f"thread_key in ({old_keys})"),
-            ("conversations", "conversations", "updated_utc < ?"),
+            ("messages", "messages", f"conversation_id in ({old})", [cutoff]),
+            ("turns", "turns", f"conversation_id in ({old})", [cutoff]),
+            (
+                "events",
+                "processed_events",
+                f"thread_key in ({old_keys}) or ({orphan_events})",
+                [cutoff, cutoff],
+            ),
+            ("conversations", "conversations", "updated_utc < ?", [cutoff]),
         ]
         counts: dict[str, int] = {}
         with self._shared.write() as db:
             # Children before parents, so the foreign keys hold at every step.
-            for label, table_name, where in plan:
+            for label, table_name, where, params in plan:
                 table = db.table(table_name)
-                counts[label] = table.count_where(where, [cutoff])
-                table.delete_where(where, [cutoff])
+                counts[label] = table.count_where(where, params)
+                table.delete_where(where, params)
         if counts["conversations"]:
             logger.info("purged conversations last active before %s: %s", cutoff, counts)
         return counts
@@ -261,16 +273,22 @@ class ConversationStore:
             )
         return {"conversation": conversation, "messages": messages, "turns": turns}
 
-    def usage_report(self, since_utc: str | datetime | None = None) -> builtins.list[dict]:
-        """Turns and tokens per (UTC day, team, channel), oldest day first."""
+    def usage_report(
+        self, since_utc: str | datetime | None = None, *, by_model: bool = False
+    ) -> builtins.list[dict]:
+        """Turns and tokens per (UTC day, team, channel), oldest day first.
+
+        `by_model=True` splits each row by the `model` that answered, for pricing.
+        """
         where, params = "", []
         if since_utc is not None:
             where, params = "where created_utc >= ?", [as_utc_iso(since_utc)]
         sums = ", ".join(f"sum({column}) as {column}" for column in USAGE_COLUMNS)
+        groups = "team, channel, model" if by_model else "team, channel"
         sql = (
-            "select substr(created_utc, 1, 10) as day, team, channel, count(*) as turns, "
+            f"select substr(created_utc, 1, 10) as day, {groups}, count(*) as turns, "
             f"sum(status = 'failed') as failed, {sums} "
-            f"from turns {where} group by day, team, channel order by day, team, channel"
+            f"from turns {where} group by day, {groups} order by day, {groups}"
         )
         with self._shared.read() as db:
             return builtins.list(db.query(sql, params))

@@ -95,6 +95,22 @@ class EventLog:
             )
         logger.warning("finished event %s that was never claimed", key)
 
+    def unfinished(self, *, exclude_owner: str) -> list[dict[str, str | None]]:
+        """Claims never finished by an owner other than `exclude_owner`, oldest first.
+
+        At start-up these are the messages a previous run accepted and then died on; each
+        row has `key`, `owner`, `thread_key` and `claimed_utc`.
+        """
+        with self._shared.read() as db:
+            return list(
+                db.table("processed_events").rows_where(
+                    "status = ? and owner != ?",
+                    [CLAIMED, exclude_owner],
+                    select="key, owner, thread_key, claimed_utc",
+                    order_by="claimed_utc, key",
+                )
+            )
+
     def status(self, key: str) -> str | None:
         """Return "claimed", "done", or None for a key never seen."""
         with self._shared.read() as db:

@@ -60,6 +60,9 @@ def settings(tmp_path: Path, fake_claude: FakeClaude) -> Settings:
             "SLACK_BOT_TOKEN": "xoxb-test-token",
             "SLACK_SIGNING_SECRET": SECRET,
             "SHOPMATE_FLUSH_INTERVAL": "0.05",
+            # Other tests send many turns from one user at once; tests/trust tests the limits.
+            "SHOPMATE_USER_TURNS_PER_MINUTE": "1000",
+            "SHOPMATE_TEAM_TURNS_PER_MINUTE": "1000",
         }
     )
 

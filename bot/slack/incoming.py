@@ -6,10 +6,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.trust import clean_text
+
 # Message subtypes that are not a person writing to us: edits, deletions, joins, bot posts...
 # A message with no subtype (or thread_broadcast / file_share, handled as text) is a person's.
 _PERSON_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Slack's ids (T…, C…, U…) and message timestamps ("1700000000.000100"). Anything else in a
+# signed body is not a message from a person, and must never become part of a storage key.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TS = re.compile(r"\d{1,12}(\.\d{1,9})?")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class Incoming:
     is_dm: bool
     mentioned: bool
     has_files: bool = False
+    sender_teams: tuple[str, ...] = ()  # every workspace id the event gives for the sender
 
     @property
     def thread_key(self) -> str:
@@ -40,37 +47,66 @@ class Incoming:
 def parse_event(event: dict[str, Any], *, team: str, bot_user_id: str | None) -> Incoming | None:
     """Turn an app_mention or message event into an Incoming, or None if it is not for us.
 
-    Ignored: our own messages, other bots, edits/deletes and other subtypes. The caller
+    Ignored: our own messages, other bots, edits/deletes and other subtypes, and events
+    whose ids or text are not what Slack sends (wrong types, odd characters). The caller
     decides whether a channel message without a mention is a follow-up in a known thread.
     """
     if event.get("subtype") not in _PERSON_SUBTYPES:
         return None
     if event.get("bot_id") or event.get("bot_profile"):
         return None
-    user = event.get("user")
-    if not user or (bot_user_id and user == bot_user_id):
+    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+    thread_ts = event.get("thread_ts") or ts
+    if not (_is_id(team) and _is_id(user) and _is_id(channel) and _is_ts(ts)):
         return None
-    channel = event.get("channel")
-    ts = event.get("ts")
-    if not channel or not ts:
+    if not _is_ts(thread_ts) or (bot_user_id and user == bot_user_id):
         return None
-    raw_text = event.get("text") or ""
+    sender_fields = [event.get(name) for name in ("user_team", "source_team", "team")]
+    if not all(value is None or _is_id(value) for value in sender_fields):
+        return None
+    sender_teams = tuple(dict.fromkeys(value for value in sender_fields if value))
+    raw_text = event.get("text")
+    if raw_text is None:
+        raw_text = ""
+    if not isinstance(raw_text, str):
+        return None
+    raw_text = clean_text(raw_text)
     mentioned = event.get("type") == "app_mention" or bool(
         bot_user_id and any(m == bot_user_id for m in _MENTION.findall(raw_text))
     )
-    is_dm = event.get("channel_type") == "im" or str(channel).startswith("D")
+    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     return Incoming(
         team=team,
-        user_team=event.get("user_team") or event.get("team") or team,
+        user_team=sender_teams[0] if sender_teams else team,
         channel=channel,
         user=user,
-        text=strip_mention(raw_text, bot_user_id),
+        text=clean_text(strip_mention(raw_text, bot_user_id)),
         ts=ts,
-        thread_ts=event.get("thread_ts") or ts,
+        thread_ts=thread_ts,
         is_dm=is_dm,
         mentioned=mentioned,
         has_files=bool(event.get("files")),
+        sender_teams=sender_teams,
     )
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _is_ts(value: Any) -> bool:
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
+
+
+def parse_event_key(key: str) -> tuple[str, str, str] | None:
+    """(team, channel, ts) from an `Incoming.event_key` or `thread_key`; None if not one."""
+    parts = key.split(":")
+    if len(parts) != 4 or parts[0] != "slack":
+        return None
+    _, team, channel, ts = parts
+    if not (_is_id(team) and _is_id(channel) and _is_ts(ts)):
+        return None
+    return team, channel, ts
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -10,11 +11,12 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import prompts
-from bot.events import TurnFailed
+from bot.events import TextDelta, TurnFailed
 from bot.slack.budget import CallBudget
-from bot.slack.incoming import Incoming, parse_event
+from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
+from bot.trust import AccessPolicy, Limits, Refusal, UsageLimiter, cut_input
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -22,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SlackResponder:
-    """The Slack front: events in, streamed answers out. Knows nothing of SQL or Claude's API."""
+    """The Slack front: events in, streamed answers out. Knows nothing of SQL or Claude's API.
+
+    Before Claude is asked, the sender must be allowed (`access`) and under their limits
+    (`limiter`); both default to what the settings say.
+    """
 
     services: Services
     budget: CallBudget = field(default_factory=CallBudget)
@@ -30,6 +36,17 @@ class SlackResponder:
     health: StreamingHealth = field(default_factory=StreamingHealth)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     serializer: ThreadSerializer = field(default_factory=ThreadSerializer)
+    access: AccessPolicy | None = None
+    limiter: UsageLimiter | None = None
+
+    def __post_init__(self) -> None:
+        settings = self.services.settings
+        if self.access is None:
+            self.access = AccessPolicy.from_settings(settings)
+        if self.limiter is None:
+            self.limiter = UsageLimiter(
+                self.services.storage.conversations, Limits.from_settings(settings)
+            )
 
     def on_event(
         self, event: dict[str, Any], team: str, bot_user_id: str | None, client: WebClient
@@ -48,6 +65,13 @@ class SlackResponder:
         if not claimed:
             logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
+        assert self.access is not None
+        refusal = self.access.check(
+            team=incoming.team, sender_teams=incoming.sender_teams, channel=incoming.channel
+        )
+        if refusal is not None:
+            self._refuse(incoming, refusal, client)
+            return
         # ShopMate joins the thread now, so a follow-up written while it is still answering
         # is recognised as one (and queued behind this turn).
         self.services.storage.conversations.ensure(
@@ -61,14 +85,70 @@ class SlackResponder:
             incoming.thread_key, incoming.ts, lambda: self._answer(incoming, client)
         )
 
+    def recover_unfinished(self, client: WebClient) -> int:
+        """Tell the senders of messages a previous run accepted but never finished answering.
+
+        Slack re-sends only what was not acknowledged, and Bolt acknowledges at once: a
+        message claimed by a process that then died would otherwise get no answer at all.
+        Its text was never stored if its turn had not started, so ShopMate cannot answer it
+        now; it says so in the thread, once (the claim makes that exactly once, and a late
+        re-delivery of the same message is then skipped). Returns how many it told.
+        """
+        events = self.services.storage.events
+        told = 0
+        for claim in events.unfinished(exclude_owner=self.instance_id):
+            message = parse_event_key(claim["key"])
+            thread = parse_event_key(claim["thread_key"] or "")
+            if message is None or thread is None:
+                continue  # not a Slack message of ours
+            try:
+                if not events.claim(claim["key"], owner=self.instance_id):
+                    continue
+                team, channel, _ = message
+                target = ReplyTarget(team=team, channel=channel, thread_ts=thread[2])
+                # The sender is unknown here, and native streams in channels need one: post.
+                options = dataclasses.replace(self.options, native_streaming=False)
+                reply = SlackReply(client, self.budget, target, options=options, health=self.health)
+                try:
+                    reply.handle(TurnFailed(prompts.RESTARTED_NOTICE, "restarted"))
+                finally:
+                    reply.finish()
+                    events.finish(claim["key"])
+            except Exception:
+                logger.exception("Could not settle %s left unfinished", claim["key"])
+                continue
+            logger.warning("Told %s that a restart interrupted its answer", claim["key"])
+            told += 1
+        return told
+
     def _is_follow_up(self, incoming: Incoming) -> bool:
         """A message in a thread where ShopMate has already answered needs no new mention."""
         if incoming.thread_ts == incoming.ts:
             return False
         return self.services.storage.conversations.exists(incoming.thread_key)
 
-    def _answer(self, incoming: Incoming, client: WebClient) -> None:
-        reply = SlackReply(
+    def _refuse(self, incoming: Incoming, refusal: Refusal, client: WebClient) -> None:
+        # Logged without the message: who, where and why is enough to audit a refusal.
+        logger.info(
+            "Refused %s: user %s of workspace %s in channel %s (%s)",
+            incoming.event_key,
+            incoming.user,
+            incoming.user_team,
+            incoming.channel,
+            refusal.reason,
+        )
+        if not (incoming.is_dm or incoming.mentioned):
+            # Someone else's follow-up in a thread ShopMate is in: they were not asking it.
+            self.services.storage.events.finish(incoming.event_key)
+            return
+        self.serializer.submit(
+            incoming.thread_key,
+            incoming.ts,
+            lambda: self._notify(incoming, TurnFailed(refusal.notice, refusal.reason), client),
+        )
+
+    def _reply(self, incoming: Incoming, client: WebClient) -> SlackReply:
+        return SlackReply(
             client,
             self.budget,
             ReplyTarget(
@@ -81,23 +161,49 @@ class SlackResponder:
             options=self.options,
             health=self.health,
         )
-        storage = self.services.storage
+
+    def _notify(self, incoming: Incoming, notice: TurnFailed, client: WebClient) -> None:
+        """Answer with a fixed sentence instead of Claude, and mark the message done."""
+        reply = self._reply(incoming, client)
         try:
-            reply.start()
-            text = incoming.text or ""
-            if incoming.has_files and not text:
+            reply.handle(notice)
+        finally:
+            reply.finish()
+            self.services.storage.events.finish(incoming.event_key)
+
+    def _answer(self, incoming: Incoming, client: WebClient) -> None:
+        reply = self._reply(incoming, client)
+        limit = self.services.settings.max_input_chars
+        assert self.limiter is not None
+        try:
+            if incoming.has_files and not incoming.text:
                 reply.handle(_only_text())
                 return
-            for event in self.services.conversations.answer(
-                incoming.thread_key, text, user=incoming.user, team=incoming.team
-            ):
-                reply.handle(event)
+            with self.limiter.turn(user=incoming.user, team=incoming.team) as refusal:
+                if refusal is not None:
+                    logger.info(
+                        "Limited %s: user %s of workspace %s (%s)",
+                        incoming.event_key,
+                        incoming.user,
+                        incoming.team,
+                        refusal.reason,
+                    )
+                    reply.handle(TurnFailed(refusal.notice, refusal.reason))
+                    return
+                reply.start()
+                text, was_cut = cut_input(incoming.text, limit)
+                if was_cut:
+                    reply.handle(TextDelta(prompts.input_cut_notice(limit) + "\n\n"))
+                for event in self.services.conversations.answer(
+                    incoming.thread_key, text, user=incoming.user, team=incoming.team
+                ):
+                    reply.handle(event)
         except Exception:
             logger.exception("Answering %s failed", incoming.event_key)
             reply.handle(TurnFailed(prompts.FAILURE_NOTICE, "internal error"))
         finally:
             reply.finish()
-            storage.events.finish(incoming.event_key)
+            self.services.storage.events.finish(incoming.event_key)
 
 
 def _only_text() -> TurnFailed:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 from waitress.server import create_server
 
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.responder import SlackResponder
+from bot.trust import RetentionSweeper
 from bot.wiring import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -22,13 +29,20 @@ EVENTS_PATH = "/slack/events"
 StartResponse = Callable[..., Any]
 
 
-def make_wsgi_app(app: App, *, max_body_bytes: int = 1_000_000) -> Callable[..., Iterable[bytes]]:
+def make_wsgi_app(
+    app: App, *, max_body_bytes: int = 1_000_000, signing_secret: str | None = None
+) -> Callable[..., Iterable[bytes]]:
     """Routes: POST /slack/events to Bolt, GET /healthz for load balancers; bodies are capped.
 
     Bolt verifies the signature (bad or stale → 401) and acks before its listeners run,
-    so Slack's 3-second deadline is met however long Claude takes.
+    so Slack's 3-second deadline is met however long Claude takes. A body Bolt could not
+    parse (not UTF-8, not a JSON object, fields of the wrong type) never reaches it: Bolt
+    would answer 500, and Slack would send it again. It gets 401 if unsigned, else 400.
+    `signing_secret` defaults to the app's own.
     """
     bolt = SlackRequestHandler(app)
+    # slack_bolt keeps the secret it verifies with privately and offers no accessor.
+    secret = signing_secret if signing_secret is not None else app._signing_secret
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -47,9 +61,122 @@ def make_wsgi_app(app: App, *, max_body_bytes: int = 1_000_000) -> Callable[...,
             return _json(
                 start_response, "413 Content Too Large", {"ok": False, "error": "too_large"}
             )
+        raw = environ["wsgi.input"].read(length) if length else b""
+        problem = payload_problem(raw)
+        if problem is not None:
+            if not _signed(
+                secret or "",
+                raw,
+                environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
+                environ.get("HTTP_X_SLACK_SIGNATURE") or "",
+            ):
+                return _json(start_response, "401 Unauthorized", {"error": "invalid_request"})
+            logger.warning("Refused a signed Slack request: %s", problem)
+            return _json(
+                start_response, "400 Bad Request", {"ok": False, "error": "invalid_payload"}
+            )
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
         return bolt(environ, start_response)
 
     return wsgi
+
+
+# Fields Bolt and ShopMate read as ids or text, at any level of the envelope they look in.
+_TEXT_FIELDS = (
+    "type",
+    "subtype",
+    "team_id",
+    "enterprise_id",
+    "user_id",
+    "channel_id",
+    "context_team_id",
+    "context_enterprise_id",
+    "api_app_id",
+    "app_installed_team_id",
+    "user_team",
+    "source_team",
+    "channel_type",
+    "ts",
+    "thread_ts",
+    "event_ts",
+    "text",
+    "bot_id",
+)
+# Fields that are an id or an object carrying one (`"team": "T1"` or `"team": {"id": "T1"}`).
+_ENTITY_FIELDS = ("enterprise", "team", "user", "channel")
+_NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "view")
+
+
+def payload_problem(raw: bytes) -> str | None:
+    """Why `raw` is not an Events API body Bolt can take, or None if it is one.
+
+    Checks shapes only (UTF-8 JSON object; ids and text strings; nested parts objects),
+    never meaning: an unknown event type is well-formed and Bolt answers it.
+    """
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "not UTF-8 JSON"
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
+        return "event_callback without an event object"
+    authorizations = body.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return "authorizations is not a list of objects"
+    if "response_urls" in body and not (
+        isinstance(body["response_urls"], list)
+        and all(isinstance(u, dict) for u in body["response_urls"])
+    ):
+        return "response_urls is not a list of objects"
+    for part in [body, *(authorizations or [])]:
+        problem = _part_problem(part, depth=0)
+        if problem:
+            return problem
+    return None
+
+
+def _part_problem(part: dict[str, Any], *, depth: int) -> str | None:
+    for name in _TEXT_FIELDS:
+        if part.get(name) is not None and not isinstance(part[name], str):
+            return f"{name} is not a string"
+    for name in _ENTITY_FIELDS:
+        value = part.get(name)
+        if value is None or isinstance(value, str):
+            continue
+        if not isinstance(value, dict):
+            return f"{name} is neither an id nor an object"
+        for inner in ("id", "team_id", "enterprise_id"):
+            if value.get(inner) is not None and not isinstance(value[inner], str):
+                return f"{name}.{inner} is not a string"
+    for name in ("function_data", *_NESTED):
+        value = part.get(name)
+        if name in part and not isinstance(value, dict):
+            return f"{name} is not an object"
+        if isinstance(value, dict) and depth < 3:
+            problem = _part_problem(value, depth=depth + 1)
+            if problem:
+                return f"{name}: {problem}"
+    return None
+
+
+def _signed(secret: str, raw: bytes, timestamp: str, signature: str) -> bool:
+    """Slack's v0 signature over the raw bytes, within five minutes, as Bolt checks it.
+
+    Here the body may not even be UTF-8 (slack_sdk's verifier decodes it first).
+    """
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        return False
+    if age > 300:
+        return False
+    base = b"v0:" + timestamp.encode("ascii") + b":" + raw
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -64,10 +191,23 @@ class HttpServer:
     """A threaded waitress server for the app, startable and stoppable from tests and the demo."""
 
     def __init__(
-        self, wsgi: Callable[..., Any], *, host: str = "127.0.0.1", port: int = 0, threads: int = 8
+        self,
+        wsgi: Callable[..., Any],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 8,
+        max_body_bytes: int = 1_000_000,
     ) -> None:
+        # Waitress buffers a chunked body whole before the app sees it: cap it there too.
         self._server = create_server(
-            wsgi, host=host, port=port, threads=threads, ident="shopmate", channel_timeout=60
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="shopmate",
+            channel_timeout=60,
+            max_request_body_size=max_body_bytes,
         )
         self._thread: threading.Thread | None = None
 
@@ -88,25 +228,51 @@ class HttpServer:
         self._server.run()
 
     def stop(self) -> None:
-        self._server.task_dispatcher.shutdown(timeout=5)
-        self._server.close()
         from waitress import wasyncore
 
-        wasyncore.close_all(self._server._map)
-        if self._thread is not None:
+        server, server_map = self._server, self._server._map
+
+        def close() -> None:
+            server.close()  # the listening socket and the loop's wake-up trigger
+            wasyncore.close_all(server_map)
+
+        server.task_dispatcher.shutdown(timeout=5)
+        if self._thread is not None and self._thread.is_alive():
+            # Close from the server's own loop, woken now: closed from here, the loop would
+            # sleep on in select() for up to a second before noticing.
+            server.trigger.pull_trigger(close)
             self._thread.join(timeout=5)
+        if server_map:
+            close()
+
+
+def start_up(services: Services, responder: SlackResponder, client: WebClient) -> RetentionSweeper:
+    """Chores before taking events: apply retention (then daily), settle an earlier run's work.
+
+    Returns the running sweeper; stop it when the server stops.
+    """
+    settings = services.settings
+    sweeper = RetentionSweeper(services.storage.conversations, settings.retention_days).start()
+    responder.recover_unfinished(client)
+    return sweeper
 
 
 def serve(settings: Settings, *, host: str, port: int) -> int:
     """`shopmate serve`: the Events API over HTTP until interrupted."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
     services = build_services(settings)
-    app, _ = build_app(services)
+    app, responder = build_app(services)
+    sweeper = start_up(services, responder, app.client)
     server = HttpServer(
-        make_wsgi_app(app, max_body_bytes=settings.max_body_bytes),
+        make_wsgi_app(
+            app,
+            max_body_bytes=settings.max_body_bytes,
+            signing_secret=settings.slack_signing_secret,
+        ),
         host=host,
         port=port,
         threads=max(8, settings.slack_workers // 2),
+        max_body_bytes=settings.max_body_bytes,
     )
     logger.info(
         "ShopMate listening on %s%s (health: %s/healthz)", server.url, EVENTS_PATH, server.url
@@ -114,6 +280,7 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     try:
         server.serve_forever()
     finally:
+        sweeper.stop()
         services.close()
     return 0
 
@@ -124,10 +291,12 @@ def run_socket_mode(settings: Settings) -> int:
 
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
     services: Services = build_services(settings)
-    app, _ = build_app(services, socket_mode=True)
+    app, responder = build_app(services, socket_mode=True)
+    sweeper = start_up(services, responder, app.client)
     logger.info("ShopMate connecting to Slack with Socket Mode")
     try:
         SocketModeHandler(app, settings.slack_app_token).start()
     finally:
+        sweeper.stop()
         services.close()
     return 0
