@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from logging import Logger
 from typing import Any
@@ -76,6 +77,10 @@ def register_listeners(app: App, responder: SlackResponder) -> None:
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         responder.on_event(event, _team(context, event), context.bot_user_id, client)
+
+    @app.event(re.compile(".*"))
+    def ignore_other_events() -> None:
+        """Acknowledge events we don't act on; an unhandled one gets 404 and Slack re-sends it."""
 
     @app.error
     def on_error(error: Exception, logger: Logger) -> None:

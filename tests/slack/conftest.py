@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
-from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.simulators.claude import FakeClaude
 from bot.simulators.slack import FakeSlack, Message
 from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
-from bot.slack.app import build_app
+from bot.slack.app import build_app, build_web_client
 from bot.slack.budget import CallBudget
 from bot.slack.responder import SlackResponder
 from bot.slack.server import HttpServer, make_wsgi_app
@@ -125,11 +123,8 @@ def fake_slack() -> Iterator[FakeSlack]:
 def start_harness(
     services: Services, slack: FakeSlack, claude: FakeClaude, budget: CallBudget | None = None
 ) -> Harness:
-    web = WebClient(
-        token="xoxb-test-token",
-        base_url=slack.api_url,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)],
-    )
+    # The same WebClient users get (429 and connection retries), pointed at the fake.
+    web = build_web_client(replace(services.settings, slack_api_url=slack.api_url))
     app, responder = build_app(services, web_client=web, budget=budget)
     server = HttpServer(make_wsgi_app(app, max_body_bytes=services.settings.max_body_bytes))
     server.start()

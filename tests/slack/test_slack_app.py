@@ -367,3 +367,10 @@ def test_a_tool_call_shows_in_the_reply_before_the_answer(harness):
     mention = harness.mention(ORDER_QUESTION)
     harness.wait_answered(mention)
     assert harness.reply_text(mention) == "Let me look that up.\n\nIt shipped."
+
+
+def test_an_event_type_without_a_listener_is_acknowledged_quietly(harness):
+    payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hi", ts=next_ts())
+    payload["event"]["type"] = "reaction_added"
+    assert harness.deliver(payload) == 200, "a 404 would make Slack re-send it"
+    assert harness.claude.requests == []
