@@ -36,7 +36,7 @@ class Settings:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
-    slack_workers: int = 32
+    slack_workers: int = 64
     flush_interval: float = 0.4
     slack_native_streaming: bool = True
     log_level: str = "INFO"
@@ -266,7 +266,7 @@ SPECS: tuple[_Spec, ...] = (
         "SHOPMATE_SLACK_WORKERS",
         "slack_workers",
         "integer",
-        "Give how many Slack events may be handled at once, e.g. 32.",
+        "Give how many Slack events may be handled at once, e.g. 64.",
         minimum=1,
     ),
     _Spec(

@@ -37,6 +37,7 @@ __all__ = [
     "Reply",
     "Responder",
     "Response",
+    "ResponseTiming",
     "ScriptedModel",
     "StreamError",
     "ToolCall",
@@ -154,9 +155,38 @@ class Responder(Protocol):
         ...
 
 
+@dataclass
+class ResponseTiming:
+    """When the fake wrote its answer (time.monotonic()), filled in while it is written.
+
+    Benchmarks use it to time what happens after Claude's first and last token without
+    guessing from the Pace. Every field stays None until that part of the answer is sent.
+    """
+
+    streamed: bool = False
+    first_delta: float | None = None  # first content_block_delta of any kind
+    first_text: float | None = None  # first text_delta
+    last_text: float | None = None
+    last_delta: float | None = None
+    finished: float | None = None  # message_stop (or the whole JSON body) written
+    output_tokens: int | None = None
+
+    def delta(self, now: float, *, text: bool) -> None:
+        if self.first_delta is None:
+            self.first_delta = now
+        self.last_delta = now
+        if text:
+            if self.first_text is None:
+                self.first_text = now
+            self.last_text = now
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One HTTP request as the fake saw it, recorded before it was answered."""
+    """One HTTP request as the fake saw it, recorded before it was answered.
+
+    `timing` is filled in as the answer is written (see ResponseTiming).
+    """
 
     method: str
     path: str
@@ -166,6 +196,7 @@ class RecordedRequest:
     raw: bytes
     time: float
     client: tuple[str, int]
+    timing: ResponseTiming = field(default_factory=ResponseTiming, compare=False)
 
 
 # --------------------------------------------------------------------------- token accounting
@@ -478,6 +509,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs when many clients connect at once, and
+    # each drop costs the client a 1 s (then 3 s) retransmit: seen as 1-2 s stalls in bench.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], fake: FakeClaude) -> None:
         self.fake = fake
@@ -728,10 +762,10 @@ class FakeClaude:
         elif isinstance(spec, CutStream) and not streaming:
             self._send_cut_json(handler, parsed, spec)
         elif streaming:
-            self._send_stream(handler, parsed, spec)
+            self._send_stream(handler, parsed, spec, record.timing)
         else:
             assert isinstance(spec, Reply)
-            self._send_message(handler, parsed, spec)
+            self._send_message(handler, parsed, spec, record.timing)
 
     @staticmethod
     def _presented_key(headers: dict[str, str]) -> str | None:
@@ -827,7 +861,14 @@ class FakeClaude:
             )
         return plan
 
-    def _send_message(self, handler: _Handler, body: dict[str, Any], spec: Reply) -> None:
+    def _send_message(
+        self,
+        handler: _Handler,
+        body: dict[str, Any],
+        spec: Reply,
+        timing: ResponseTiming | None = None,
+    ) -> None:
+        timing = timing or ResponseTiming()
         usage = self._cache.account(body)
         plan = self._plan(body, spec)
         pace = self.pace
@@ -846,6 +887,10 @@ class FakeClaude:
             "usage": usage.as_dict(plan.output_tokens),
         }
         self._send_json(handler, 200, message)
+        now = time.monotonic()
+        timing.output_tokens = plan.output_tokens
+        timing.delta(now, text=bool(plan.text_chunks))
+        timing.finished = now
 
     def _send_cut_json(self, handler: _Handler, body: dict[str, Any], spec: CutStream) -> None:
         """Non-streaming equivalent of a cut: promise a body, send half of it, hang up."""
@@ -867,7 +912,15 @@ class FakeClaude:
 
     # ------------------------------------------------------------------ streaming
 
-    def _send_stream(self, handler: _Handler, body: dict[str, Any], spec: Response) -> None:
+    def _send_stream(
+        self,
+        handler: _Handler,
+        body: dict[str, Any],
+        spec: Response,
+        timing: ResponseTiming | None = None,
+    ) -> None:
+        timing = timing or ResponseTiming()
+        timing.streamed = True
         usage = self._cache.account(body)
         if isinstance(spec, Reply):
             plan = self._plan(body, spec)
@@ -925,6 +978,7 @@ class FakeClaude:
                         "delta": {"type": "text_delta", "text": chunk},
                     },
                 )
+                timing.delta(time.monotonic(), text=True)
             if isinstance(spec, Reply):
                 send("content_block_stop", {"type": "content_block_stop", "index": 0})
             index = 1
@@ -958,6 +1012,7 @@ class FakeClaude:
                         "delta": {"type": "input_json_delta", "partial_json": fragment},
                     },
                 )
+                timing.delta(time.monotonic(), text=False)
             send("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
         if not plan.text_chunks and not plan.tools:
@@ -975,6 +1030,8 @@ class FakeClaude:
         )
         send("message_stop", {"type": "message_stop"})
         self._end_chunked(handler)
+        timing.output_tokens = plan.output_tokens
+        timing.finished = time.monotonic()
 
     def _ticks(self) -> Iterator[None]:
         """Yields once per token, sleeping so tokens follow the configured Pace.

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 THINKING_STATUS = "is thinking…"
 PLACEHOLDER = "_ShopMate is looking into it…_"
 STREAMING_RETRY_AFTER_S = 600.0
+POST_WHOLE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class SlackReply:
         self._status: str = ""
         self._status_supported = True
         self._finished = False
+        self._last_error: str | None = None  # error code of the latest failed Slack call
 
     # ----- engine events -------------------------------------------------------------------
 
@@ -277,21 +279,29 @@ class SlackReply:
             self._shown, self._pending = text, ""
 
     def _post_whole(self, text: str) -> None:
-        """Last resort when no message could be opened: one plain post, waiting for budget."""
+        """Last resort when no message could be opened: one plain post, waiting for budget.
+
+        The answer must not be lost to rate limiting: a post still refused as `ratelimited`
+        after the client's own Retry-After retries waits for budget and is tried again.
+        """
         t = self.target
         if not text:
             return
-        self.budget.acquire(t.team, "chat.postMessage", channel=t.channel)
-        response = self._call(
-            "chat.postMessage",
-            self.client.chat_postMessage,
-            channel=t.channel,
-            thread_ts=t.thread_ts,
-            markdown_text=text,
-        )
-        if response is not None:
-            self.posted.append(response["ts"])
-            self._pending = ""
+        for _ in range(POST_WHOLE_ATTEMPTS):
+            self.budget.acquire(t.team, "chat.postMessage", channel=t.channel)
+            response = self._call(
+                "chat.postMessage",
+                self.client.chat_postMessage,
+                channel=t.channel,
+                thread_ts=t.thread_ts,
+                markdown_text=text,
+            )
+            if response is not None:
+                self.posted.append(response["ts"])
+                self._pending = ""
+                return
+            if self._last_error != "ratelimited":
+                return
 
     def _close_message(self) -> None:
         if self._reservation is not None:
@@ -320,10 +330,12 @@ class SlackReply:
 
     def _call(self, method: str, fn: Callable[..., Any], **kwargs: Any) -> Any | None:
         """Make one Web API call; log failures by method and error code, never raise."""
+        self._last_error = None
         try:
             return fn(**kwargs)
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
+            self._last_error = code
             logger.warning("Slack API error: method=%s error=%s", method, code)
         except Exception as error:  # connection failures after the client's retries
             logger.warning(

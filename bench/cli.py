@@ -1,0 +1,122 @@
+"""Command line for the benchmarks: which pieces to run, how many times, where to write."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench import report, scenarios, storage_bench
+from bench.harness import DEFAULT_PACE
+from bot.simulators.claude import Pace
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+ITEMS = ("latency", "seed", "load", "storage", "cost")
+# A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
+SMALL_HISTORY_BUDGET = 1200
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="ShopMate benchmarks against the real app and the offline fakes.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer runs (about 1.5 minutes)")
+    mode.add_argument(
+        "--smoke", action="store_true", help="seconds: storage only, tiny sizes (for tests)"
+    )
+    parser.add_argument(
+        "--only", action="append", choices=ITEMS, help="run only these pieces (repeatable)"
+    )
+    parser.add_argument(
+        "--first-token", type=float, default=DEFAULT_PACE.first_token_s, help="fake Claude, s"
+    )
+    parser.add_argument(
+        "--tokens-per-s", type=float, default=DEFAULT_PACE.tokens_per_s, help="fake Claude"
+    )
+    parser.add_argument("--runs", type=int, help="latency answers (default 24, quick 12)")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="where to write the Markdown results"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    pace = Pace(args.first_token, args.tokens_per_s)
+    results = run(mode, pace, only=tuple(args.only or ITEMS), runs=args.runs)
+    print()
+    print(report.table(results))
+    if not args.no_write:
+        args.out.write_text(report.markdown(results, report.explanations(results)))
+        print(f"\nWrote {args.out}")
+    return 0
+
+
+def run(
+    mode: str,
+    pace: Pace = DEFAULT_PACE,
+    *,
+    only: tuple[str, ...] = ITEMS,
+    runs: int | None = None,
+    log=None,
+) -> report.Results:
+    """Run the selected pieces in `mode` ("full", "quick" or "smoke")."""
+
+    def say(message: str) -> None:
+        (log or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+
+    started = time.monotonic()
+    busy, own = scenarios.machine_busy_s(), _own_cpu_s()
+    results = report.Results(mode=mode, pace=(pace.first_token_s, pace.tokens_per_s))
+    if mode == "smoke":
+        say("storage (smoke)")
+        results.storage = storage_bench.run(sizes=(5, 20), reps=3)
+        results.seconds = time.monotonic() - started
+        return results
+
+    quick = mode == "quick"
+    if "storage" in only:
+        say("5. storage")
+        results.storage = storage_bench.run(reps=60 if quick else 200)
+    if "latency" in only or "seed" in only or "load" in only:
+        say("1. latency (one answer at a time)")
+        results.latency = scenarios.run_latency(runs or (12 if quick else 24), pace, log=say)
+    if "seed" in only:
+        say("2. the seed's stream_chat")
+        results.seed = scenarios.run_seed(4 if quick else 8, pace)
+    if "load" in only:
+        say("3, 4, 6. many at once")
+        # One shared channel is the hard case for Slack's limits (chat.postMessage ~1/s per
+        # channel); 50 channels (DMs, many channels) shows what the bot itself adds. The
+        # throughput burst is repeated: on two cores one burst's wall time is noisy.
+        plan = [("shared15", 15, 1), ("shared50", 50, 1), ("spread25", 25, 25)] + [
+            ("spread50", 50, 50)
+        ] * (1 if quick else 3)
+        if quick:
+            plan = [p for p in plan if p[0] not in ("shared50", "spread25")]
+        for name, count, channels in plan:
+            results.loads.append(scenarios.run_load(name, count, channels=channels, pace=pace))
+    if "cost" in only:
+        say("7. cost per turn (two 10-turn threads, side by side)")
+        with ThreadPoolExecutor(2) as pool:
+            budgets = (None, SMALL_HISTORY_BUDGET)
+            results.cost = list(pool.map(lambda b: scenarios.run_cost(b, pace), budgets))
+    results.seconds = time.monotonic() - started
+    results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
+    return results
+
+
+def _own_cpu_s() -> float:
+    """CPU of this process and of the children it has waited for (the `shopmate serve`s)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
