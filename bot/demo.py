@@ -207,12 +207,15 @@ def _banner(order_count: int) -> str:
 
 
 def _epilogue(db_path: Path) -> str:
+    # The sqlite-utils command installed beside this Python (the venv's), if there is one.
+    beside = Path(sys.executable).parent / "sqlite-utils"
+    tool = str(beside) if beside.exists() else "sqlite-utils"
     return (
         "\n---\n"
         f"The conversation is stored in {db_path}\n"
         "Look inside:\n"
-        f"  sqlite-utils tables {db_path} --counts\n"
-        f"  sqlite-utils rows {db_path} messages\n"
+        f"  {tool} tables {db_path} --counts\n"
+        f"  {tool} rows {db_path} messages\n"
         "To use the real Slack and Claude: copy .env.example to .env, set ANTHROPIC_API_KEY,\n"
         "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode: `shopmate run`) or\n"
         "SLACK_SIGNING_SECRET (HTTP: `shopmate serve`). See README.md.\n"
