@@ -37,7 +37,8 @@ def make_wsgi_app(
     Bolt verifies the signature (bad or stale → 401) and acks before its listeners run,
     so Slack's 3-second deadline is met however long Claude takes. A body Bolt could not
     parse (not UTF-8, not a JSON object, fields of the wrong type) never reaches it: Bolt
-    would answer 500, and Slack would send it again. It gets 401 if unsigned, else 400.
+    would answer 500, and Slack would send it again. Unsigned requests get 401, signed
+    malformed ones 400.
     `signing_secret` defaults to the app's own.
     """
     bolt = SlackRequestHandler(app)
@@ -62,15 +63,17 @@ def make_wsgi_app(
                 start_response, "413 Content Too Large", {"ok": False, "error": "too_large"}
             )
         raw = environ["wsgi.input"].read(length) if length else b""
+        # Checked here, before Bolt, because Bolt's own check raises (500, and Slack sends
+        # it again) on headers it cannot compare, such as a non-ASCII signature.
+        if not _signed(
+            secret or "",
+            raw,
+            environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
+            environ.get("HTTP_X_SLACK_SIGNATURE") or "",
+        ):
+            return _json(start_response, "401 Unauthorized", {"error": "invalid_request"})
         problem = payload_problem(raw)
         if problem is not None:
-            if not _signed(
-                secret or "",
-                raw,
-                environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "",
-                environ.get("HTTP_X_SLACK_SIGNATURE") or "",
-            ):
-                return _json(start_response, "401 Unauthorized", {"error": "invalid_request"})
             logger.warning("Refused a signed Slack request: %s", problem)
             return _json(
                 start_response, "400 Bad Request", {"ok": False, "error": "invalid_payload"}
@@ -168,11 +171,11 @@ def _signed(secret: str, raw: bytes, timestamp: str, signature: str) -> bool:
 
     Here the body may not even be UTF-8 (slack_sdk's verifier decodes it first).
     """
-    try:
-        age = abs(time.time() - int(timestamp))
-    except ValueError:
+    # Headers are hostile input too: int() accepts non-ASCII digits, and compare_digest
+    # refuses non-ASCII strings, so anything but plain ASCII is simply not a valid signature.
+    if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
         return False
-    if age > 300:
+    if abs(time.time() - int(timestamp)) > 300:
         return False
     base = b"v0:" + timestamp.encode("ascii") + b":" + raw
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()

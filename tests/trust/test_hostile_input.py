@@ -244,3 +244,12 @@ def test_payload_problem_accepts_what_slack_sends():
         {"type": "event_callback", "event": {"type": "user_change", "user": {"id": "U1"}}},
     ):
         assert payload_problem(json.dumps(payload).encode()) is None, payload
+
+
+def test_non_ascii_signature_headers_get_401_not_a_server_error(make_app):
+    app = make_app()
+    bad = "v0=" + "é" * 64
+    assert app.deliver(b"{", signature=bad) == 401
+    well_formed = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hi", ts=next_ts())
+    assert app.deliver(well_formed, signature=bad) == 401
+    assert answered_nothing(app)
