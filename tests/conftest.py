@@ -8,6 +8,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from bot.orders_import import parse_orders
 from bot.settings import Settings
 from bot.simulators.claude import FakeClaude
 from bot.wiring import Services, build_services
@@ -75,26 +76,7 @@ def services(settings: Settings, claude_client: anthropic.Anthropic) -> Iterator
     built.close()
 
 
-SAMPLE_ORDERS = [
-    {
-        "order_id": "ORD-1001",
-        "status": "shipped",
-        "item": "Sunset Gradient Tee (M, Orange)",
-        "eta": "2 Apr",
-        "tracking": "RM493827651GB",
-    },
-    {
-        "order_id": "ORD-1002",
-        "status": "processing",
-        "item": "Wave Print Crop Tee (S, Slate)",
-        "eta": "4 Apr",
-        "tracking": None,
-    },
-    {
-        "order_id": "ORD-1003",
-        "status": "delivered",
-        "item": "Midnight Pocket Tee (L, Black)",
-        "eta": None,
-        "tracking": "RM381726495GB",
-    },
-]
+# The seed's three orders, from the sample file the demo and the benchmarks load too.
+SAMPLE_ORDERS = parse_orders(
+    Path(__file__).resolve().parents[1] / "bot/data/sample_orders.csv"
+).rows
