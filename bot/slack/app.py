@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from logging import Logger
 from typing import Any
 
@@ -43,8 +43,13 @@ def build_app(
     budget: CallBudget | None = None,
     web_client: WebClient | None = None,
     socket_mode: bool = False,
+    listener_executor: Executor | None = None,
 ) -> tuple[App, SlackResponder]:
-    """The Bolt app and its responder; tests pass a budget and a client for fake servers."""
+    """The Bolt app and its responder; tests pass a budget and a client for fake servers.
+
+    Tests also pass their own `listener_executor` (one that counts its jobs): Bolt acks an
+    event before its listener runs, so only the pool can say when that listener has finished.
+    """
     settings = services.settings
     responder = SlackResponder(
         services,
@@ -58,7 +63,8 @@ def build_app(
         client=web_client or build_web_client(settings),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode,
-        listener_executor=ThreadPoolExecutor(
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(
             max_workers=settings.slack_workers, thread_name_prefix="slack-listener"
         ),
         logger=logging.getLogger("slack_bolt"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -25,6 +27,42 @@ USER = "U0USER"
 WAIT = 15.0
 
 
+class ListenerPool(ThreadPoolExecutor):
+    """Bolt's listener pool, counting its jobs: the barrier behind every "nothing happened" check.
+
+    Bolt acks an event (the HTTP 200 the test sees) after submitting its listener here and
+    before the listener runs, so right after a delivery nothing has happened yet. Once every
+    job submitted so far has finished, each delivered event has been handled to the end: the
+    responder claims and answers on the listener's own thread (the serializer runs a queued
+    turn on the thread that owns the queue, itself a listener job).
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="slack-listener")
+        self._done = threading.Condition()
+        self.submitted = 0
+        self.finished = 0
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> Future:
+        with self._done:
+            self.submitted += 1
+
+        def counted():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._done:
+                    self.finished += 1
+                    self._done.notify_all()
+
+        return super().submit(counted)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every job submitted so far has finished (False after `timeout`)."""
+        with self._done:
+            return self._done.wait_for(lambda: self.finished == self.submitted, timeout)
+
+
 @dataclass
 class Harness:
     """Drives the app the way Slack does and looks at what users would see."""
@@ -35,6 +73,7 @@ class Harness:
     responder: SlackResponder
     server: HttpServer
     sender: EventSender
+    pool: ListenerPool
     posted: list[str] = field(default_factory=list)
 
     def deliver(self, payload: dict, **kwargs) -> int:
@@ -95,6 +134,14 @@ class Harness:
         answered = wait_until(lambda: self.services.storage.events.status(key) == "done", timeout)
         assert answered, f"no answer to {event['text']!r} within {timeout}s"
 
+    def settle(self, timeout: float = WAIT) -> None:
+        """Wait until every event delivered so far has been handled to the end.
+
+        Call it before asserting that something did NOT happen: it is the point by which
+        it would have happened.
+        """
+        assert self.pool.wait_idle(timeout), f"listeners still running after {timeout}s"
+
     def replies(self, payload: dict) -> list[Message]:
         event = payload["event"]
         thread_ts = event.get("thread_ts") or event["ts"]
@@ -125,11 +172,12 @@ def start_harness(
 ) -> Harness:
     # The same WebClient users get (429 and connection retries), pointed at the fake.
     web = build_web_client(replace(services.settings, slack_api_url=slack.api_url))
-    app, responder = build_app(services, web_client=web, budget=budget)
+    pool = ListenerPool(services.settings.slack_workers)
+    app, responder = build_app(services, web_client=web, budget=budget, listener_executor=pool)
     server = HttpServer(make_wsgi_app(app, max_body_bytes=services.settings.max_body_bytes))
     server.start()
     sender = EventSender(f"{server.url}/slack/events", SECRET)
-    return Harness(services, slack, claude, responder, server, sender)
+    return Harness(services, slack, claude, responder, server, sender, pool)
 
 
 @pytest.fixture

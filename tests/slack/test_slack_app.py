@@ -100,11 +100,10 @@ def test_channel_chatter_in_other_threads_is_ignored(harness):
         ts=next_ts(),
     )
     assert harness.deliver(top_level) == 200
-    harness.mention("ping")  # a marker: once it is answered, the others were seen too
-    assert wait_until(lambda: len(harness.claude.requests) >= 1)
-    assert wait_until(lambda: harness.responder.serializer.busy() == 0)
-    assert len(harness.claude.requests) == 1
-    assert harness.replies(stranger) == []
+    harness.settle()
+    assert harness.claude.requests == []
+    assert harness.replies(stranger) == [] and harness.replies(top_level) == []
+    assert harness.slack.calls_to("chat.startStream") == []
 
 
 def test_a_retried_delivery_is_acked_and_answered_once(harness):
@@ -115,7 +114,7 @@ def test_a_retried_delivery_is_acked_and_answered_once(harness):
     harness.wait_answered(mention)
     for retry in (1, 2, 3):
         assert harness.deliver(mention, retry_num=retry, retry_reason="http_timeout") == 200
-    assert wait_until(lambda: harness.responder.serializer.busy() == 0)
+    harness.settle()
     assert len(harness.replies(mention)) == 1
     tool_rounds = 2
     assert len(harness.claude.requests) == tool_rounds
@@ -136,7 +135,7 @@ def test_a_mention_delivered_as_app_mention_and_message_is_answered_once(harness
         statuses = list(pool.map(harness.deliver, [as_mention, as_message]))
     assert statuses == [200, 200]
     harness.wait_answered(as_mention)
-    assert wait_until(lambda: harness.responder.serializer.busy() == 0)
+    harness.settle()
     assert len(harness.replies(as_mention)) == 1
     assert len(harness.claude.requests) == 1
 
@@ -148,10 +147,9 @@ def test_dedupe_survives_a_restart(harness, services, fake_slack, fake_claude):
     restarted = start_harness(services, fake_slack, fake_claude)
     try:
         assert restarted.deliver(mention, retry_num=1, retry_reason="timeout") == 200
-        restarted.mention("a marker to know the app has worked through its queue")
-        assert wait_until(lambda: len(fake_claude.requests) == 2)
-        assert wait_until(lambda: restarted.responder.serializer.busy() == 0)
+        restarted.settle()
         assert len(harness.replies(mention)) == 1
+        assert len(fake_claude.requests) == 1
     finally:
         restarted.server.stop()
 
@@ -163,6 +161,8 @@ def test_bad_or_stale_signatures_are_refused_without_work(harness):
     body = json.dumps(payload).encode()
     assert harness.deliver(payload, timestamp=stale, signature=sign("x", body, stale)) == 401
     assert harness.deliver(payload, timestamp=stale) == 401
+    assert harness.pool.submitted == 0, "Bolt never dispatched them to a listener"
+    harness.settle()
     assert harness.claude.requests == []
     assert harness.slack.calls_to("chat.startStream") == []
 
@@ -195,9 +195,9 @@ def test_own_messages_other_bots_and_edits_are_ignored(harness):
     )
     for payload in (own, bot, edit, empty):
         assert harness.deliver(payload) == 200
-    marker = harness.dm("hello")
-    harness.wait_answered(marker)
-    assert len(harness.claude.requests) == 1
+    harness.settle()
+    assert harness.claude.requests == []
+    assert [c.method for c in harness.slack.calls if c.method.startswith("chat.")] == []
 
 
 def test_a_429_from_slack_is_waited_out_and_nothing_is_lost(harness):
@@ -373,4 +373,5 @@ def test_an_event_type_without_a_listener_is_acknowledged_quietly(harness):
     payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hi", ts=next_ts())
     payload["event"]["type"] = "reaction_added"
     assert harness.deliver(payload) == 200, "a 404 would make Slack re-send it"
+    harness.settle()
     assert harness.claude.requests == []

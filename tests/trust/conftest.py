@@ -23,7 +23,7 @@ from bot.slack.app import build_app, build_web_client
 from bot.slack.server import HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
 from tests.conftest import SAMPLE_ORDERS
-from tests.slack.conftest import TEAM, Harness
+from tests.slack.conftest import TEAM, Harness, ListenerPool
 
 SIGNING_SECRET = "trust-signing-secret"
 
@@ -64,13 +64,16 @@ def open_services(settings: Settings) -> Services:
 def start_app(services: Services, slack: FakeSlack, claude: FakeClaude) -> Harness:
     """The app as `shopmate serve` builds it (signing secret and body cap from settings)."""
     settings = services.settings
-    app, responder = build_app(services, web_client=slack_client(services, slack))
+    pool = ListenerPool(settings.slack_workers)
+    app, responder = build_app(
+        services, web_client=slack_client(services, slack), listener_executor=pool
+    )
     wsgi = make_wsgi_app(
         app, max_body_bytes=settings.max_body_bytes, signing_secret=settings.slack_signing_secret
     )
     server = HttpServer(wsgi, max_body_bytes=settings.max_body_bytes).start()
     sender = EventSender(f"{server.url}/slack/events", settings.slack_signing_secret or "")
-    return Harness(services, slack, claude, responder, server, sender)
+    return Harness(services, slack, claude, responder, server, sender, pool)
 
 
 def slack_client(services: Services, slack: FakeSlack) -> WebClient:

@@ -9,7 +9,7 @@ import pytest
 from bot import prompts
 from bot.simulators.slack_events import mention_event, message_event, next_ts
 from bot.trust import AccessPolicy
-from tests.slack.conftest import CHANNEL, TEAM, wait_until
+from tests.slack.conftest import CHANNEL, TEAM
 from tests.trust.conftest import thread_key
 
 QUESTION = "Where is my order ORD-1001? My address is 1 Secret Lane"
@@ -95,7 +95,7 @@ def test_a_dm_from_another_organisation_is_refused(make_app):
     assert app.deliver(dm) == 200
     app.wait_answered(dm)
     assert app.reply_text(dm) == prompts.OTHER_WORKSPACE_NOTICE
-    assert wait_until(lambda: app.responder.serializer.busy() == 0)
+    app.settle()
     assert app.claude.requests == []
 
 

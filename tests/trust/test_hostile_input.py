@@ -13,12 +13,20 @@ from bot import prompts
 from bot.simulators.claude import reply, tool_call
 from bot.simulators.slack_events import mention_event, message_event, next_ts
 from bot.slack.server import payload_problem
-from tests.slack.conftest import CHANNEL, DM, TEAM, USER, wait_until
+from tests.slack.conftest import CHANNEL, DM, TEAM, USER
 from tests.trust.conftest import history_problems, thread_key
 
 
 def answered_nothing(app) -> bool:
-    return wait_until(lambda: app.responder.serializer.busy() == 0) and not app.claude.requests
+    """Once every delivered event has been handled to the end: no model call, no reply.
+
+    `settle()` waits for the listener pool to finish every job it was given, so an event
+    that WAS going to be answered has been answered by then (not merely not started yet).
+    """
+    app.settle()
+    replied = [c.method for c in app.slack.calls if c.method.startswith(("chat.", "assistant."))]
+    assert replied == [], f"ShopMate replied in Slack: {replied}"
+    return not app.claude.requests
 
 
 @pytest.mark.parametrize(
@@ -45,6 +53,7 @@ def answered_nothing(app) -> bool:
 def test_a_signed_malformed_body_gets_400_and_does_nothing(make_app, body):
     app = make_app()
     assert app.deliver(body) == 400
+    assert app.pool.submitted == 0, "Bolt never dispatched it to a listener"
     assert answered_nothing(app)
 
 
@@ -80,6 +89,7 @@ def test_a_body_over_the_limit_gets_413(make_app):
     app = make_app({"SHOPMATE_MAX_BODY_BYTES": "4096"})
     big = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="x" * 5000)
     assert app.deliver(big) == 413
+    assert app.pool.submitted == 0, "Bolt never dispatched it to a listener"
     assert answered_nothing(app)
 
 
@@ -102,6 +112,7 @@ def test_a_chunked_body_over_the_limit_is_refused_before_the_app_sees_it(make_ap
     finally:
         connection.close()
     assert status in (413, None)
+    assert app.pool.submitted == 0, "Bolt never dispatched it to a listener"
     assert answered_nothing(app)
     still_serving = app.mention("Where is ORD-1001?")
     app.wait_answered(still_serving)
@@ -122,7 +133,9 @@ def test_a_file_without_text_gets_the_only_text_reply(make_app):
     assert app.deliver(upload) == 200
     app.wait_answered(upload)
     assert app.reply_text(upload) == prompts.ONLY_TEXT_NOTICE
-    assert answered_nothing(app)
+    app.settle()
+    assert app.claude.requests == [], "the notice needs no model call"
+    assert len(app.replies(upload)) == 1
 
 
 def test_a_file_with_a_question_is_answered_from_the_text(make_app):
@@ -174,6 +187,7 @@ def test_a_message_of_only_invisible_characters_is_treated_as_empty(make_app):
         team=TEAM, channel=DM, channel_type="im", user=USER, text="\u200b\u200d \x00\ufeff"
     )
     assert app.deliver(invisible) == 200
+    assert app.pool.submitted == 1, "it reached a listener"
     assert answered_nothing(app)
 
 
@@ -252,4 +266,5 @@ def test_non_ascii_signature_headers_get_401_not_a_server_error(make_app):
     assert app.deliver(b"{", signature=bad) == 401
     well_formed = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hi", ts=next_ts())
     assert app.deliver(well_formed, signature=bad) == 401
+    assert app.pool.submitted == 0, "Bolt never dispatched it to a listener"
     assert answered_nothing(app)

@@ -7,7 +7,7 @@ from unittest.mock import ANY
 from bot import prompts
 from bot.simulators.slack_events import mention_event, next_ts
 from bot.slack.server import start_up
-from tests.slack.conftest import CHANNEL, TEAM, USER, wait_until
+from tests.slack.conftest import CHANNEL, TEAM, USER
 from tests.trust.conftest import slack_client, thread_key
 
 
@@ -34,7 +34,7 @@ def test_a_message_claimed_by_a_dead_process_gets_one_notice_at_start_up(make_ap
     # Slack re-sending it now, or a second start-up, adds nothing.
     assert app.deliver(lost, retry_num=1, retry_reason="http_timeout") == 200
     start_up(app.services, app.responder, slack_client(app.services, app.slack)).stop()
-    assert wait_until(lambda: app.responder.serializer.busy() == 0)
+    app.settle()
     assert len(app.replies(lost)) == 1 and app.claude.requests == []
 
     follow_up = app.mention("Where is ORD-1001 then?", thread_ts=lost["event"]["ts"])
