@@ -1,4 +1,8 @@
-"""Generated Slack deliveries, all well signed, never make the server fail or store bad data."""
+"""Generated Slack deliveries, all well signed, never make the server fail or store bad data.
+
+Hypothesis runs derandomized (a fixed seed: the same 250 bodies every run, in CI too) and
+without its example database, so nothing is written into the checkout.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.slack.conftest import TEAM, wait_until
+from tests.slack.conftest import TEAM
 from tests.trust.conftest import all_history_problems
 
 ABSENT = object()
@@ -33,7 +37,7 @@ message_text = st.one_of(
     any_text,
 )
 # A small pool, so deliveries repeat (dedupe) and reply in each other's threads (follow-ups).
-timestamps = st.integers(1, 40).map(lambda n: f"1700000000.{n:06d}")
+timestamps = st.sampled_from([f"1700000000.{n:06d}" for n in range(1, 41)])
 mutations = st.lists(
     st.tuples(st.text(min_size=1, max_size=1), st.one_of(st.just(ABSENT), junk, any_text)),
     max_size=2,
@@ -54,7 +58,7 @@ def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def events(draw: st.DrawFn) -> dict[str, Any]:
+def events(draw: st.DrawFn, broken: bool = True) -> dict[str, Any]:
     channel = draw(st.sampled_from(["C0001", "C0002", "D0001"]))
     event = {
         "type": draw(st.sampled_from(["app_mention", "message", "message", "reaction_added"])),
@@ -69,21 +73,22 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
         "subtype": draw(optional(st.sampled_from(["file_share", "message_changed"]))),
         "files": draw(optional(st.just([{"id": "F1", "mimetype": "image/png"}]))),
     }
-    return mutate(draw, event)
+    return mutate(draw, event) if broken else {k: v for k, v in event.items() if v is not ABSENT}
 
 
 @st.composite
-def envelopes(draw: st.DrawFn) -> dict[str, Any]:
+def envelopes(draw: st.DrawFn, broken: bool = True) -> dict[str, Any]:
+    """An Events API envelope; `broken=False` keeps its fields and the event's well-typed."""
     envelope = {
         "type": "event_callback",
         "team_id": TEAM,
         "api_app_id": "A0SHOPMATE",
-        "event": draw(events()),
+        "event": draw(events(broken)),
         "event_id": "Ev0001",
         "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
         "is_ext_shared_channel": draw(st.booleans()),
     }
-    return mutate(draw, envelope)
+    return mutate(draw, envelope) if broken else envelope
 
 
 json_values = st.recursive(
@@ -93,9 +98,12 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
+# About half the bodies are well-formed events with odd text, users, threads and subtypes, so
+# that many reach a listener (the test counts them); the rest are broken in every other way.
 bodies = st.one_of(
-    envelopes().map(lambda e: json.dumps(e).encode()),
-    envelopes().map(lambda e: json.dumps(e).encode()),
+    envelopes(broken=False).map(lambda e: json.dumps(e).encode()),
+    envelopes(broken=False).map(lambda e: json.dumps(e).encode()),
+    envelopes(broken=False).map(lambda e: json.dumps(e).encode()),
     envelopes().map(lambda e: json.dumps(e).encode()),
     envelopes().map(lambda e: json.dumps(e).encode()),
     st.builds(lambda c: json.dumps({"type": "url_verification", "challenge": c}).encode(), junk),
@@ -113,8 +121,9 @@ def test_generated_deliveries_never_break_the_server(make_app):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @settings(
-        max_examples=60,
+        max_examples=250,
         deadline=None,
+        derandomize=True,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
@@ -127,15 +136,23 @@ def test_generated_deliveries_never_break_the_server(make_app):
 
     delivery()
 
-    # Bolt runs listeners in arrival order: once a last DM is answered, every earlier
-    # delivery has been looked at; each message it accepted must then finish.
+    # Bolt acks each body before its listener runs, and runs listeners concurrently on its
+    # pool (not in arrival order): settle() waits until every listener job has finished, and
+    # with it every turn those listeners ran. Only then do the counts and checks below hold.
+    app.settle()
+    reached = app.pool.submitted
+    threads = len(storage.conversations.list(limit=10_000))
+    replies = len(app.slack.calls_to("chat.startStream") + app.slack.calls_to("chat.postMessage"))
+    # The seed is fixed (derandomize): 75 of the 250 bodies reach a listener and 11 threads
+    # get answers (hypothesis 6.x; the thread count can vary a little with timing, follow-ups
+    # race their thread's first turn). The floors keep the test meaningful if a hypothesis
+    # upgrade reshuffles the examples.
+    assert reached >= 60, f"only {reached} of 250 bodies reached a listener"
+    assert threads >= 8 and replies >= 8, f"only {threads} threads, {replies} replies"
+    assert storage.events.unfinished(exclude_owner="") == [], "every accepted message finished"
     marker = app.dm("Where is ORD-1001?")
     app.wait_answered(marker)
-    assert "RM493827651GB" in app.reply_text(marker)
-    assert wait_until(lambda: storage.events.unfinished(exclude_owner="") == []), (
-        "every accepted message finished"
-    )
-    assert wait_until(lambda: app.responder.serializer.busy() == 0)
+    assert "RM493827651GB" in app.reply_text(marker), "still answering after all that"
     assert all_history_problems(app.services) == {}
     for conversation in storage.conversations.list(limit=10_000):
         exported = storage.conversations.export(conversation["thread_key"])
