@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import cli, report
+from bench import cli, report, scenarios
+from bench.stats import Summary
 
 
 def test_the_smoke_run_measures_storage_and_writes_a_report(tmp_path: Path, capsys) -> None:
@@ -26,3 +27,83 @@ def test_the_report_renders_every_section_from_a_smoke_run() -> None:
     rows = report.targets(results)
     assert [row.item for row in rows] == ["5 Storage", "5 Storage"]
     assert report.markdown(results, report.explanations(results))
+
+
+def _results() -> report.Results:
+    """A Results with every item filled in by hand (no run): the report must only compute."""
+    timing = scenarios.TurnTiming(
+        sign=0.005,
+        first_token_to_text=0.002,
+        last_token_to_final=0.004,
+        first_text=0.4,
+        first_answer_text=1.0,
+        answer_token_to_text=0.002,
+        wall=2.0,
+        model_calls=2,
+        output_tokens=80,
+        slack_calls=8,
+        complete=True,
+    )
+    latency = scenarios.LatencyResult(runs=[timing] * 3, cold=[timing], startup_s=[2.0])
+    seed = scenarios.SeedResult(
+        first_text=Summary.of([2500.0]),
+        total=Summary.of([3500.0]),
+        model_calls=3,
+        output_tokens=138,
+        tool_round_tokens=21,
+        answer_tokens=58,
+    )
+    load = scenarios.LoadResult(
+        name="spread50",
+        conversations=50,
+        channels=50,
+        wall_s=2.5,
+        complete=50,
+        count_429=0,
+        slack_calls=200,
+        calls_by_method={"chat.startStream": 17},
+        sign=Summary.of([300.0]),
+        late_signs=0,
+        answer_wall=Summary.of([2.3]),
+        streamed=17,
+        rss_idle_mb=100,
+        rss_peak_mb=112,
+        cpu_bot_s=2.0,
+        cpu_fakes_s=0.6,
+        cpu_other_s=0.1,
+    )
+    turns = [scenarios.CostTurn(i, 1, 1000, 500, 0, 50, 1000, 2 * i + 1) for i in range(1, 11)]
+    return report.Results(
+        mode="full",
+        pace=(0.4, 60),
+        latency=latency,
+        seed=seed,
+        loads=[load],
+        cost=[scenarios.CostResult(20_000, turns)],
+        commit="0123abc",
+        dirty=True,
+    )
+
+
+def test_the_report_compares_answer_to_answer_and_names_the_commit() -> None:
+    results = _results()
+    text = report.markdown(results, report.explanations(results))
+    assert "Commit: `0123abc with uncommitted changes`" in text
+    rows = {row.measure: row for row in report.targets(results)}
+    answer = rows["answer's first words ÷ seed's (first text of the answering call)"]
+    assert answer.result.startswith("0.40×") and answer.met is True  # 1000 ms vs 2500 ms
+    preface = rows["any first text (ShopMate's may be a preface) ÷ seed's first text"]
+    assert preface.result.startswith("0.16×") and preface.met == "reported"
+    assert "| first words of the answer (median) | 1000 ms | 2500 ms | 0.40× |" in text
+    # Fixed prose of earlier runs never reappears as if this run had measured it.
+    for stale in ("two cores", "yappi", "15 429s", "85 ms", "4.18 s", "lost 2 of"):
+        assert stale not in text
+
+
+def test_sections_of_items_that_did_not_run_are_left_out() -> None:
+    results = _results()
+    results.loads, results.cost, results.seed = [], [], None
+    text = report.markdown(results, report.explanations(results))
+    assert "## 1. Latency" in text
+    for absent in ("## 2.", "## 3, 4, 6.", "## 5.", "## 7.", "2 vs seed", "4 Throughput"):
+        assert absent not in text
