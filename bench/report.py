@@ -395,7 +395,7 @@ def _latency_section(results: Results) -> list[str]:
         "",
         f'Question: "{ORDER_QUESTION.format(order="ORD-1001", tag="…")}" (or ORD-1003), in '
         f"fresh workspaces of up to {LATENCY_BATCH} answers; 'cold' is the first answer after "
-        f"each of the {len(lat.cold)} starts.",
+        f"each start of `shopmate serve` ({len(lat.cold)} in this run).",
         "",
         _md_table(["measure", "median", "p95", "cold (median)"], rows),
         "",

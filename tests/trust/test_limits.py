@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import prompts
 from bot.simulators.slack_events import mention_event
 from bot.trust import Limits, UsageLimiter, cut_input
-from tests.slack.conftest import TEAM, USER
+from tests.slack.conftest import TEAM, USER, WAIT, wait_until
 from tests.trust.conftest import thread_key
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -130,23 +132,46 @@ def test_a_user_over_their_tokens_per_day_gets_a_notice(make_app):
     assert app.reply_text(second) == prompts.USER_DAILY_LIMIT_NOTICE
 
 
-def test_a_burst_from_one_user_across_threads_never_exceeds_the_limit(make_app):
+class HeldModel:
+    """The fake Claude's model, holding every request until the test opens the gate."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.waiting = 0
+        self._lock = threading.Lock()
+
+    def respond(self, request: dict[str, Any]) -> Any:
+        with self._lock:
+            self.waiting += 1
+        assert self.gate.wait(WAIT), "the test never opened the gate"
+        return self.inner.respond(request)
+
+
+def test_a_burst_from_one_user_across_threads_lets_exactly_the_limit_through(make_app):
     app = make_app({"SHOPMATE_USER_TURNS_PER_MINUTE": "3"})
+    held = app.claude.model = HeldModel(app.claude.model)
     payloads = [
         mention_event(team=TEAM, channel=f"C0{i}", user=USER, text="Where is ORD-1001?")
         for i in range(8)
     ]
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(app.deliver, payloads)) == {200}
+
+    # Admitted turns wait on Claude, so none finishes while the others are checked (a turn
+    # finishing during a check may count twice, erring towards "no"). With every place held:
+    # exactly 3 reach Claude, and the other 5 are told to slow down.
+    def limited() -> int:
+        return sum(app.reply_text(p) == prompts.USER_SLOW_DOWN_NOTICE for p in payloads)
+
+    assert wait_until(lambda: held.waiting == 3 and limited() == 5)
+    held.gate.set()
     for payload in payloads:
         app.wait_answered(payload)
+    app.settle()
     texts = [app.reply_text(p) for p in payloads]
-    answered = [t for t in texts if "RM493827651GB" in t]
-    limited = [t for t in texts if t == prompts.USER_SLOW_DOWN_NOTICE]
-    # A turn finishing at the very moment of a check can count twice (erring towards "no"),
-    # so fewer than 3 may get through; more than 3 never may.
-    assert 1 <= len(answered) <= 3
-    assert len(answered) + len(limited) == len(payloads)
+    assert sum("RM493827651GB" in t for t in texts) == 3
+    assert sum(t == prompts.USER_SLOW_DOWN_NOTICE for t in texts) == 5
 
 
 def test_a_long_message_is_cut_with_a_notice_and_claude_gets_only_the_cut_text(make_app):
