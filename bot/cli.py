@@ -1,4 +1,4 @@
-"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history."""
+"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe."""
 
 from __future__ import annotations
 
@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("thread", help="thread key, e.g. slack:T0001:C0001:1700000000.000100")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     p.set_defaults(handler=cmd_history_export)
+
+    from bot.describe.cli import register as register_describe
+
+    register_describe(sub)
     return parser
 
 

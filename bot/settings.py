@@ -11,6 +11,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
+# The seed writes product copy with Haiku: fast and cheap for high-volume text.
+DEFAULT_DESCRIBE_MODEL = "claude-haiku-4-5"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -50,6 +52,10 @@ class Settings:
     max_input_chars: int = 4_000
     retention_days: int = 0
     max_body_bytes: int = 1_000_000
+    # Product descriptions (`shopmate describe`).
+    describe_model: str = DEFAULT_DESCRIBE_MODEL
+    describe_concurrency: int = 8
+    describe_examples: Path | None = None
 
     @classmethod
     def load(
@@ -348,5 +354,24 @@ SPECS: tuple[_Spec, ...] = (
         "integer",
         "Give the largest Slack request body accepted, in bytes, e.g. 1000000.",
         minimum=1024,
+    ),
+    _Spec(
+        "SHOPMATE_DESCRIBE_MODEL",
+        "describe_model",
+        "string",
+        "Give the Claude model that writes product descriptions, e.g. claude-haiku-4-5.",
+    ),
+    _Spec(
+        "SHOPMATE_DESCRIBE_CONCURRENCY",
+        "describe_concurrency",
+        "integer",
+        "Give how many description requests may run at once in live mode, e.g. 8.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_DESCRIBE_EXAMPLES",
+        "describe_examples",
+        "path",
+        "Give the few-shot examples file for descriptions (default: the packaged one).",
     ),
 )

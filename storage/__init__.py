@@ -22,6 +22,7 @@ from storage.database import (
     to_utc_iso,
     utc_now,
 )
+from storage.descriptions import DescriptionStore
 from storage.events import EventLog
 from storage.migrations import migrate
 from storage.orders import OrderStore
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ConversationStore",
+    "DescriptionStore",
     "EventLog",
     "OrderStore",
     "Storage",
@@ -51,6 +53,7 @@ class Storage:
         self.conversations = ConversationStore(shared)
         self.orders = OrderStore(shared)
         self.events = EventLog(shared)
+        self.descriptions = DescriptionStore(shared)
 
     @property
     def path(self) -> str:

@@ -131,6 +131,70 @@ def m001_initial(db: Database) -> None:
     db.table("processed_events").create_index(["thread_key"])
 
 
+@migrations()
+def m002_product_descriptions(db: Database) -> None:
+    """Product descriptions keyed by product id + input hash, and the Message Batches sent.
+
+    `descriptions` holds every paid-for answer, accepted (`ok`) or refused by the voice checks
+    (`rejected`), so the same inputs are never sent twice. `description_batches` and their
+    items are written before and right after a batch is submitted, so a crash between submit
+    and collect loses nothing: the items carry the products themselves.
+    """
+    db.table("descriptions").create(
+        {
+            "product_id": str,
+            "input_hash": str,
+            "name": str,
+            "status": str,
+            "text": str,
+            "problems_json": str,
+            "model": str,
+            "mode": str,
+            "batch_id": str,
+            "model_calls": int,
+            "usage_json": str,
+            "created_utc": str,
+        },
+        pk=("product_id", "input_hash"),
+        not_null={"product_id", "input_hash", "status", "model_calls", "created_utc"},
+        defaults={"model_calls": 0},
+    )
+    db.table("description_batches").create(
+        {
+            "id": int,
+            "batch_id": str,
+            "status": str,
+            "model": str,
+            "prompt_hash": str,
+            "out_path": str,
+            "request_count": int,
+            "counts_json": str,
+            "created_utc": str,
+            "submitted_utc": str,
+            "ended_utc": str,
+            "collected_utc": str,
+        },
+        pk="id",
+        not_null={"status", "request_count", "created_utc"},
+    )
+    db.table("description_batches").create_index(["batch_id"], unique=True)
+    db.table("description_batch_items").create(
+        {
+            "batch": int,
+            "product_id": str,
+            "input_hash": str,
+            "product_json": str,
+            "result": str,
+            "error": str,
+        },
+        pk=("batch", "product_id"),
+        foreign_keys=[("batch", "description_batches", "id")],
+        not_null={"batch", "product_id", "input_hash", "product_json", "result"},
+    )
+    # pending_keys() looks items up by result across batches.
+    db.table("description_batch_items").create_index(["result"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

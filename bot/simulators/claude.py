@@ -621,6 +621,9 @@ class FakeClaude:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        from bot.simulators.claude_batches import FakeBatches  # it builds on this module
+
+        self.batches = FakeBatches(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -733,6 +736,10 @@ class FakeClaude:
 
         if self.api_key is not None and self._presented_key(record.headers) != self.api_key:
             self._send_error(handler, HttpError(401, "authentication_error", "invalid x-api-key"))
+            return
+        if path == "/v1/messages/batches" or path.startswith("/v1/messages/batches/"):
+            body = parsed if isinstance(parsed, dict) else None
+            self.batches.serve(handler, handler.command, path, body)
             return
         if handler.command != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._send_error(handler, HttpError(404, "not_found_error", "Not found"))

@@ -1,0 +1,90 @@
+"""Live mode: many products at once under the API's limits, resumable after any interruption.
+
+At most `concurrency` requests are in flight (one worker thread each); the SDK's own retries
+(429, 529, 5xx, connection errors, with capped waits, see bot/claude_client.py) absorb rate
+limits and overloads. Each answer is stored the moment it is checked, so a run that is
+interrupted (Ctrl-C, a crash, a killed process) loses at most the requests in flight; the next
+run finds the rest stored and sends only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from bot.describe.catalogue import Product
+from bot.describe.service import Copywriter, Outcome
+
+logger = logging.getLogger(__name__)
+
+
+def plan(
+    copywriter: Copywriter, products: list[Product], *, force: bool = False
+) -> tuple[list[Product], dict[str, Outcome]]:
+    """(products to send, outcomes already known by id). Pending batch items are never re-sent."""
+    known = copywriter.stored(products)
+    if force:
+        known = {pid: o for pid, o in known.items() if o.status == "pending"}
+    return [p for p in products if p.id not in known], known
+
+
+def run_live(
+    copywriter: Copywriter,
+    products: list[Product],
+    *,
+    concurrency: int,
+    force: bool = False,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Describe `products`, `concurrency` at a time; outcomes in the products' order.
+
+    `on_outcome` is called (from this thread) once per product as it finishes, stored ones
+    first, for a progress bar. On KeyboardInterrupt no new request starts, the ones in flight
+    finish and are stored, and the interrupt is re-raised.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    todo, known = plan(copywriter, products, force=force)
+    logger.info(
+        "live run: %d to send, %d already stored or pending, %d at once",
+        len(todo),
+        len(known),
+        concurrency,
+    )
+    results: dict[str, Outcome] = dict(known)
+    for outcome in known.values():
+        if on_outcome:
+            on_outcome(outcome)
+    stopping = threading.Event()
+
+    def work(product: Product) -> Outcome | None:
+        if stopping.is_set():
+            return None
+        return copywriter.describe(product, force=True)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="describe")
+    futures: set[Future[Outcome | None]] = set()
+    try:
+        futures = {pool.submit(work, product) for product in todo}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                if outcome is None:
+                    continue
+                results[outcome.product.id] = outcome
+                if on_outcome:
+                    on_outcome(outcome)
+    except BaseException:
+        # Ctrl-C, or a FatalAPIError from one worker: start nothing new; what is in flight
+        # finishes and is stored before we leave.
+        stopping.set()
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+    return [results[p.id] for p in products if p.id in results]
