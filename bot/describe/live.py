@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from bot.describe.catalogue import Product
-from bot.describe.service import Copywriter, Outcome
+from bot.describe.service import Copywriter, FatalAPIError, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,11 @@ def run_live(
     def work(product: Product) -> Outcome | None:
         if stopping.is_set():
             return None
-        return copywriter.describe(product, force=True)
+        try:
+            return copywriter.describe(product, force=True)
+        except FatalAPIError:
+            stopping.set()  # at once, before this worker takes another product
+            raise
 
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="describe")
     futures: set[Future[Outcome | None]] = set()

@@ -136,7 +136,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
             "migration_set = ?", ["shopmate"], order_by="id"
         )
     ]
-    assert applied == ["m001_initial"]
+    assert applied == ["m001_initial", "m002_product_descriptions"]
     assert migrations.pending(db) == []
     db.close()
 
