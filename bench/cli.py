@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import report, scenarios, storage_bench
+from bench import describe_bench, report, scenarios, storage_bench
 from bench.harness import DEFAULT_PACE
 from bot.simulators.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ITEMS = ("latency", "seed", "load", "storage", "cost")
+ITEMS = ("latency", "seed", "load", "storage", "cost", "describe")
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
 
@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(mode, pace, only=tuple(args.only or ITEMS), runs=args.runs)
     print()
     print(report.table(results))
+    if "describe" in results.extra:
+        print(describe_bench.table(results.extra["describe"]))
     if not args.no_write:
         args.out.write_text(report.markdown(results, report.explanations(results)))
         print(f"\nWrote {args.out}")
@@ -111,6 +113,10 @@ def run(
         with ThreadPoolExecutor(2) as pool:
             budgets = (None, SMALL_HISTORY_BUDGET)
             results.cost = list(pool.map(lambda b: scenarios.run_cost(b, pace), budgets))
+    if "describe" in only:
+        count = 300 if quick else 1000
+        say(f"8. product descriptions ({count} live, then as a batch)")
+        results.extra["describe"] = describe_bench.run(count, pace)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import describe_bench
 from bench.scenarios import (
     LATENCY_BATCH,
     ORDER_QUESTION,
@@ -612,6 +613,7 @@ SECTIONS: list[Callable[[Results], list[str]]] = [
     _load_section,
     _storage_section,
     _cost_section,
+    describe_bench.section,
 ]
 
 
