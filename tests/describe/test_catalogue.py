@@ -21,12 +21,19 @@ def test_bad_rows_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
         + "TS 005,Bad Id,hemp,25,green,\n"  # line 7: not a custom_id
         + "TS-001,Again,hemp,25,green,\n"  # line 8: duplicate id
         + "\n"  # line 9: blank, ignored
-        + "TS-006,Clay Tee,recycled cotton,£18,clay| ,\n",  # line 10: fine
+        + "TS-006,Clay Tee,recycled cotton,£18,clay| ,\n"  # line 10: fine
+        + 'TS-007,"Two\nLines",,25,grey,\n',  # lines 11-12: no material, reported at its start
         encoding="utf-8",
     )
     catalogue = read_catalogue(path)
     assert [p.id for p in catalogue.products] == ["TS-001", "TS-002", "TS-006"]
-    assert [e.split(":")[0] for e in catalogue.errors] == ["line 5", "line 6", "line 7", "line 8"]
+    assert [e.split(":")[0] for e in catalogue.errors] == [
+        "line 5",
+        "line 6",
+        "line 7",
+        "line 8",
+        "line 11",
+    ]
     assert "material is empty" in catalogue.errors[0]
     assert "already used on line 2" in catalogue.errors[3]
     clay = catalogue.products[2]
