@@ -493,6 +493,15 @@ class FakeSlack:
                 _Injection(error, code, retry_after, times)
             )
 
+    def pending_failures(self) -> dict[str, int]:
+        """Failures set up by `fail_next` that no call has met yet, by method (tests check 0)."""
+        with self._cond:
+            return {
+                method: sum(i.remaining for i in queue)
+                for method, queue in self._injections.items()
+                if queue
+            }
+
     def stop_stream_by_user(self, channel: str, ts: str) -> None:
         """Simulate the user pressing Stop: further appends/stops answer `stopped_by_user`."""
         with self._cond:

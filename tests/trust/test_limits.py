@@ -164,8 +164,10 @@ def test_a_burst_from_one_user_across_threads_lets_exactly_the_limit_through(mak
     def limited() -> int:
         return sum(app.reply_text(p) == prompts.USER_SLOW_DOWN_NOTICE for p in payloads)
 
-    assert wait_until(lambda: held.waiting == 3 and limited() == 5)
-    held.gate.set()
+    try:
+        assert wait_until(lambda: held.waiting == 3 and limited() == 5)
+    finally:
+        held.gate.set()
     for payload in payloads:
         app.wait_answered(payload)
     app.settle()

@@ -1,27 +1,40 @@
 """Soak: 200 conversations through Claude and Slack faults and a process restart mid-way.
 
-Every user message must end with exactly one complete answer or one failure notice, and
-every stored history must still be a valid request.
+Every user message must end, as Slack shows it, with exactly one complete answer or one
+failure notice (or, if a crash took it, one restart notice), no message left streaming, and
+every stored history must still be a valid request. Every injected fault must have fired, in
+the process it was injected into, and the counts of each outcome are exactly what the
+injected faults call for.
+
+Faults are made to reach ShopMate's own handling, not only the SDKs' retries: Slack 429s come
+once more than the WebClient's RateLimitErrorRetryHandler retries, Claude's overloads once
+more than the anthropic client's retries, and streams break where the engine must decide.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
+import json
+import re
+import threading
 import urllib.error
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import prompts
-from bot.simulators.claude import FakeClaude, Pace, cut_stream, http_error, stream_error
+from bot.simulators.claude import FakeClaude, Pace, Response, cut_stream, http_error, stream_error
 from bot.simulators.slack import FakeSlack
 from bot.simulators.slack_events import mention_event
 from bot.slack.server import start_up
-from tests.slack.conftest import TEAM, Harness, wait_until
+from tests.slack.conftest import TEAM, Harness
 from tests.trust.conftest import (
     all_history_problems,
     open_services,
@@ -44,40 +57,123 @@ ENV = {
     "SHOPMATE_USER_TURNS_PER_MINUTE": "10000",
     "SHOPMATE_TEAM_TURNS_PER_MINUTE": "10000",
 }
+CLAUDE_RETRIES = 2  # ANTHROPIC_MAX_RETRIES's default, which the soak's settings keep
 _channels = itertools.count(1000)
+_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ClaudeFault:
+    """Responses for one conversation's first model requests, and what the user must end with."""
+
+    name: str
+    responses: tuple[Response, ...]
+    outcome: str  # "answer" or "failure"
+
+
+CLAUDE_FAULTS = (
+    # Retried by the anthropic client: the user never notices.
+    ClaudeFault("429 once", (http_error(429, "rate_limit_error", "Slow", 0.01),), "answer"),
+    ClaudeFault("500 once", (http_error(500, "api_error", "Internal"),), "answer"),
+    # More overloads than the client retries: ShopMate's own failure notice.
+    ClaudeFault(
+        "529 past the retries",
+        (http_error(529, "overloaded_error", "Overloaded"),) * (CLAUDE_RETRIES + 1),
+        "failure",
+    ),
+    # A stream cut before any text: the engine's own retry makes it invisible.
+    ClaudeFault("cut before text", (cut_stream(),), "answer"),
+    # Cut twice: the engine retries once only, then says the answer was interrupted.
+    ClaudeFault("cut twice", (cut_stream(), cut_stream()), "failure"),
+    # Broken after text was shown: no retry (the user saw it), an interrupted notice.
+    ClaudeFault(
+        "error mid-answer", (stream_error(after_text="Let me check that for "),), "failure"
+    ),
+)
+
+
+class PlannedFaults:
+    """The fake Claude's model, answering chosen conversations with faults first.
+
+    A conversation is recognised by the "(#n)" its question ends with. Faults planned per
+    conversation make each outcome certain, whichever order the requests arrive in.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.planned: dict[str, collections.deque[Response]] = {}
+        self._lock = threading.Lock()
+
+    def plan(self, payload: dict[str, Any], fault: ClaudeFault) -> None:
+        with self._lock:
+            self.planned[_number(payload)] = collections.deque(fault.responses)
+
+    def respond(self, request: dict[str, Any]) -> Response:
+        found = re.search(r"\(#(\d+)\)", json.dumps(request["messages"][0]))
+        with self._lock:
+            queue = self.planned.get(found.group(1)) if found else None
+            if queue:
+                return queue.popleft()
+        return self.inner.respond(request)
+
+    def unfired(self) -> dict[str, int]:
+        with self._lock:
+            return {number: len(queue) for number, queue in self.planned.items() if queue}
+
+
+def _number(payload: dict[str, Any]) -> str:
+    found = re.search(r"\(#(\d+)\)", payload["event"]["text"])
+    assert found is not None
+    return found.group(1)
 
 
 def conversations(n: int) -> list[dict[str, Any]]:
     """Mentions opening their own threads, each in a channel of its own (Slack's 1 post/s)."""
     return [
         mention_event(
-            team=TEAM, channel=f"C{next(_channels)}", user=f"U{i % 7}", text=QUESTIONS[i % 6]
+            team=TEAM,
+            channel=f"C{next(_channels)}",
+            user=f"U{i % 7}",
+            text=f"{QUESTIONS[i % 6]} (#{next(_numbers)})",
         )
         for i in range(n)
     ]
 
 
-def inject_faults(claude: FakeClaude, slack: FakeSlack) -> None:
-    """Queue one of each fault; whichever requests come next take them."""
-    claude.enqueue(
-        http_error(429, "rate_limit_error", "Slow down", retry_after=0.01),
-        http_error(529, "overloaded_error", "Overloaded"),
-        stream_error(after_text="Let me check that for "),  # mid-answer: a failure notice
-        cut_stream(),  # cut before any text: retried
-        http_error(500, "api_error", "Internal"),
-    )
-    slack.fail_next("chat.appendStream", retry_after=1)
-    slack.fail_next("chat.startStream", retry_after=1)
-    slack.fail_next("chat.postMessage", retry_after=1)
+def sdk_rate_limit_retries(app: Harness) -> int:
+    """How many 429s the WebClient ShopMate uses waits out by itself before giving up."""
+    client = slack_client(app.services, app.slack)
+    handlers = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
+    return max((h.max_retry_count for h in handlers), default=0)
+
+
+def inject_slack_faults(app: Harness) -> Counter[str]:
+    """One of each Slack fault, each past the client's own retries; returns what was injected."""
+    times = sdk_rate_limit_retries(app) + 1
+    slack = app.slack
+    slack.fail_next("chat.startStream", retry_after=1, times=times)
+    slack.fail_next("chat.appendStream", retry_after=1, times=times)
+    slack.fail_next("chat.postMessage", retry_after=1, times=times)
     slack.fail_next("chat.stopStream", error="internal_error")
+    return Counter(
+        {"chat.startStream": times, "chat.appendStream": times, "chat.postMessage": times}
+    ) + Counter({"chat.stopStream": 1})
 
 
-def run_batches(app: Harness, payloads: list[dict], claude: FakeClaude, slack: FakeSlack):
-    """Deliver in batches of 20, faults before each batch but the last; wait for the answers."""
+def run_batches(
+    app: Harness, payloads: list[dict], model: PlannedFaults, expected: dict[str, str]
+) -> None:
+    """Batches of 20; before each but the last, one of each Slack fault and six Claude faults.
+
+    The Claude faults go to six conversations of the batch (recorded in `expected`).
+    """
     batches = [payloads[i : i + 20] for i in range(0, len(payloads), 20)]
     for number, batch in enumerate(batches):
         if number < len(batches) - 1:
-            inject_faults(claude, slack)
+            inject_slack_faults(app)
+            for payload, fault in zip(batch[::3], CLAUDE_FAULTS, strict=False):
+                model.plan(payload, fault)
+                expected[event_key(payload)] = fault.outcome
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(app.deliver, batch)) == {200}
         for payload in batch:
@@ -91,27 +187,30 @@ def event_key(payload: dict) -> str:
     return f"slack:{TEAM}:{payload['event']['channel']}:{payload['event']['ts']}"
 
 
-def visible(payload: dict, fakes: list[FakeSlack]) -> str:
+def shown_messages(payload: dict, fakes: list[FakeSlack]) -> list:
     event = payload["event"]
-    return "".join(m.text for fake in fakes for m in fake.messages(event["channel"], event["ts"]))
+    return [m for fake in fakes for m in fake.messages(event["channel"], event["ts"])]
 
 
 def outcome(payload: dict, services, fakes: list[FakeSlack]) -> str:
-    """ "answer", "failure" or "restarted"; fails the test if it is none, or more than one."""
-    shown = visible(payload, fakes)
+    """ "answer", "failure" or "restarted", as Slack shows it; fails the test if none fits."""
+    key = event_key(payload)
+    messages = shown_messages(payload, fakes)
+    assert not [m.ts for m in messages if m.streaming], f"{key}: a message is left streaming"
+    shown = "".join(m.text for m in messages)
     exported = services.storage.conversations.export(thread_key(payload))
-    assert exported is not None, f"{event_key(payload)}: never stored"
+    assert exported is not None, f"{key}: never stored"
     turns = exported["turns"]
     notices = sum(shown.count(n) for n in (*FAILURE_NOTICES, prompts.RESTARTED_NOTICE))
     if not turns:
-        assert shown == prompts.RESTARTED_NOTICE, f"{event_key(payload)}: {shown!r}"
+        assert shown == prompts.RESTARTED_NOTICE, f"{key}: {shown!r}"
         return "restarted"
-    assert len(turns) == 1, f"{event_key(payload)}: answered {len(turns)} times"
+    assert len(turns) == 1, f"{key}: answered {len(turns)} times"
     if turns[0]["status"] == "failed":
-        assert notices == 1, f"{event_key(payload)}: {shown!r}"
-        assert shown.rstrip().endswith(FAILURE_NOTICES), f"{event_key(payload)}: {shown!r}"
+        assert notices == 1, f"{key}: {shown!r}"
+        assert shown.rstrip().endswith(FAILURE_NOTICES), f"{key}: {shown!r}"
         return "failure"
-    assert notices == 0, f"{event_key(payload)}: {shown!r}"
+    assert notices == 0, f"{key}: {shown!r}"
     said = [
         block["text"]
         for message in exported["messages"]
@@ -119,19 +218,23 @@ def outcome(payload: dict, services, fakes: list[FakeSlack]) -> str:
         for block in message["content"]
         if block.get("type") == "text"
     ]
-    assert said and shown.split() == "\n\n".join(said).split(), f"{event_key(payload)}"
+    # The whole answer, once: any text shown twice or missing breaks the equality.
+    assert said and shown.split() == "\n\n".join(said).split(), f"{key}: {shown!r}"
     return "answer"
 
 
 @pytest.mark.soak
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_two_hundred_conversations_through_faults_and_a_restart(tmp_path: Path, fake_claude):
     db_path = tmp_path / "soak.db"
+    expected: dict[str, str] = {}  # event key -> outcome its Claude fault calls for
     with contextlib.ExitStack() as stack:
         old_claude = stack.enter_context(FakeClaude())
         old_slack = stack.enter_context(FakeSlack(team_id=TEAM))
         new_slack = stack.enter_context(FakeSlack(team_id=TEAM))
         fakes = [old_slack, new_slack]
+        old_model = old_claude.model = PlannedFaults(old_claude.model)
+        new_model = fake_claude.model = PlannedFaults(fake_claude.model)
 
         # --- the first process: 100 conversations through faults --------------------------
         old_services = open_services(trust_settings(db_path, old_claude.url, ENV))
@@ -139,8 +242,10 @@ def test_two_hundred_conversations_through_faults_and_a_restart(tmp_path: Path, 
         old = start_app(old_services, old_slack, old_claude)
         stack.callback(old.server.stop)
         first = conversations(100)
-        run_batches(old, first, old_claude, old_slack)
-        assert old_claude.queued == 0, "every injected Claude fault was met"
+        run_batches(old, first, old_model, expected)
+        old.settle()
+        assert old_model.unfired() == {}, "every Claude fault met the first process"
+        assert old_slack.pending_failures() == {}, "every Slack fault met the first process"
 
         # --- 15 messages in flight (waiting on Claude) when the process dies ----------------
         old_claude.pace = Pace(first_token_s=120)
@@ -174,17 +279,22 @@ def test_two_hundred_conversations_through_faults_and_a_restart(tmp_path: Path, 
         for payload in during_outage:
             new.wait_answered(payload, timeout=60)
         last = conversations(75)
-        run_batches(new, last, fake_claude, new_slack)
-        assert wait_until(lambda: new.responder.serializer.busy() == 0, timeout=30)
+        run_batches(new, last, new_model, expected)
+        new.settle()
+        assert new_model.unfired() == {}, "every Claude fault met the second process"
+        assert new_slack.pending_failures() == {}, "every Slack fault met the second process"
 
-        # --- every message: exactly one answer or one notice; every history valid -----------
+        # --- every message: exactly what its faults call for, as Slack shows it ------------
         everything = [*first, *in_flight, *during_outage, *last]
         assert len(everything) == 200
         storage = new_services.storage
         assert storage.events.unfinished(exclude_owner="") == []
         results = {event_key(p): outcome(p, new_services, fakes) for p in everything}
+        for payload in in_flight:
+            expected[event_key(payload)] = "restarted"
+        wanted = {key: expected.get(key, "answer") for key in results}
+        assert {k: v for k, v in results.items() if v != wanted[k]} == {}
         counts = Counter(results.values())
-        assert {results[event_key(p)] for p in in_flight} == {"restarted"}
-        assert {results[event_key(p)] for p in during_outage} <= {"answer", "failure"}
-        assert counts["answer"] >= 150 and counts["failure"] >= 1, counts
+        # 4 faulted batches in each process x 3 failing Claude faults; 15 caught by the crash.
+        assert counts == {"answer": 200 - 24 - 15, "failure": 24, "restarted": 15}, counts
         assert all_history_problems(new_services) == {}
