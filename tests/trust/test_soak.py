@@ -225,6 +225,12 @@ def outcome(payload: dict, services, fakes: list[FakeSlack]) -> str:
 
 @pytest.mark.soak
 @pytest.mark.timeout(180)
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/slack/reply.py: one failed stream call switches native streaming off for the "
+    "whole workspace for 600 s (StreamingHealth), so later stream faults never fire; and a "
+    "failed chat.stopStream is never retried, leaving that reply streaming for good",
+)
 def test_two_hundred_conversations_through_faults_and_a_restart(tmp_path: Path, fake_claude):
     db_path = tmp_path / "soak.db"
     expected: dict[str, str] = {}  # event key -> outcome its Claude fault calls for
