@@ -7,6 +7,7 @@ stores the messages of `TurnComplete`.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.events import (
     Usage,
 )
 from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
+from bot.prefetch import Prefetcher, text_of
 from bot.tools.registry import ToolRegistry, ToolResult
 
 logger = logging.getLogger(__name__)
@@ -55,11 +57,17 @@ class Engine:
     """Answers one user message at a time for a given history; safe to share across threads."""
 
     def __init__(
-        self, client: anthropic.Anthropic, tools: ToolRegistry, config: EngineConfig | None = None
+        self,
+        client: anthropic.Anthropic,
+        tools: ToolRegistry,
+        config: EngineConfig | None = None,
+        *,
+        prefetcher: Prefetcher | None = None,
     ) -> None:
         self.client = client
         self.tools = tools
         self.config = config or EngineConfig()
+        self.prefetcher = prefetcher
         self._tool_pool = ThreadPoolExecutor(
             max_workers=self.config.tool_workers, thread_name_prefix="tool"
         )
@@ -70,6 +78,11 @@ class Engine:
         """Yield events for one answer; always ends with TurnComplete or TurnFailed."""
         conversation = repair([*history, {"role": "user", "content": user_content}])
         new_messages: list[Message] = []
+        prefetched = self._prefetch_uses(user_content)
+        if prefetched:
+            # Exactly what Claude would have sent and got back: its tool_use turn, then ours.
+            new_messages.append({"role": "assistant", "content": prefetched})
+            new_messages.append((yield from self._run_tools(prefetched)))
         usage = Usage()
         answer: list[str] = []
         for round_number in range(self.config.max_rounds):
@@ -94,7 +107,7 @@ class Engine:
             text = "".join(b.text for b in message.content if b.type == "text")
             if text:
                 answer.append(("\n\n" if answer else "") + text)
-            tool_uses = [b for b in message.content if b.type == "tool_use"]
+            tool_uses = [b for b in assistant["content"] if b["type"] == "tool_use"]
             if tool_uses:
                 new_messages.append(assistant)
                 new_messages.append((yield from self._run_tools(tool_uses)))
@@ -173,27 +186,49 @@ class Engine:
             raise _StreamBroken("stream ended before message_stop", text_shown=text_shown)
         return message
 
-    def _run_tools(self, tool_uses: list[Any]) -> Iterator[EngineEvent]:
+    def _prefetch_uses(self, user_content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """tool_use blocks for the calls worth making before Claude is asked (may be none).
+
+        Only tools the registry offers are planned, so a prefetch can never call what Claude
+        could not. Ids are ours but shaped like the API's (`toolu_…`, letters, digits, `_`).
+        """
+        if self.prefetcher is None:
+            return []
+        planned = [
+            call for call in self.prefetcher.plan(text_of(user_content)) if call.name in self.tools
+        ]
+        return [
+            {
+                "type": "tool_use",
+                "id": f"toolu_prefetch_{uuid.uuid4().hex}",
+                "name": call.name,
+                "input": dict(call.input),
+            }
+            for call in planned
+        ]
+
+    def _run_tools(self, tool_uses: list[dict[str, Any]]) -> Iterator[EngineEvent]:
         """Run every tool_use of one turn at once; return the single user message of results."""
         for block in tool_uses:
-            yield ToolStarted(block.id, block.name, _as_dict(block.input))
+            yield ToolStarted(block["id"], block["name"], _as_dict(block["input"]))
         futures = [
-            self._tool_pool.submit(self.tools.run, block.name, block.input) for block in tool_uses
+            self._tool_pool.submit(self.tools.run, block["name"], block["input"])
+            for block in tool_uses
         ]
         results: list[dict[str, Any]] = []
         for block, future in zip(tool_uses, futures, strict=True):
             result: ToolResult = future.result()
             yield ToolFinished(
-                block.id,
-                block.name,
-                _as_dict(block.input),
+                block["id"],
+                block["name"],
+                _as_dict(block["input"]),
                 result.content_text(),
                 result.is_error,
                 result.summary,
             )
             entry: dict[str, Any] = {
                 "type": "tool_result",
-                "tool_use_id": block.id,
+                "tool_use_id": block["id"],
                 "content": result.content_text(),
             }
             if result.is_error:

@@ -119,17 +119,48 @@ def exchanges(history: list[Message]) -> list[list[Message]]:
 
 
 def trim_to_budget(history: list[Message], budget_tokens: int) -> list[Message]:
-    """Drop the oldest whole exchanges until the history fits; the newest one always stays."""
+    """Drop the oldest exchanges until the history fits; the newest one always stays.
+
+    Exchanges are dropped in chunks of about a quarter of the budget, counted from the
+    thread's first exchange. The chunk edges depend only on the old exchanges, which never
+    change, so the cut stays at the same place turn after turn and the prompt cache keeps
+    serving the prefix behind it; the cut moves (one cache miss) only after the thread has
+    grown by another quarter of the budget. Dropping one exchange at a time would move the
+    cut, and lose the cache, on every turn once a thread is over budget.
+    """
     groups = exchanges(history)
     sizes = [sum(estimate_tokens(m["content"]) for m in group) for group in groups]
-    total = sum(sizes)
-    start = 0
-    while total > budget_tokens and start < len(groups) - 1:
-        total -= sizes[start]
-        start += 1
+    start = _cut(sizes, budget_tokens)
     if start:
         logger.info("History over budget: dropped %d oldest exchange(s)", start)
     return [message for group in groups[start:] for message in group]
+
+
+def _cut(sizes: list[int], budget_tokens: int) -> int:
+    """Index of the first exchange to keep: the earliest chunk edge whose tail fits the budget.
+
+    If even the newest chunk alone is over budget, fall back to whole exchanges inside it,
+    and never past the newest exchange.
+    """
+    if sum(sizes) <= budget_tokens:
+        return 0
+    step = max(1, budget_tokens // 4)
+    edges = [0]
+    chunk = 0
+    for index, size in enumerate(sizes[:-1]):
+        chunk += size
+        if chunk >= step:
+            edges.append(index + 1)
+            chunk = 0
+    tails = [sum(sizes[edge:]) for edge in edges]
+    for edge, tail in zip(edges, tails, strict=True):
+        if tail <= budget_tokens:
+            return edge
+    start, total = edges[-1], tails[-1]
+    while total > budget_tokens and start < len(sizes) - 1:
+        total -= sizes[start]
+        start += 1
+    return start
 
 
 def with_cache_breakpoint(history: list[Message]) -> list[Message]:

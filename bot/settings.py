@@ -34,6 +34,8 @@ class Settings:
     max_retry_wait: float = 20.0
     anthropic_max_retries: int = 2
     order_id_pattern: str = r"ORD-\d{4,}"
+    prefetch_orders: bool = True
+    prefetch_max_ids: int = 5
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -240,6 +242,19 @@ SPECS: tuple[_Spec, ...] = (
         "order_id_pattern",
         "regex",
         "Give a regular expression for order ids, e.g. ORD-\\d{4,}.",
+    ),
+    _Spec(
+        "SHOPMATE_PREFETCH_ORDERS",
+        "prefetch_orders",
+        "boolean",
+        "Say true to look up order ids named in a message before asking Claude, false not to.",
+    ),
+    _Spec(
+        "SHOPMATE_PREFETCH_MAX_IDS",
+        "prefetch_max_ids",
+        "integer",
+        "Give how many order ids of one message are looked up before asking Claude, e.g. 5.",
+        minimum=1,
     ),
     _Spec(
         "SLACK_BOT_TOKEN",

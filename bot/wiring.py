@@ -9,6 +9,7 @@ import anthropic
 from bot.claude_client import make_client
 from bot.conversation import ConversationService
 from bot.engine import Engine, EngineConfig
+from bot.prefetch import OrderIdPrefetcher
 from bot.settings import Settings
 from bot.tools import ToolRegistry, get_order_tool
 from storage import Storage, open_storage
@@ -40,5 +41,8 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
             max_rounds=settings.max_tool_rounds,
             history_token_budget=settings.history_token_budget,
         ),
+        prefetcher=OrderIdPrefetcher(settings.order_id_pattern, limit=settings.prefetch_max_ids)
+        if settings.prefetch_orders
+        else None,
     )
     return Services(settings, storage, engine, ConversationService(storage, engine))

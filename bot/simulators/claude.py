@@ -55,6 +55,7 @@ _TOOL_USE_OVERHEAD_TOKENS = 8  # a tool_use costs a few tokens beyond its JSON i
 _CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
 _MAX_CACHE_BREAKPOINTS = 4
 _WORD_RE = re.compile(r"\s*\S+\s*|\s+")
+_TOOL_USE_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -364,6 +365,7 @@ def _validate(body: Any) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
     uses_tool_blocks = False
+    seen_tool_use_ids: set[str] = set()
     breakpoints = sum(
         1
         for block in [*(body.get("tools") or []), *_content_blocks(body.get("system"))]
@@ -402,6 +404,16 @@ def _validate(body: Any) -> str | None:
                 )
             if kind in ("tool_use", "tool_result"):
                 uses_tool_blocks = True
+            if kind == "tool_use":
+                tool_use_id = block.get("id")
+                if not isinstance(tool_use_id, str) or not _TOOL_USE_ID_RE.fullmatch(tool_use_id):
+                    return (
+                        f"messages.{index}.content.{position}.tool_use.id: String should match "
+                        "pattern '^[a-zA-Z0-9_-]+$'"
+                    )
+                if tool_use_id in seen_tool_use_ids:
+                    return f"messages.{index}.content.{position}: `tool_use` ids must be unique"
+                seen_tool_use_ids.add(tool_use_id)
             if kind == "tool_result":
                 if message["role"] != "user":
                     return f"messages.{index}: tool_result blocks are only allowed in user messages"

@@ -215,64 +215,42 @@ def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -
 # --------------------------------------------------------------------------- answer writing
 
 
-def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
-    """(core, closer) for one order; `core` starts with lower-case "your" or an id-free sentence."""
+def _order_block(outcome: _ToolOutcome) -> str:
+    """One order as a heading line and one bullet per field the lookup returned.
+
+    Every field stays (status, item, estimated delivery, tracking number with its Royal Mail
+    link); what goes is the padding around them (openers, reassurance, "anything else?").
+    """
     data = outcome.data or {}
     status = str(data.get("status", "")).strip().lower()
-    item = data.get("item") or "order"
+    item = data.get("item") or "Your order"
     eta = data.get("estimated_delivery") or data.get("eta")
     tracking = data.get("tracking_number") or data.get("tracking")
     url = data.get("track_url")
     if tracking and not url:
         url = f"https://track.royalmail.com/tracking/{tracking}"
+    order_id = data.get("order_id") or outcome.order_id
+    heading = f"**{order_id}** — {item}" if order_id else f"**{item}**"
 
-    if status == "shipped":
-        core = f"your **{item}** has been shipped"
-        core += f" and is estimated to arrive by {eta}." if eta else "."
-        if tracking:
-            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
-        else:
-            core += " Royal Mail will email you a tracking number shortly."
-        closer = (
-            "Tracking can take a few hours to update after dispatch, so don't worry if it looks "
-            "quiet at first. Is there anything else I can help you with?"
-        )
-    elif status == "processing":
-        core = f"your **{item}** is being packed at our workshop and hasn't shipped yet."
-        if eta:
-            core += f" It's estimated to arrive by {eta},"
-            core += (
-                " and you'll get an email with your Royal Mail tracking number"
-                " once it's on its way."
-            )
-        else:
-            core += (
-                " You'll get an email with your Royal Mail tracking number once it's on its way."
-            )
-        closer = (
-            "If anything about the order needs sorting before it ships, just let me know. "
-            "Is there anything else I can help you with?"
-        )
-    elif status == "delivered":
-        core = f"your **{item}** shows as delivered by Royal Mail"
-        core += f" (tracking number {tracking}: {url})." if tracking else "."
-        core += " If it hasn't turned up, it's worth checking with neighbours or your safe place."
-        closer = (
-            "Still can't find it? Just reply here and we'll sort it out with Royal Mail for you. "
-            "Anything else I can help with?"
-        )
+    if status == "processing":
+        shown = "processing (being packed, hasn't shipped yet)"
+    elif status in ("shipped", "delivered"):
+        shown = status
     else:
-        shown = status or "being looked into"
-        core = f"your **{item}** currently shows as *{shown}*."
-        if eta:
-            core += f" It's estimated to arrive by {eta}."
-        if tracking:
-            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
-        closer = (
-            "If that doesn't look right, let me know and I'll get it checked. "
-            "Is there anything else I can help you with?"
-        )
-    return core, closer
+        shown = f"*{status or 'being looked into'}*"
+    lines = [heading, f"- **Status:** {shown}"]
+    if eta and status != "delivered":
+        lines.append(f"- **Estimated delivery:** {eta}")
+    if tracking:
+        lines.append(f"- **Tracking:** [{tracking}]({url}) (Royal Mail)")
+    elif status == "processing":
+        lines.append("- **Tracking:** emailed once it ships")
+    text = "\n".join(lines)
+    if status == "delivered":
+        text += "\n\nNot there? Check with neighbours or your safe place, then tell me."
+    elif status not in ("shipped", "processing"):
+        text += f"\n\nIf that doesn't look right, {ESCALATION_LINE}"
+    return text
 
 
 def _error_sentence(outcome: _ToolOutcome) -> str:
@@ -291,40 +269,17 @@ def _error_sentence(outcome: _ToolOutcome) -> str:
     return NOT_FOUND_TEXT
 
 
-def _capitalise(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:]
-
-
 def _answer_tool_results(outcomes: list[_ToolOutcome]) -> str:
-    """Turn tool results into the final answer: one paragraph per result."""
-    if len(outcomes) == 1:
-        outcome = outcomes[0]
-        if outcome.is_error:
-            return (
-                _error_sentence(outcome)
-                + " Once you have it, just send it over and I'll look it up straight away. If"
-                " you can't find the email at all, let me know and I'll point you to our team."
-            )
-        if outcome.data is None or outcome.tool_name not in (None, "get_order"):
-            return (
-                f"Here's what I found:\n\n{outcome.text}\n\nIs there anything else I can help with?"
-            )
-        core, closer = _order_sentence(outcome)
-        status = str(outcome.data.get("status", "")).lower()
-        opener = "Good news — " + core if status in {"shipped", "delivered"} else _capitalise(core)
-        return f"{opener}\n\n{closer}"
-
-    paragraphs = ["Here's what I found for each of your orders:"]
+    """Turn tool results into the final answer: one paragraph per result, nothing else."""
+    paragraphs = []
     for outcome in outcomes:
-        label = f"**{outcome.order_id}**" if outcome.order_id else "One lookup"
         if outcome.is_error:
-            paragraphs.append(f"{label}: {_error_sentence(outcome)}")
-        elif outcome.data is None:
-            paragraphs.append(f"{label}: {outcome.text}")
+            label = f"**{outcome.order_id}**: " if outcome.order_id and len(outcomes) > 1 else ""
+            paragraphs.append(label + _error_sentence(outcome))
+        elif outcome.data is None or outcome.tool_name not in (None, "get_order"):
+            paragraphs.append(f"Here's what I found:\n\n{outcome.text}")
         else:
-            core, _ = _order_sentence(outcome)
-            paragraphs.append(f"{label}: {core}")
-    paragraphs.append("Is there anything else I can help you with?")
+            paragraphs.append(_order_block(outcome))
     return "\n\n".join(paragraphs)
 
 
@@ -349,7 +304,7 @@ def _refusal(messages: list[dict[str, Any]]) -> str:
     return (
         f"{first} If the size doesn't work out, we offer **free returns within 30 days** — just "
         "send it back and order the size you need.\n\n"
-        f"{ESCALATION_LINE} Is there anything else I can help with in the meantime?"
+        f"{ESCALATION_LINE}"
     )
 
 
@@ -419,11 +374,7 @@ class ScriptedModel:
         if last.get("role") == "user":
             results = [b for b in _blocks(last.get("content")) if b.get("type") == "tool_result"]
             if results:
-                uses = _tool_uses_before(messages, last_index)
-                outcomes = [
-                    _parse_tool_result(b, uses.get(str(b.get("tool_use_id")))) for b in results
-                ]
-                return self._say(_answer_tool_results(outcomes))
+                return self._answer_results(request, messages, results)
 
         text = _last_user_text(messages)
         order_ids = _order_ids(text)
@@ -435,15 +386,9 @@ class ScriptedModel:
                 if len(order_ids) == 1
                 else "Let me look those up for you."
             )
-            calls = tuple(
-                ToolCall(
-                    name="get_order",
-                    input={"order_id": oid},
-                    id=make_id("toolu_", f"{len(messages)}|{i}|{oid}|{text}"),
-                )
-                for i, oid in enumerate(order_ids)
+            return Reply(
+                text=preface, tool_calls=_lookups(order_ids, messages, text), model=self.model_name
             )
-            return Reply(text=preface, tool_calls=calls, model=self.model_name)
         if _IDENTITY_RE.search(text):
             return self._say(IDENTITY_TEXT)
         if _CHANGE_RE.search(text):
@@ -460,6 +405,76 @@ class ScriptedModel:
 
     def _say(self, text: str) -> Reply:
         return Reply(text=text, model=self.model_name)
+
+    def _answer_results(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], results: list[dict[str, Any]]
+    ) -> Reply:
+        """The request ends in tool results: answer from them, in this very call.
+
+        The results may come from a lookup the model asked for, or from one made before the
+        model was asked (ShopMate's prefetch puts them in exactly the same shape). An id the
+        question names that no lookup of this exchange covered is looked up first, as a model
+        would; a question asking for a change gets the change answer, not the status.
+        """
+        outcomes = _outcomes_since_question(messages) or [
+            _parse_tool_result(
+                b, _tool_uses_before(messages, len(messages) - 1).get(str(b.get("tool_use_id")))
+            )
+            for b in results
+        ]
+        question = _last_user_text(messages)
+        missing = [
+            oid for oid in _order_ids(question) if oid not in _looked_up_since_question(messages)
+        ]
+        if missing and "get_order" in _tool_names(request) and _tools_allowed(request):
+            return Reply(tool_calls=_lookups(missing, messages, question), model=self.model_name)
+        if _CHANGE_RE.search(question):
+            return self._say(_refusal(messages))
+        return self._say(_answer_tool_results(outcomes))
+
+
+def _lookups(order_ids: list[str], messages: list[dict[str, Any]], text: str) -> tuple[ToolCall]:
+    """One get_order call per id, with ids that stay the same for the same conversation."""
+    return tuple(
+        ToolCall(
+            name="get_order",
+            input={"order_id": oid},
+            id=make_id("toolu_", f"{len(messages)}|{i}|{oid}|{text}"),
+        )
+        for i, oid in enumerate(order_ids)
+    )
+
+
+def _outcomes_since_question(messages: list[dict[str, Any]]) -> list[_ToolOutcome]:
+    """Every tool result after the newest question, oldest first, with the call it answers."""
+    start = 0
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "user" and _text_of(message.get("content")):
+            start = index + 1
+            break
+    uses: dict[str, dict[str, Any]] = {}
+    outcomes: list[_ToolOutcome] = []
+    for message in messages[start:]:
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "tool_use":
+                uses[str(block.get("id"))] = block
+            elif block.get("type") == "tool_result":
+                outcomes.append(_parse_tool_result(block, uses.get(str(block.get("tool_use_id")))))
+    return outcomes
+
+
+def _looked_up_since_question(messages: list[dict[str, Any]]) -> set[str]:
+    """Order ids (normalised) of every get_order call after the newest question."""
+    seen: set[str] = set()
+    for message in reversed(messages):
+        if message.get("role") == "user" and _text_of(message.get("content")):
+            break
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "tool_use" and block.get("name") == "get_order":
+                raw = str((block.get("input") or {}).get("order_id", ""))
+                seen.update(_order_ids(raw) or [raw.strip().upper()])
+    return seen
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

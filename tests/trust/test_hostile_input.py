@@ -212,7 +212,15 @@ def test_an_order_id_stuffed_with_sql_or_prompt_text_is_refused_by_the_tool(make
     assert "check your email" in app.reply_text(mention)
     history = app.services.storage.conversations.history(thread_key(mention))
     assert history_problems(history) == []
-    [result] = [b for m in history for b in m["content"] if b.get("type") == "tool_result"]
+    # The clean id at the front of the text is looked up before Claude is asked; the
+    # stuffed string is what Claude passed on, and the tool refuses it.
+    inputs = {b["id"]: b["input"] for m in history for b in m["content"] if b["type"] == "tool_use"}
+    [result] = [
+        b
+        for m in history
+        for b in m["content"]
+        if b.get("type") == "tool_result" and inputs[b["tool_use_id"]] == {"order_id": stuffed}
+    ]
     assert result["is_error"] is True
     assert "not a valid order id" in result["content"] or "longer than" in result["content"]
     db = sqlite3.connect(app.services.settings.db_path)
