@@ -24,6 +24,10 @@ NOT_FOUND_TEXT = (
     "Order IDs start with ORD- followed by four digits."
 )
 
+#: Phrases in a system prompt that make the stand-in answer order questions field by field,
+#: with no opener and no closing offer (ShopMate's prompt has them; the seed's has not).
+BREVITY_CUES = ("no greeting", "no closing offer")
+
 STOP_REASONS = frozenset(
     {
         "end_turn",
@@ -155,6 +159,17 @@ def _tools_allowed(request: dict[str, Any]) -> bool:
     return not (isinstance(choice, dict) and choice.get("type") == "none")
 
 
+def _wants_brevity(request: dict[str, Any]) -> bool:
+    """Does the system prompt ask for answers without padding (see BREVITY_CUES)?
+
+    A real model follows such an instruction; the stand-in does too, so that a prompt asking
+    for less is measurable against one that does not (the seed's), on the same fake.
+    """
+    system = request.get("system")
+    text = system if isinstance(system, str) else _text_of(system)
+    return any(cue in text.lower() for cue in BREVITY_CUES)
+
+
 def _order_ids(text: str) -> list[str]:
     """Distinct order ids in order of appearance, normalised to `ORD-XXXX` as Claude would."""
     seen: list[str] = []
@@ -269,8 +284,13 @@ def _error_sentence(outcome: _ToolOutcome) -> str:
     return NOT_FOUND_TEXT
 
 
-def _answer_tool_results(outcomes: list[_ToolOutcome]) -> str:
-    """Turn tool results into the final answer: one paragraph per result, nothing else."""
+def _answer_tool_results(outcomes: list[_ToolOutcome], *, brief: bool) -> str:
+    """Turn tool results into the final answer, in the style the system prompt asks for."""
+    return _brief_answer(outcomes) if brief else _chatty_answer(outcomes)
+
+
+def _brief_answer(outcomes: list[_ToolOutcome]) -> str:
+    """One paragraph per result and nothing else: every field, no opener, no offer."""
     paragraphs = []
     for outcome in outcomes:
         if outcome.is_error:
@@ -280,6 +300,103 @@ def _answer_tool_results(outcomes: list[_ToolOutcome]) -> str:
             paragraphs.append(f"Here's what I found:\n\n{outcome.text}")
         else:
             paragraphs.append(_order_block(outcome))
+    return "\n\n".join(paragraphs)
+
+
+def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
+    """(core, closer) for one order; `core` starts with lower-case "your" or an id-free sentence."""
+    data = outcome.data or {}
+    status = str(data.get("status", "")).strip().lower()
+    item = data.get("item") or "order"
+    eta = data.get("estimated_delivery") or data.get("eta")
+    tracking = data.get("tracking_number") or data.get("tracking")
+    url = data.get("track_url")
+    if tracking and not url:
+        url = f"https://track.royalmail.com/tracking/{tracking}"
+
+    if status == "shipped":
+        core = f"your **{item}** has been shipped"
+        core += f" and is estimated to arrive by {eta}." if eta else "."
+        if tracking:
+            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+        else:
+            core += " Royal Mail will email you a tracking number shortly."
+        closer = (
+            "Tracking can take a few hours to update after dispatch, so don't worry if it looks "
+            "quiet at first. Is there anything else I can help you with?"
+        )
+    elif status == "processing":
+        core = f"your **{item}** is being packed at our workshop and hasn't shipped yet."
+        if eta:
+            core += f" It's estimated to arrive by {eta},"
+            core += (
+                " and you'll get an email with your Royal Mail tracking number"
+                " once it's on its way."
+            )
+        else:
+            core += (
+                " You'll get an email with your Royal Mail tracking number once it's on its way."
+            )
+        closer = (
+            "If anything about the order needs sorting before it ships, just let me know. "
+            "Is there anything else I can help you with?"
+        )
+    elif status == "delivered":
+        core = f"your **{item}** shows as delivered by Royal Mail"
+        core += f" (tracking number {tracking}: {url})." if tracking else "."
+        core += " If it hasn't turned up, it's worth checking with neighbours or your safe place."
+        closer = (
+            "Still can't find it? Just reply here and we'll sort it out with Royal Mail for you. "
+            "Anything else I can help with?"
+        )
+    else:
+        shown = status or "being looked into"
+        core = f"your **{item}** currently shows as *{shown}*."
+        if eta:
+            core += f" It's estimated to arrive by {eta}."
+        if tracking:
+            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+        closer = (
+            "If that doesn't look right, let me know and I'll get it checked. "
+            "Is there anything else I can help you with?"
+        )
+    return core, closer
+
+
+def _capitalise(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _chatty_answer(outcomes: list[_ToolOutcome]) -> str:
+    """The answer a model writes when nothing asks it to be brief: openers, reassurance, offers."""
+    if len(outcomes) == 1:
+        outcome = outcomes[0]
+        if outcome.is_error:
+            return (
+                _error_sentence(outcome)
+                + " Once you have it, just send it over and I'll look it up straight away. If"
+                " you can't find the email at all, let me know and I'll point you to our team."
+            )
+        if outcome.data is None or outcome.tool_name not in (None, "get_order"):
+            return (
+                f"Here's what I found:\n\n{outcome.text}\n\nIs there anything else I can help with?"
+            )
+        core, closer = _order_sentence(outcome)
+        status = str(outcome.data.get("status", "")).lower()
+        opener = "Good news — " + core if status in {"shipped", "delivered"} else _capitalise(core)
+        return f"{opener}\n\n{closer}"
+
+    paragraphs = ["Here's what I found for each of your orders:"]
+    for outcome in outcomes:
+        label = f"**{outcome.order_id}**" if outcome.order_id else "One lookup"
+        if outcome.is_error:
+            paragraphs.append(f"{label}: {_error_sentence(outcome)}")
+        elif outcome.data is None:
+            paragraphs.append(f"{label}: {outcome.text}")
+        else:
+            core, _ = _order_sentence(outcome)
+            paragraphs.append(f"{label}: {core}")
+    paragraphs.append("Is there anything else I can help you with?")
     return "\n\n".join(paragraphs)
 
 
@@ -293,7 +410,7 @@ def _conversation_has_shipped_order(messages: list[dict[str, Any]]) -> bool:
     return False
 
 
-def _refusal(messages: list[dict[str, Any]]) -> str:
+def _refusal(messages: list[dict[str, Any]], *, brief: bool = False) -> str:
     if _conversation_has_shipped_order(messages):
         first = "Unfortunately once an order has shipped we can't make changes to it."
     else:
@@ -305,6 +422,7 @@ def _refusal(messages: list[dict[str, Any]]) -> str:
         f"{first} If the size doesn't work out, we offer **free returns within 30 days** — just "
         "send it back and order the size you need.\n\n"
         f"{ESCALATION_LINE}"
+        + ("" if brief else " Is there anything else I can help with in the meantime?")
     )
 
 
@@ -392,7 +510,7 @@ class ScriptedModel:
         if _IDENTITY_RE.search(text):
             return self._say(IDENTITY_TEXT)
         if _CHANGE_RE.search(text):
-            return self._say(_refusal(messages))
+            return self._say(_refusal(messages, brief=_wants_brevity(request)))
         if _THANKS_RE.search(text):
             return self._say(THANKS_TEXT)
         if _GREETING_RE.search(text) and len(text) < 40:
@@ -429,8 +547,8 @@ class ScriptedModel:
         if missing and "get_order" in _tool_names(request) and _tools_allowed(request):
             return Reply(tool_calls=_lookups(missing, messages, question), model=self.model_name)
         if _CHANGE_RE.search(question):
-            return self._say(_refusal(messages))
-        return self._say(_answer_tool_results(outcomes))
+            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        return self._say(_answer_tool_results(outcomes, brief=_wants_brevity(request)))
 
 
 def _lookups(order_ids: list[str], messages: list[dict[str, Any]], text: str) -> tuple[ToolCall]:

@@ -14,6 +14,7 @@ import anthropic
 import httpx2
 import pytest
 
+from bot import prompts
 from bot.simulators.claude import (
     FakeClaude,
     Pace,
@@ -606,12 +607,10 @@ def test_scripted_model_plays_the_seed_conversation(
     assert looked_up == ["ORD-1001"]
     # to_param() keeps the SDK's block objects (not plain dicts) in the content list.
     assert history[1]["content"][0].text == "Let me look that up for you."
-    assert answer == (
-        "**ORD-1001** — Sunset Gradient Tee (M, Orange)\n"
-        "- **Status:** shipped\n"
-        "- **Estimated delivery:** 2 Apr\n"
-        "- **Tracking:** [RM493827651GB](https://track.royalmail.com/tracking/RM493827651GB)"
-        " (Royal Mail)"
+    assert answer.startswith(
+        "Good news — your **Sunset Gradient Tee (M, Orange)** has been shipped and is "
+        "estimated to arrive by 2 Apr. Your Royal Mail tracking number is RM493827651GB: you "
+        "can follow it at https://track.royalmail.com/tracking/RM493827651GB."
     )
 
     answer, looked_up = run_turn(client, history, "Great, can I change the size to Large?")
@@ -675,25 +674,42 @@ def test_scripted_model_phrases_each_status(status: str, expected: str) -> None:
     }
     answer = ScriptedModel().respond(request)
     assert expected in answer.text
-    assert answer.text.startswith("**ORD-1234** — Tee\n- **Status:** ")
+    assert "**Tee**" in answer.text
     assert answer.tool_calls == ()
-    assert ("hello@threadco.com" in answer.text) == (status == "lost"), "escalate when it applies"
+    request["system"] = prompts.SYSTEM_PROMPT  # asks for every field and nothing around them
+    brief = ScriptedModel().respond(request)
+    assert expected in brief.text
+    assert brief.text.startswith("**ORD-1234** — Tee\n- **Status:** ")
+    assert ("hello@threadco.com" in brief.text) == (status == "lost"), "escalate when it applies"
+    assert len(brief.text.split()) < len(answer.text.split())
 
 
-def test_scripted_answers_name_every_field_without_padding(
+def test_scripted_answers_have_a_realistic_length(
     fake: FakeClaude, client: anthropic.Anthropic
 ) -> None:
     history: list[dict[str, Any]] = []
     run_turn(client, history, "Hi, where is ORD-1001?")
     final = fake.requests[-1]
     assert final.body["messages"][-1]["content"][0]["type"] == "tool_result"
-    chunks, message = stream_turn(client, history[:-1], system=SYSTEM, tools=[GET_ORDER_TOOL])
+    _, message = stream_turn(client, history[:-1], system=SYSTEM, tools=[GET_ORDER_TOOL])
+    assert 40 <= message.usage.output_tokens <= 140
+
+
+def test_asked_for_less_the_scripted_model_names_every_field_without_padding(
+    fake: FakeClaude, client: anthropic.Anthropic
+) -> None:
+    history: list[dict[str, Any]] = []
+    run_turn(client, history, "Hi, where is ORD-1001?")
+    chatty = fake.requests[-1]
+    chunks, message = stream_turn(
+        client, history[:-1], system=prompts.SYSTEM_PROMPT, tools=[GET_ORDER_TOOL]
+    )
     answer = "".join(chunks)
     for field_shown in ("ORD-1001", "Sunset Gradient Tee", "shipped", "2 Apr", "RM493827651GB"):
         assert field_shown in answer
     assert "https://track.royalmail.com/tracking/RM493827651GB" in answer
     assert "anything else" not in answer.lower() and "good news" not in answer.lower()
-    assert 12 <= message.usage.output_tokens <= 40
+    assert 12 <= message.usage.output_tokens < (chatty.timing.output_tokens or 0) / 2
 
 
 def test_results_already_in_the_request_are_answered_in_the_first_call() -> None:
