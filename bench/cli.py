@@ -96,6 +96,8 @@ def run(
     if "seed" in only:
         say("2. the seed's stream_chat")
         results.seed = scenarios.run_seed(4 if quick else 8, pace)
+        say("2. ShopMate on two ids, and on an id the model resolves itself")
+        results.shapes = scenarios.run_shapes(3 if quick else 6, pace)
     if "load" in only:
         say("3, 4, 6. many at once")
         # One shared channel is the hard case for Slack's limits (chat.postMessage ~1/s per

@@ -16,6 +16,7 @@ import anthropic
 from bench import seed
 from bench.harness import DEFAULT_PACE, TRACKING, Conversation, RssSampler, Stack
 from bench.stats import Summary
+from bot.history import estimate_tokens
 from bot.simulators.claude import FakeClaude, Pace, count_input_tokens
 
 ORDER_QUESTION = "Hi, where is my order {order}? ({tag})"
@@ -193,6 +194,59 @@ def _has_tool_result(body: dict[str, Any]) -> bool:
     )
 
 
+@dataclass
+class ShapeResult:
+    """ShopMate answering one kind of question, one at a time (item 2's other shapes)."""
+
+    name: str
+    question: str
+    model_calls: list[int]
+    first_text: Summary  # ms, event POST -> first text visible
+    output_tokens: float
+    complete: int
+
+
+# Order-question shapes beside item 1's single pasted id: two ids in one message, and an id
+# the model must resolve itself because the text does not hold it in the id pattern's form.
+SHAPES = (
+    ("two ids", "Hi, where are my orders ORD-1001 and ORD-1003? ({tag})", "RM381726495GB"),
+    ("no id in the pattern's form", "Hi, where is my order ord1001? ({tag})", "RM493827651GB"),
+)
+
+
+def run_shapes(runs: int, pace: Pace = DEFAULT_PACE) -> list[ShapeResult]:
+    """Each shape `runs` times through the real app, in one fresh workspace per shape."""
+    out: list[ShapeResult] = []
+    for name, template, expect in SHAPES:
+        timings: list[TurnTiming] = []
+        with Stack(pace=pace) as stack:
+            for i in range(runs + 1):  # the first answer after start-up is cold: not counted
+                tag = f"{name} {i}"
+                conversation = stack.ask(
+                    template.format(tag=tag),
+                    channel="CSHAPE",
+                    user=f"USHAPE{i:02d}",
+                    expect=expect,
+                    marker=tag,
+                )
+                if not stack.wait_done([conversation], timeout=60):
+                    raise RuntimeError(f"no answer to {tag!r} within 60 s:\n{stack.log_tail()}")
+                _settle(stack, [conversation])
+                if i:
+                    timings.append(measure(conversation))
+        out.append(
+            ShapeResult(
+                name=name,
+                question=template.format(tag="…").replace(" (…)", ""),
+                model_calls=[t.model_calls for t in timings],
+                first_text=Summary.of(t.first_text for t in timings).scaled(1000),
+                output_tokens=sum(t.output_tokens for t in timings) / len(timings),
+                complete=sum(t.complete for t in timings),
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- items 3, 4, 6
 
 
@@ -339,6 +393,7 @@ class CostTurn:
     output_tokens: int
     largest_request: int  # the fake's count of the largest request's prompt, in tokens
     messages_sent: int  # messages in the turn's last request
+    largest_history: int = 0  # the bot's own estimate of the largest history sent (its budget)
 
     @property
     def cached_share(self) -> float:
@@ -353,6 +408,12 @@ class CostResult:
     @property
     def follow_ups(self) -> list[CostTurn]:
         return self.turns[1:]
+
+    @property
+    def cached_follow_ups(self) -> list[CostTurn]:
+        """Follow-ups after the first turn whose prompt was long enough to be cached."""
+        first = next((t.turn for t in self.turns if t.cache_write or t.cache_read), None)
+        return [] if first is None else [t for t in self.turns if t.turn > first]
 
 
 def run_cost(history_budget: int | None, pace: Pace = DEFAULT_PACE) -> CostResult:
@@ -391,9 +452,15 @@ def run_cost(history_budget: int | None, pace: Pace = DEFAULT_PACE) -> CostResul
                     output_tokens=usage["output_tokens"],
                     largest_request=max(count_input_tokens(r.body) for r in requests),
                     messages_sent=len(requests[-1].body.get("messages") or []),
+                    largest_history=max(_history_estimate(r.body) for r in requests),
                 )
             )
     return CostResult(history_budget=budget, turns=turns)
+
+
+def _history_estimate(body: dict[str, Any]) -> int:
+    """The messages of a request as the bot's history budget counts them."""
+    return sum(estimate_tokens(m.get("content")) for m in body.get("messages") or [])
 
 
 def _turn_usage(stack: Stack, thread_ts: str, number: int) -> dict[str, int]:
