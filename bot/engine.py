@@ -1,7 +1,9 @@
 """Claude's tool-use loop: streams every call, answers every tool_use, yields events as they happen.
 
 It knows nothing of Slack or SQL. A front (Slack, terminal) consumes the events; the caller
-stores the messages of `TurnComplete`.
+stores the messages of `TurnComplete`. With a `Prefetcher`, the lookups a message plainly asks
+for (pasted order ids) run before the first call and enter the conversation as Claude's own
+`tool_use` turn and its results, so Claude can answer in that first call.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ class Engine:
     def run_turn(
         self, history: list[Message], user_content: str | list[dict[str, Any]]
     ) -> Iterator[EngineEvent]:
-        """Yield events for one answer; always ends with TurnComplete or TurnFailed."""
+        """Yield events for one answer; always ends with TurnComplete or TurnFailed.
+
+        Prefetched calls go after the question, as an assistant `tool_use` turn and the user
+        turn of its results (the order the API requires), through the same registry, events
+        and storage as a call Claude makes; a failed turn stores none of them.
+        """
         conversation = repair([*history, {"role": "user", "content": user_content}])
         new_messages: list[Message] = []
         prefetched = self._prefetch_uses(user_content)
