@@ -167,9 +167,10 @@ class Engine:
             ],
             "messages": request,
         }
+        # Two cache breakpoints, where they pay: the system prompt (which also covers the tools
+        # before it, so a breakpoint on the tools would add nothing) and the newest message.
         tools = self.tools.params()
         if tools:
-            tools[-1] = {**tools[-1], "cache_control": EPHEMERAL}
             kwargs["tools"] = tools
             if last_round:
                 # History holding tool blocks needs `tools`; "none" makes Claude answer now.
