@@ -91,7 +91,8 @@ def test_the_report_compares_answer_to_answer_and_names_the_commit() -> None:
     assert "Commit: `0123abc with uncommitted changes`" in text
     rows = {row.measure: row for row in report.targets(results)}
     answer = rows["answer's first words ÷ seed's (first text of the answering call)"]
-    assert answer.result.startswith("0.40×") and answer.met is True  # 1000 ms vs 2500 ms
+    # 1000 ms vs 2500 ms: answer to answer, and over the ≤ 0.2× target.
+    assert answer.result.startswith("0.40×") and answer.met is False
     preface = rows["any first text (ShopMate's may be a preface) ÷ seed's first text"]
     assert preface.result.startswith("0.16×") and preface.met == "reported"
     assert "| first words of the answer (median) | 1000 ms | 2500 ms | 0.40× |" in text
