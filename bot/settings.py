@@ -43,6 +43,7 @@ class Settings:
     slack_workers: int = 64
     flush_interval: float = 0.4
     slack_native_streaming: bool = True
+    slack_minute_s: float = 60.0
     log_level: str = "INFO"
     # Trust settings (who may ask, what it costs, what is kept).
     allowed_teams: tuple[str, ...] = ()
@@ -302,6 +303,14 @@ SPECS: tuple[_Spec, ...] = (
         "slack_native_streaming",
         "boolean",
         "Say true to use Slack's chat.startStream, false to post and update.",
+    ),
+    _Spec(
+        "SHOPMATE_SLACK_MINUTE_S",
+        "slack_minute_s",
+        "number",
+        "Leave it at 60 for Slack; only a fake Slack with a shortened minute (tests, bench) "
+        "wants less.",
+        minimum=0.1,
     ),
     _Spec(
         "SHOPMATE_LOG_LEVEL",

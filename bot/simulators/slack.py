@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType, TracebackType
@@ -19,9 +19,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 logger = logging.getLogger(__name__)
 
-# Calls allowed per method per workspace in one rolling window (`window_s`, 60 s by default).
-# Slack's tiers: Tier 2 ~20/min, Tier 3 ~50/min, Tier 4 ~100/min. chat.postMessage is "special":
-# about 1 per second per channel (see CHANNEL_POST_LIMIT), several hundred a minute per workspace.
+# Slack's limits per method per workspace, modelled as token buckets: `SLACK_LIMITS` calls a
+# minute refill the bucket, which holds at most `SLACK_BURSTS` calls. Slack counts per minute
+# but does not promise to absorb a minute's calls in one burst; a bucket is the honest model,
+# and deliberately not the bot's own pacing algorithm, so agreement with it proves nothing.
+# Tiers (PLATFORM-NOTES): Tier 2 ~20/min, Tier 3 ~50/min, Tier 4 ~100/min. chat.postMessage is
+# "special": about 1 per second per channel (see CHANNEL_POST_LIMIT), several hundred a minute
+# per workspace.
 SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
     {
         "auth.test": 100,
@@ -37,8 +41,20 @@ SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
         "team.info": 50,  # Tier 3
     }
 )
-# chat.postMessage per channel: 1/s sustained with a small burst, as (calls, seconds).
-CHANNEL_POST_LIMIT: tuple[int, float] = (3, 3.0)
+# The most calls a full bucket lets through at once; methods not listed get a fifth of a minute.
+SLACK_BURSTS: Mapping[str, int] = MappingProxyType(
+    {
+        "chat.postMessage": 20,
+        "chat.update": 10,
+        "chat.delete": 10,
+        "chat.startStream": 4,
+        "chat.appendStream": 20,
+        "chat.stopStream": 4,
+        "assistant.threads.setStatus": 10,
+    }
+)
+# chat.postMessage per channel: (burst, seconds per call) — 1/s sustained, two at once at most.
+CHANNEL_POST_LIMIT: tuple[int, float] = (2, 1.0)
 
 POST_TEXT_MAX = 40_000
 UPDATE_TEXT_MAX = 4_000
@@ -139,25 +155,27 @@ class _Response(NamedTuple):
     payload: dict[str, Any]
 
 
-class _RollingWindow:
-    """Per-key timestamps of accepted calls; answers how long until a slot frees up."""
+class _Buckets:
+    """Token buckets per key: `rate` tokens a second up to `burst`; a call takes one token.
+
+    Never emptied by `FakeSlack.reset()`: Slack does not forget the calls of a minute ago
+    because a test moved on to its next phase.
+    """
 
     def __init__(self) -> None:
-        self._hits: dict[tuple[str, ...], deque[float]] = {}
+        self._state: dict[tuple[str, ...], tuple[float, float]] = {}  # key -> (tokens, at)
 
-    def wait_needed(self, key: tuple[str, ...], limit: int, window: float, now: float) -> float:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - window:
-            hits.popleft()
-        if len(hits) < limit:
-            return 0.0
-        return max(hits[0] + window - now, 0.001)
+    def _tokens(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> float:
+        tokens, at = self._state.get(key, (float(burst), now))
+        return min(float(burst), tokens + max(0.0, now - at) * rate)
 
-    def record(self, key: tuple[str, ...], now: float) -> None:
-        self._hits.setdefault(key, deque()).append(now)
+    def wait_needed(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> float:
+        """Seconds until the bucket holds a whole token (0 when a call may go now)."""
+        tokens = self._tokens(key, rate, burst, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
 
-    def clear(self) -> None:
-        self._hits.clear()
+    def take(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> None:
+        self._state[key] = (self._tokens(key, rate, burst, now) - 1.0, now)
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
@@ -356,8 +374,10 @@ class FakeSlack:
         bot_id: str = "BBOT",
         app_id: str = "A0SHOPMATE",
         limits: Mapping[str, int] = SLACK_LIMITS,
+        bursts: Mapping[str, int] = SLACK_BURSTS,
         window_s: float = 60.0,
         channel_post_limit: tuple[int, float] = CHANNEL_POST_LIMIT,
+        no_stream_channels: Iterable[str] = (),
         stream_ttl_s: float = 300.0,
         enforce_limits: bool = True,
         streaming_supported: bool = True,
@@ -365,16 +385,25 @@ class FakeSlack:
         latency_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.team_id = team_id
+        # What calls, messages and buckets are stamped with; tests of the buckets pass a clock
+        # they move by hand.
+        self._clock = clock
         self.team_name = team_name
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
         self.limits = dict(limits)
+        self.bursts = dict(bursts)
+        # The length of Slack's "minute": 60 s, shorter to compress a test (every limit,
+        # the per-channel second included, scales with it; the bot must be scaled alike).
         self.window_s = window_s
         self.channel_post_limit = channel_post_limit
+        # Channels whose type has no native streaming (method_not_supported_for_channel_type).
+        self.no_stream_channels = frozenset(no_stream_channels)
         self.stream_ttl_s = stream_ttl_s
         self.enforce_limits = enforce_limits
         self.streaming_supported = streaming_supported
@@ -398,6 +427,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "team.info": self._team_info,
         }
+        self._buckets = _Buckets()
         self._init_state()
 
     def _init_state(self) -> None:
@@ -406,7 +436,6 @@ class FakeSlack:
         self._statuses: list[StatusUpdate] = []
         self._current_status: dict[tuple[str, str], str] = {}
         self._injections: dict[str, deque[_Injection]] = {}
-        self._windows = _RollingWindow()
         self._count_429 = 0
         self._last_ts_us = 0
 
@@ -465,7 +494,10 @@ class FakeSlack:
         return f"{self.url}api/"
 
     def reset(self) -> None:
-        """Forget calls, messages, statuses, injections and rate-limit windows; keep serving."""
+        """Forget calls, messages, statuses and injections; keep serving.
+
+        Rate-limit buckets are kept: what the bot spent before a reset still counts.
+        """
         with self._cond:
             self._init_state()
             self._cond.notify_all()
@@ -514,7 +546,7 @@ class FakeSlack:
         """Age a stream past `stream_ttl_s` now, without waiting for it."""
         with self._cond:
             msg = self._messages[(channel, ts)]
-            msg.stream_started = time.monotonic() - self.stream_ttl_s - 1.0
+            msg.stream_started = self._clock() - self.stream_ttl_s - 1.0
             self._cond.notify_all()
 
     def add_user_message(
@@ -527,7 +559,7 @@ class FakeSlack:
         thread_ts: str | None = None,
     ) -> str:
         """Seed a human message so conversations.replies can return it; returns its ts."""
-        now = time.monotonic()
+        now = self._clock()
         with self._cond:
             ts = ts or self._next_ts()
             msg = Message(channel, ts, thread_ts, "", "mrkdwn", user, None, now, raw_text=text)
@@ -572,7 +604,7 @@ class FakeSlack:
         include_users: bool = False,
     ) -> list[Message]:
         """Copies of the bot's messages in `channel` (only replies in `thread_ts` if given)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._cond:
             found = [
                 m
@@ -590,7 +622,7 @@ class FakeSlack:
         """A copy of one message (KeyError if unknown), deleted ones included."""
         with self._cond:
             msg = self._messages[(channel, ts)]
-            self._expire(msg, time.monotonic())
+            self._expire(msg, self._clock())
             return copy.deepcopy(msg)
 
     def first_visible_time(self, channel: str, thread_ts: str | None) -> float | None:
@@ -626,7 +658,7 @@ class FakeSlack:
     # ----------------------------------------------------------------- request handling
 
     def _handle(self, path: str, headers: Mapping[str, str], body: bytes) -> _Response:
-        now = time.monotonic()
+        now = self._clock()
         parts = urlsplit(path)
         if not parts.path.startswith("/api/"):
             return _Response(404, {}, {"ok": False, "error": "not_found"})
@@ -726,14 +758,17 @@ class FakeSlack:
     ) -> _Response | None:
         if not self.enforce_limits:
             return None
-        checks: list[tuple[tuple[str, ...], int, float]] = []
+        scale = self.window_s / 60.0
+        checks: list[tuple[tuple[str, ...], float, int]] = []  # (key, tokens per s, burst)
         if method in self.limits:
-            checks.append(((team, method), self.limits[method], self.window_s))
+            per_minute = self.limits[method]
+            burst = self.bursts.get(method, max(1, per_minute // 5))
+            checks.append(((team, method), per_minute / self.window_s, burst))
         if method == "chat.postMessage" and isinstance(args.get("channel"), str):
-            count, seconds = self.channel_post_limit
-            checks.append(((team, method, args["channel"]), count, seconds))
+            burst, seconds = self.channel_post_limit
+            checks.append(((team, method, args["channel"]), 1.0 / (seconds * scale), burst))
         wait = max(
-            (self._windows.wait_needed(key, limit, window, now) for key, limit, window in checks),
+            (self._buckets.wait_needed(key, rate, burst, now) for key, rate, burst in checks),
             default=0.0,
         )
         if wait > 0:
@@ -743,8 +778,8 @@ class FakeSlack:
             return _Response(
                 429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"}
             )
-        for key, _, _ in checks:
-            self._windows.record(key, now)
+        for key, rate, burst in checks:
+            self._buckets.take(key, rate, burst, now)
         return None
 
     # ----------------------------------------------------------------- helpers
@@ -781,7 +816,12 @@ class FakeSlack:
             raise SlackError("message_not_found")
         return msg
 
+    def _stream_channel(self, channel: str) -> None:
+        if channel in self.no_stream_channels:
+            raise SlackError("method_not_supported_for_channel_type")
+
     def _streaming(self, args: Mapping[str, Any], now: float) -> Message:
+        self._stream_channel(self._channel(args))
         msg = self._find(args)
         if not msg.from_bot:
             raise SlackError("message_not_owned_by_app")
@@ -818,7 +858,8 @@ class FakeSlack:
         blocks = _parse_blocks(args["blocks"]) if args.get("blocks") is not None else None
         if has_md:
             markdown = str(args["markdown_text"])
-            if len(markdown) > MARKDOWN_TEXT_MAX:
+            # chat.update refuses text near 4,000 characters, whichever field carries it.
+            if len(markdown) > min(text_max, MARKDOWN_TEXT_MAX):
                 raise SlackError("msg_too_long")
             # Slack turns markdown_text into a `markdown` block; the text fallback is the same.
             return markdown, [{"type": "markdown", "text": markdown}]
@@ -895,6 +936,7 @@ class FakeSlack:
 
     def _start_stream(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
         channel = self._channel(args)
+        self._stream_channel(channel)
         _require(args, "thread_ts")
         if not channel.startswith("D"):
             if not _present(args, "recipient_team_id"):

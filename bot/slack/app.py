@@ -10,10 +10,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
@@ -25,15 +22,17 @@ logger = logging.getLogger(__name__)
 
 
 def build_web_client(settings: Settings) -> WebClient:
-    """A WebClient for SLACK_API_URL that waits out 429s (Retry-After) and retries resets."""
+    """A WebClient for SLACK_API_URL that retries connection resets.
+
+    No RateLimitErrorRetryHandler on purpose: a 429 must reach ShopMate's reply, which puts
+    the method on hold in the shared budget for every reply (not only the one that was
+    refused), drops a progress call instead of sleeping on it, and retries a final one.
+    """
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=15,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],
     )
 
 
@@ -53,7 +52,7 @@ def build_app(
     settings = services.settings
     responder = SlackResponder(
         services,
-        budget=budget or CallBudget(),
+        budget=budget or CallBudget(minute_s=settings.slack_minute_s),
         options=ReplyOptions(
             flush_interval=settings.flush_interval,
             native_streaming=settings.slack_native_streaming,

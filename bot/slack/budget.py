@@ -1,69 +1,89 @@
-"""A shared, per-workspace budget of Slack Web API calls, so many replies never provoke 429s.
+"""A shared, per-workspace budget of Slack Web API calls, spent evenly so replies never burst.
 
 Slack limits most methods per workspace per minute (chat.update Tier 3 ≈ 50/min,
 chat.appendStream Tier 4 ≈ 100/min, chat.startStream / chat.stopStream Tier 2 ≈ 20/min) and
-chat.postMessage to about one a second per channel. Every reply in a workspace draws from the
-same budget: progress updates are optional and skipped when the window is filling up, while
-the calls that deliver the final text are reserved up front, so a reply that has started can
-always finish.
+chat.postMessage to about one a second per channel, and it does not promise to absorb a whole
+minute's calls in one burst. So calls are *paced*: each method has a slot every
+`window / (calls × safety)` seconds and may run at most `burst` slots ahead (a GCRA, "generic
+cell rate algorithm": one number per key, the time the schedule is booked up to). Three
+kinds of call share a method's slots:
+
+- final deliveries (`acquire`) wait, first come first served, and go before anything else;
+- calls that open a message (`try_acquire`) take a free slot now or do without;
+- progress updates (`try_acquire(optional=True)`) take a slot only with headroom to spare,
+  no final waiting, and only in turn with the other replies asking (least served first).
+
+`reserve` books a slot for a call made later (the final chat.update of a posted message), so
+a reply that has shown something can always finish. `penalize` is what a 429 that still
+comes does: every caller of that method waits out Retry-After.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `calls` in any rolling `window_s` seconds."""
+    """`calls` per `window_s` seconds (of a 60 s minute), at most `burst` ahead of the pace."""
 
     calls: int
     window_s: float = 60.0
+    burst: int = 1
 
 
-# Slack's published tiers, per workspace; chat.postMessage is limited per channel.
+# Slack's tiers, per workspace (PLATFORM-NOTES). Bursts are kept small on purpose: Slack
+# counts per minute but a minute's calls in one second is not what it promises to absorb.
 SLACK_TIERS: dict[str, Limit] = {
-    "chat.update": Limit(50),
-    "chat.appendStream": Limit(100),
-    "chat.startStream": Limit(20),
-    "chat.stopStream": Limit(20),
-    "chat.delete": Limit(50),
-    "assistant.threads.setStatus": Limit(50),
-    "chat.postMessage": Limit(1, 1.0),
+    "chat.update": Limit(50, burst=4),  # Tier 3
+    "chat.delete": Limit(50, burst=4),  # Tier 3
+    "chat.appendStream": Limit(100, burst=6),  # Tier 4
+    "chat.startStream": Limit(20, burst=2),  # Tier 2
+    "chat.stopStream": Limit(20, burst=2),  # Tier 2
+    "assistant.threads.setStatus": Limit(50, burst=4),  # Tier 3 (not published; assumed)
+    "chat.postMessage": Limit(300, burst=10),  # "special": several hundred a minute
 }
-PER_CHANNEL = frozenset({"chat.postMessage"})
+# chat.postMessage is also limited per channel: about one a second.
+CHANNEL_TIERS: dict[str, Limit] = {"chat.postMessage": Limit(1, 1.0, burst=1)}
+
+# How long a reply that asked for a progress slot counts as still asking (in slots).
+_ACTIVE_SLOTS = 8
 
 
-class _Window:
-    """Call times in the window plus reservations not yet spent."""
+@dataclass
+class _Pace:
+    """One key's schedule: booked up to `tat`, plus reserved slots and who is waiting."""
 
-    def __init__(self, limit: Limit, window_s: float | None = None) -> None:
-        self.limit = limit
-        self.window_s = limit.window_s if window_s is None else window_s
-        self.times: deque[float] = deque()
-        self.reserved = 0
-        self.blocked_until = 0.0
+    interval: float
+    burst: int
+    tat: float = 0.0  # "theoretical arrival time": when the schedule is free again
+    reserved: int = 0
+    blocked_until: float = 0.0
+    waiting: list[int] = field(default_factory=list)  # tickets of waiting final calls
+    served: dict[str, list[float]] = field(default_factory=dict)  # owner -> [served, asked]
 
-    def used(self, now: float) -> int:
-        while self.times and self.times[0] <= now - self.window_s:
-            self.times.popleft()
-        return len(self.times) + self.reserved
+    def ahead(self, now: float) -> float:
+        """How far (seconds) the schedule runs ahead of now, reserved slots included."""
+        return max(self.tat, now) - now + self.reserved * self.interval
 
-    def wait_time(self, now: float, capacity: int) -> float:
-        """Seconds until one more call fits under `capacity`, 0 if it fits now."""
+    def fits(self, now: float, *, spare: int = 0) -> bool:
+        if now < self.blocked_until:
+            return False
+        # A tiny tolerance: float sums of intervals must not refuse a slot that is due.
+        return self.ahead(now) <= (self.burst - 1 - spare) * self.interval + 1e-9
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one more call fits (0 if it fits now)."""
         if now < self.blocked_until:
             return self.blocked_until - now
-        used = self.used(now)
-        if used < capacity:
-            return 0.0
-        excess = used - capacity  # how many recorded calls must leave the window first
-        if excess >= len(self.times):
-            return 0.5  # only reservations hold it; they free as they're spent, so poll
-        return self.times[excess] + self.window_s - now
+        return max(0.0, self.ahead(now) - (self.burst - 1) * self.interval)
+
+    def take(self, now: float) -> None:
+        self.tat = max(self.tat, now) + self.interval
 
 
 class Reservation:
@@ -92,129 +112,208 @@ class Reservation:
 
 
 class CallBudget:
-    """Rolling-window budgets keyed by workspace (and channel for chat.postMessage).
+    """Paced call budgets keyed by workspace (and channel for chat.postMessage).
 
-    `safety` keeps a margin below Slack's figures (Slack counts on its own clock); optional
-    progress calls may use only `optional_share` of a window so final deliveries always fit.
+    `safety` paces below Slack's figures (Slack counts on its own clock, and calls reach it
+    with jitter); `minute_s` is how long a "minute" is — 60 against Slack, shorter only
+    against a fake Slack whose minute is shortened the same way (tests, benchmarks).
     """
 
     def __init__(
         self,
         limits: dict[str, Limit] | None = None,
         *,
-        safety: float = 0.9,
-        optional_share: float = 0.6,
+        channel_limits: dict[str, Limit] | None = None,
+        safety: float = 0.8,
+        minute_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = dict(SLACK_TIERS if limits is None else limits)
+        self.channel_limits = dict(
+            (CHANNEL_TIERS if limits is None else {}) if channel_limits is None else channel_limits
+        )
         self.safety = safety
-        self.optional_share = optional_share
+        self.scale = minute_s / 60.0
         self.clock = clock
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._paces: dict[tuple[str, str], _Pace] = {}
+        self._tickets = itertools.count()
         self._cond = threading.Condition()
 
-    def _scope(self, team: str, method: str, channel: str | None) -> str:
-        return f"{team}/{channel}" if method in PER_CHANNEL and channel else team
+    # ----- keys ------------------------------------------------------------------------------
 
-    def _window(self, scope: str, method: str) -> _Window | None:
-        limit = self.limits.get(method)
-        if limit is None:
-            return None
-        key = (scope, method)
-        window = self._windows.get(key)
-        if window is None:
-            window = self._windows[key] = _Window(limit, self._window_s(limit))
-        return window
+    def _keys(self, team: str, method: str, channel: str | None) -> list[tuple[str, str]]:
+        keys = []
+        if method in self.limits:
+            keys.append((team, method))
+        if method in self.channel_limits and channel:
+            keys.append((f"{team}/{channel}", method))
+        return keys
 
-    def _window_s(self, limit: Limit) -> float:
-        """The window we count in: Slack's, or longer where `safety` can't trim the count.
+    def _pace(self, key: tuple[str, str]) -> _Pace:
+        pace = self._paces.get(key)
+        if pace is None:
+            scope, method = key
+            limit = (self.channel_limits if "/" in scope else self.limits)[method]
+            interval = limit.window_s * self.scale / (limit.calls * self.safety)
+            pace = self._paces[key] = _Pace(interval, max(1, limit.burst))
+        return pace
 
-        One call a second (chat.postMessage per channel) leaves no call to hold back, and
-        paced exactly at 1/s the calls reach Slack with jitter and trip its window anyway
-        (measured: 15 429s for 50 replies in one channel). Such limits get their margin in
-        time instead: 1 call per 1.11 s at safety 0.9.
-        """
-        if limit.calls * self.safety >= 1:
-            return limit.window_s
-        return limit.window_s / (limit.calls * self.safety)
+    def interval(self, team: str, method: str, *, channel: str | None = None) -> float:
+        """Seconds between two paced calls of `method` (the slowest of its keys; 0 if none)."""
+        with self._cond:
+            return max(
+                (self._pace(k).interval for k in self._keys(team, method, channel)), default=0
+            )
 
-    def _capacity(self, window: _Window, *, optional: bool) -> int:
-        capacity = max(1, int(window.limit.calls * self.safety))
-        if optional:
-            capacity = int(capacity * self.optional_share)
-        return capacity
+    # ----- taking slots --------------------------------------------------------------------
 
     def try_acquire(
-        self, team: str, method: str, *, channel: str | None = None, optional: bool = False
+        self,
+        team: str,
+        method: str,
+        *,
+        channel: str | None = None,
+        optional: bool = False,
+        owner: str | None = None,
     ) -> bool:
-        """Record a call now if it fits; False means skip it (or do it later)."""
+        """Take a slot now if one is free; False means do without (or try later).
+
+        `optional` marks a progress update: it leaves half the burst to final deliveries,
+        never jumps a waiting final, and with `owner` set takes its turn among the replies
+        asking, so one chatty reply cannot crowd out the others.
+        """
         with self._cond:
-            window = self._window(self._scope(team, method, channel), method)
-            if window is None:
-                return True
             now = self.clock()
-            if window.wait_time(now, self._capacity(window, optional=optional)) > 0:
+            paces = [self._pace(k) for k in self._keys(team, method, channel)]
+            if not optional:
+                if any(p.waiting or not p.fits(now) for p in paces):
+                    return False
+            elif not all(self._optional_fits(p, now, owner) for p in paces):
                 return False
-            window.times.append(now)
+            for pace in paces:
+                pace.take(now)
+                if optional and owner is not None:
+                    pace.served[owner][0] = now
             return True
 
+    def _optional_fits(self, pace: _Pace, now: float, owner: str | None) -> bool:
+        if owner is not None:
+            self._note_asking(pace, now, owner)
+        if pace.waiting or not pace.fits(now, spare=pace.burst // 2):
+            return False
+        if owner is None:
+            return True
+        # Round robin: the slot goes to whoever among those asking was served longest ago.
+        return pace.served[owner][0] <= min(last for last, _ in pace.served.values())
+
+    @staticmethod
+    def _note_asking(pace: _Pace, now: float, owner: str) -> None:
+        horizon = now - _ACTIVE_SLOTS * pace.interval
+        for other in [o for o, (_, asked) in pace.served.items() if asked < horizon]:
+            del pace.served[other]
+        pace.served.setdefault(owner, [float("-inf"), now])[1] = now
+
+    def forget(self, owner: str) -> None:
+        """A reply is done: it no longer waits for a progress turn."""
+        with self._cond:
+            for pace in self._paces.values():
+                pace.served.pop(owner, None)
+
     def acquire(
-        self, team: str, method: str, *, channel: str | None = None, timeout: float = 60.0
+        self,
+        team: str,
+        method: str,
+        *,
+        channel: str | None = None,
+        timeout: float = 60.0,
+        reservation: Reservation | None = None,
     ) -> bool:
-        """Wait (bounded) until a call fits, then record it. For calls that must happen."""
+        """Wait (bounded) for a slot, first come first served, for a call that must happen.
+
+        A slot `reservation` holds for this method is used instead of a new one, once any
+        429 penalty has passed. False if no slot came within `timeout`.
+        """
         deadline = self.clock() + timeout
         with self._cond:
-            window = self._window(self._scope(team, method, channel), method)
-            if window is None:
+            keys = self._keys(team, method, channel)
+            if reservation is not None and reservation.holds(method):
+                while True:
+                    now = self.clock()
+                    wait = max((self._pace(k).blocked_until - now for k in keys), default=0)
+                    if wait <= 0:
+                        reservation.spend(method)
+                        return True
+                    if now + wait > deadline:
+                        return False
+                    self._cond.wait(wait)
+            paces = [self._pace(k) for k in keys]
+            if not paces:
                 return True
-            while True:
-                now = self.clock()
-                wait = window.wait_time(now, self._capacity(window, optional=False))
-                if wait <= 0:
-                    window.times.append(now)
-                    return True
-                if now + wait > deadline:
-                    return False
-                self._cond.wait(min(wait, 0.5))
+            ticket = next(self._tickets)
+            for pace in paces:
+                pace.waiting.append(ticket)
+            try:
+                while True:
+                    now = self.clock()
+                    first = all(p.waiting[0] == ticket for p in paces)
+                    wait = max(p.wait_time(now) for p in paces)
+                    if first and wait <= 0:
+                        for pace in paces:
+                            pace.take(now)
+                        return True
+                    if now >= deadline:
+                        return False
+                    self._cond.wait(min(max(wait, 0.005) if first else 0.5, deadline - now))
+            finally:
+                for pace in paces:
+                    pace.waiting.remove(ticket)
+                self._cond.notify_all()
 
     def reserve(
         self, team: str, methods: Iterable[str], *, channel: str | None = None
     ) -> Reservation | None:
-        """Reserve one call of each method, all or none, without making them yet."""
-        methods = list(methods)
+        """Book one slot of each method for later, all or none, leaving room for progress.
+
+        A reservation must not crowd out final calls already waiting, so it needs the same
+        headroom a progress update does.
+        """
         with self._cond:
             now = self.clock()
-            keys = [(self._scope(team, m, channel), m) for m in methods]
-            windows = [self._window(scope, m) for scope, m in keys]
-            for window in windows:
-                if window and window.wait_time(now, self._capacity(window, optional=False)) > 0:
-                    return None
-            for window in windows:
-                if window:
-                    window.reserved += 1
-            return Reservation(self, [k for k, w in zip(keys, windows, strict=True) if w])
+            keys = [k for m in methods for k in self._keys(team, m, channel)]
+            paces = [self._pace(k) for k in keys]
+            if any(p.waiting or not p.fits(now, spare=p.burst // 2) for p in paces):
+                return None
+            for pace in paces:
+                pace.reserved += 1
+            return Reservation(self, keys)
 
-    def penalize(self, team: str, method: str, retry_after: float, *, channel: str | None = None):
+    def penalize(
+        self, team: str, method: str, retry_after: float, *, channel: str | None = None
+    ) -> None:
         """Slack said 429 anyway: hold every caller of this method until Retry-After passes."""
         with self._cond:
-            window = self._window(self._scope(team, method, channel), method)
-            if window is not None:
-                window.blocked_until = max(window.blocked_until, self.clock() + retry_after)
+            until = self.clock() + retry_after
+            for key in self._keys(team, method, channel):
+                pace = self._pace(key)
+                pace.blocked_until = max(pace.blocked_until, until)
+            self._cond.notify_all()
 
     def _spend_reserved(self, scope: str, method: str) -> None:
         with self._cond:
-            window = self._windows[(scope, method)]
-            window.reserved -= 1
-            window.times.append(self.clock())
+            pace = self._pace((scope, method))
+            pace.reserved -= 1
+            pace.take(self.clock())
             self._cond.notify_all()
 
     def _release_reserved(self, scope: str, method: str) -> None:
         with self._cond:
-            self._windows[(scope, method)].reserved -= 1
+            self._pace((scope, method)).reserved -= 1
             self._cond.notify_all()
 
-    def usage(self, team: str, method: str, *, channel: str | None = None) -> int:
-        """Calls counted in the current window, reservations included (for tests and stats)."""
+    def booked_ahead(self, team: str, method: str, *, channel: str | None = None) -> float:
+        """Seconds the method's schedule is booked ahead of now, reservations included."""
         with self._cond:
-            window = self._window(self._scope(team, method, channel), method)
-            return 0 if window is None else window.used(self.clock())
+            now = self.clock()
+            return max(
+                (self._pace(k).ahead(now) for k in self._keys(team, method, channel)), default=0
+            )

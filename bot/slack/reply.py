@@ -1,10 +1,13 @@
 """Shows one answer in a Slack thread as it is written: status, then streamed text, then done.
 
 Prefers Slack's native streaming (chat.startStream / appendStream / stopStream) and falls back
-to chat.postMessage + throttled chat.update when streaming is unavailable, rejected, or expires
-(Slack ends a stream about five minutes after it starts). Every call draws from the shared
-per-workspace CallBudget; progress calls are skipped when the budget is tight, the calls that
-deliver the final text are reserved up front.
+to chat.postMessage + paced chat.update when streaming is unavailable, rejected, or expires
+(Slack ends a stream about five minutes after it starts). When neither has budget to spare,
+the answer waits under the thread's status and arrives in one post. Every call draws from the
+shared per-workspace CallBudget: progress calls are skipped when it is tight, the calls that
+deliver the final text wait their turn and are retried (Retry-After, bounded). The promise:
+every character Claude wrote becomes visible once, in order — in a new message in the thread
+when the current one can no longer be edited, and with a notice if Slack refuses even that.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +25,68 @@ from slack_sdk.errors import SlackApiError
 
 from bot.events import EngineEvent, TextDelta, ToolStarted, TurnComplete, TurnFailed
 from bot.slack.budget import CallBudget, Reservation
-from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point
+from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
 
 logger = logging.getLogger(__name__)
 
 THINKING_STATUS = "is thinking…"
 PLACEHOLDER = "_ShopMate is looking into it…_"
+UNDELIVERED_NOTICE = "_Slack would not take the rest of this answer; please ask again._"
+# Workspace-wide streaming trouble (a missing scope, an app not allowed) may be fixed by an
+# admin: try again after a while. A channel type that has no streaming keeps not having it.
 STREAMING_RETRY_AFTER_S = 600.0
-POST_WHOLE_ATTEMPTS = 3
+CHANNEL_STREAMING_RETRY_AFTER_S = 6 * 3600.0
+FINAL_ATTEMPTS = 4  # tries of a call that delivers the final text
+MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is waited out only this long per try
+FINAL_WAIT_S = 120.0  # the longest a final call waits for budget
+RETRY_BACKOFF_S = 0.5  # first pause after a transient failure, doubled each time
+
+# Slack error codes by what they mean for this reply.
+RATE_LIMITED = frozenset({"ratelimited"})
+# The message exists but can take no more: what is left goes in a new message.
+UNEDITABLE = frozenset(
+    {
+        "message_not_in_streaming_state",
+        "cant_update_message",
+        "msg_too_long",
+        "message_not_found",
+        "edit_window_closed",
+        "streaming_state_conflict",
+        "streaming_mode_mismatch",
+        "stopped_by_user",
+    }
+)
+# About where the message is: this channel's type has no native streaming.
+CHANNEL_NO_STREAMING = frozenset(
+    {"method_not_supported_for_channel_type", "channel_type_not_supported"}
+)
+# About the whole workspace (or the app's installation in it).
+TEAM_NO_STREAMING = frozenset(
+    {
+        "not_allowed",
+        "missing_scope",
+        "unknown_method",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+    }
+)
+# Retrying cannot help: the post itself is refused.
+HOPELESS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "restricted_action",
+        "no_permission",
+        "invalid_arguments",
+        "missing_scope",
+        "not_allowed",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -43,20 +101,31 @@ class ReplyTarget:
 
 
 class StreamingHealth:
-    """Remembers per workspace that native streaming failed, so later replies skip it a while."""
+    """Where native streaming failed, so later replies skip it there for a while.
+
+    A channel whose type has no streaming turns it off for that channel only; a refusal
+    about the workspace (scope, permission) turns it off for the workspace.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._broken_until: dict[str, float] = {}
+        self._off_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock
 
-    def usable(self, team: str) -> bool:
+    def usable(self, team: str, channel: str | None = None) -> bool:
+        now = self._clock()
         with self._lock:
-            return self._clock() >= self._broken_until.get(team, 0.0)
+            if now < self._off_until.get(team, 0.0):
+                return False
+            return channel is None or now >= self._off_until.get(f"{team}/{channel}", 0.0)
 
-    def mark_broken(self, team: str) -> None:
+    def channel_off(self, team: str, channel: str) -> None:
         with self._lock:
-            self._broken_until[team] = self._clock() + STREAMING_RETRY_AFTER_S
+            self._off_until[f"{team}/{channel}"] = self._clock() + CHANNEL_STREAMING_RETRY_AFTER_S
+
+    def team_off(self, team: str) -> None:
+        with self._lock:
+            self._off_until[team] = self._clock() + STREAMING_RETRY_AFTER_S
 
 
 @dataclass
@@ -64,6 +133,19 @@ class ReplyOptions:
     flush_interval: float = 0.4
     native_streaming: bool = True
     message_chars: int = DEFAULT_MESSAGE_CHARS
+
+
+@dataclass
+class _Outcome:
+    """What one Slack call ended with."""
+
+    response: Any | None = None
+    error: str | None = None  # Slack's error code, "connection" for a network failure
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None
 
 
 class SlackReply:
@@ -78,6 +160,7 @@ class SlackReply:
         options: ReplyOptions | None = None,
         health: StreamingHealth | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.budget = budget
@@ -85,23 +168,29 @@ class SlackReply:
         self.options = options or ReplyOptions()
         self.health = health or StreamingHealth()
         self.clock = clock
+        self.sleep = sleep
+        self.owner = uuid.uuid4().hex  # this reply's name in the budget's fair share
         self.posted: list[str] = []  # ts of every message this reply created
-        self._pending = ""  # text written by Claude, not yet sent to Slack
+        self._pending = ""  # text written by Claude, not yet visible in Slack
         self._shown = ""  # text visible in the current message
         self._mode: str | None = None  # None (no message yet), "stream" or "update"
         self._ts: str | None = None
-        self._reservation: Reservation | None = None
+        self._reservation: Reservation | None = None  # the final chat.update of a post
         self._last_flush = 0.0
         self._status: str = ""
         self._status_supported = True
         self._finished = False
-        self._last_error: str | None = None  # error code of the latest failed Slack call
 
     # ----- engine events -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Show at once that ShopMate is working: a thread status, else an early message."""
-        if not self._set_status(THINKING_STATUS, optional=False):
+        """Show at once that ShopMate is working: a thread status, else an early message.
+
+        With no budget for a status right now, nothing is shown early: the first words follow
+        soon, and a placeholder would cost a chat.update later.
+        """
+        outcome = self._set_status(THINKING_STATUS, optional=False)
+        if outcome is not None and not outcome.ok and outcome.error not in RATE_LIMITED:
             self._status_supported = False
             self._open_message(placeholder=True)
 
@@ -130,11 +219,10 @@ class SlackReply:
         try:
             self._flush(final=True)
         finally:
-            if self._reservation is not None:
-                self._reservation.release()
-                self._reservation = None
+            self.budget.forget(self.owner)
+            self._close_message()
             if self._status and self._status_supported:
-                self._set_status("")
+                self._clear_status()
 
     # ----- delivery ------------------------------------------------------------------------
 
@@ -142,7 +230,7 @@ class SlackReply:
         self._last_flush = self.clock()
         limit = self.options.message_chars
         soft_limit = int(limit * 0.8)
-        while len(self._shown) + len(self._pending) > soft_limit:
+        while self._mode is not None and len(self._shown) + len(self._pending) > soft_limit:
             # Near the limit, end the message at a paragraph break; text already shown can't
             # be taken back, so hold the rest until a break arrives or the limit forces a cut.
             combined = self._shown + self._pending
@@ -153,192 +241,288 @@ class SlackReply:
                         return
                     break
                 cut = cut_point(combined, limit, keep=len(self._shown))
-            self._pending = combined[len(self._shown) : cut]
             rest = combined[cut:]
-            self._deliver(final=True)
-            self._close_message()
-            self._pending = rest
-        if self._pending or (final and self._mode is not None):
-            self._deliver(final=final)
-        if final:
-            self._close_message()
-
-    def _deliver(self, *, final: bool) -> None:
-        """Send the pending text to the current message, opening one if needed."""
-        if self._mode is None and not self._open_message():
-            if not final:
-                return  # no budget for a message yet: keep buffering, nothing is lost
-            self._post_whole(self._pending)
+            self._pending = combined[len(self._shown) : cut]
+            self._finish_message()
+            self._pending = rest + self._pending
+        if self._mode is None:
+            if final:
+                self._post_rest()
+            elif self._pending:
+                self._open_message()
             return
+        if final:
+            self._finish_message()
+        elif self._pending:
+            self._progress()
+
+    def _progress(self) -> None:
+        """Show the pending text in the open message if the budget spares a call."""
+        t = self.target
         if self._mode == "stream":
-            self._stream_text(final=final)
+            method, fn = "chat.appendStream", self.client.chat_appendStream
+            kwargs: dict[str, Any] = {"markdown_text": self._pending}
+            text = self._pending
         else:
-            self._update_text(final=final)
+            method, fn = "chat.update", self.client.chat_update
+            text = self._shown + self._pending
+            if len(text) > self.options.message_chars:
+                return  # the cut above will end this message; no edit it would refuse
+            kwargs = {"markdown_text": text}
+        if not self.budget.try_acquire(t.team, method, optional=True, owner=self.owner):
+            return
+        outcome = self._call(method, fn, channel=t.channel, ts=self._ts, **kwargs)
+        if outcome.ok:
+            self._shown = self._shown + self._pending if self._mode == "stream" else text
+            self._pending = ""
+        elif outcome.error in UNEDITABLE:
+            # Expired or stopped: what was shown stays; the rest goes in a new message.
+            self._close_message()
+        # Anything else (rate limit, a transient error): the text stays pending for the next
+        # call, and the final one always comes.
+
+    def _finish_message(self) -> None:
+        """End the open message with the pending text; what it won't take is posted anew."""
+        t = self.target
+        if self._mode == "stream":
+            kwargs: dict[str, Any] = {"channel": t.channel, "ts": self._ts}
+            if self._pending:
+                kwargs["markdown_text"] = self._pending
+            outcome = self._final_call("chat.stopStream", self.client.chat_stopStream, **kwargs)
+            if outcome.ok:
+                self._shown += self._pending
+                self._pending = ""
+            elif outcome.error not in UNEDITABLE:
+                # Tried and tried: Slack ends the stream itself within minutes; the text
+                # must not wait for that.
+                logger.error("Could not stop the stream %s in %s", self._ts, t.channel)
+        elif self._mode == "update" and self._pending:
+            text = self._shown + self._pending
+            outcome = self._final_call(
+                "chat.update",
+                self.client.chat_update,
+                reservation=self._reservation,
+                channel=t.channel,
+                ts=self._ts,
+                markdown_text=text,
+            )
+            if outcome.ok:
+                self._shown, self._pending = text, ""
+        self._close_message()
+        if self._pending:
+            self._post_rest()
 
     def _open_message(self, *, placeholder: bool = False) -> bool:
         """Start the reply message, natively streamed if we can; False if the budget says wait."""
         t = self.target
-        text = self._pending if not placeholder else ""
-        if self.options.native_streaming and self.health.usable(t.team):
-            reservation = self.budget.reserve(t.team, ["chat.startStream", "chat.stopStream"])
-            if reservation is not None:
-                kwargs: dict[str, Any] = {"channel": t.channel, "thread_ts": t.thread_ts}
-                if text:
-                    kwargs["markdown_text"] = text
-                if not t.channel.startswith("D"):
-                    kwargs["recipient_team_id"] = t.user_team or t.team
-                    kwargs["recipient_user_id"] = t.user
-                reservation.spend("chat.startStream")
-                response = self._call("chat.startStream", self.client.chat_startStream, **kwargs)
-                if response is not None:
-                    self._begin("stream", response["ts"], reservation, shown=text)
-                    return True
-                reservation.release()
-                self.health.mark_broken(t.team)
-        reservation = self.budget.reserve(
-            t.team, ["chat.postMessage", "chat.update"], channel=t.channel
-        )
+        text = "" if placeholder else self._pending
+        soft_limit = int(self.options.message_chars * 0.8)
+        if len(text) > soft_limit:
+            # A long first text: open with a first part; the cut in _flush ends the message.
+            text = text[: cut_point(text, soft_limit)]
+        if (
+            self.options.native_streaming
+            and self.health.usable(t.team, t.channel)
+            and self.budget.try_acquire(t.team, "chat.startStream")
+            and self._start_stream(text)
+        ):
+            return True
+        # A posted message needs a final chat.update later: book it now, or don't post yet.
+        reservation = self.budget.reserve(t.team, ["chat.update"])
         if reservation is None:
             return False
-        reservation.spend("chat.postMessage")
-        response = self._call(
+        if not self.budget.try_acquire(t.team, "chat.postMessage", channel=t.channel):
+            reservation.release()
+            return False
+        outcome = self._call(
             "chat.postMessage",
             self.client.chat_postMessage,
             channel=t.channel,
             thread_ts=t.thread_ts,
             markdown_text=text or PLACEHOLDER,
         )
-        if response is None:
+        if not outcome.ok:
             reservation.release()
             return False
-        self._begin("update", response["ts"], reservation, shown=text)
+        self._begin("update", outcome.response["ts"], reservation, shown=text)
         return True
 
-    def _begin(self, mode: str, ts: str, reservation: Reservation, *, shown: str) -> None:
+    def _start_stream(self, text: str) -> bool:
+        """chat.startStream with the first text; on refusal, note where streaming is off."""
+        t = self.target
+        kwargs: dict[str, Any] = {"channel": t.channel, "thread_ts": t.thread_ts}
+        if text:
+            kwargs["markdown_text"] = text
+        if not t.channel.startswith("D"):
+            kwargs["recipient_team_id"] = t.user_team or t.team
+            kwargs["recipient_user_id"] = t.user
+        outcome = self._call("chat.startStream", self.client.chat_startStream, **kwargs)
+        if outcome.ok:
+            self._begin("stream", outcome.response["ts"], None, shown=text)
+            return True
+        if outcome.error in CHANNEL_NO_STREAMING:
+            logger.info("No native streaming in channel %s; posting instead", t.channel)
+            self.health.channel_off(t.team, t.channel)
+        elif outcome.error in TEAM_NO_STREAMING:
+            logger.warning("Native streaming refused in workspace %s for a while", t.team)
+            self.health.team_off(t.team)
+        return False
+
+    def _begin(self, mode: str, ts: str, reservation: Reservation | None, *, shown: str) -> None:
         self._mode, self._ts, self._reservation = mode, ts, reservation
         self._shown = shown
         if shown:
             self._pending = self._pending[len(shown) :]
         self.posted.append(ts)
-
-    def _stream_text(self, *, final: bool) -> None:
-        t = self.target
-        if final:
-            assert self._reservation is not None
-            self._reservation.spend("chat.stopStream")
-            kwargs: dict[str, Any] = {"channel": t.channel, "ts": self._ts}
-            if self._pending:
-                kwargs["markdown_text"] = self._pending
-            ok = self._call("chat.stopStream", self.client.chat_stopStream, **kwargs) is not None
-        else:
-            if not self._pending or not self.budget.try_acquire(
-                t.team, "chat.appendStream", optional=True
-            ):
-                return
-            ok = (
-                self._call(
-                    "chat.appendStream",
-                    self.client.chat_appendStream,
-                    channel=t.channel,
-                    ts=self._ts,
-                    markdown_text=self._pending,
-                )
-                is not None
-            )
-        if ok:
-            self._shown += self._pending
-            self._pending = ""
-            return
-        # The stream broke (expired, or the method failed): what was shown stays; the rest
-        # continues in a normal message that we post and update.
-        self.health.mark_broken(t.team)
-        self._close_message()
-        if self._pending and not self._open_message() and final:
-            self._post_whole(self._pending)
-
-    def _update_text(self, *, final: bool) -> None:
-        t = self.target
-        if not self._pending:
-            return
-        if final:
-            if self._reservation is not None and self._reservation.holds("chat.update"):
-                self._reservation.spend("chat.update")
-            elif not self.budget.acquire(t.team, "chat.update"):
-                logger.warning("No chat.update budget to finish a reply in %s", t.channel)
-        elif not self.budget.try_acquire(t.team, "chat.update", optional=True):
-            return
-        text = self._shown + self._pending
-        response = self._call(
-            "chat.update",
-            self.client.chat_update,
-            channel=t.channel,
-            ts=self._ts,
-            markdown_text=text,
-        )
-        if response is not None:
-            self._shown, self._pending = text, ""
-
-    def _post_whole(self, text: str) -> None:
-        """Last resort when no message could be opened: one plain post, waiting for budget.
-
-        The answer must not be lost to rate limiting: a post still refused as `ratelimited`
-        after the client's own Retry-After retries waits for budget and is tried again.
-        """
-        t = self.target
-        if not text:
-            return
-        for _ in range(POST_WHOLE_ATTEMPTS):
-            self.budget.acquire(t.team, "chat.postMessage", channel=t.channel)
-            response = self._call(
-                "chat.postMessage",
-                self.client.chat_postMessage,
-                channel=t.channel,
-                thread_ts=t.thread_ts,
-                markdown_text=text,
-            )
-            if response is not None:
-                self.posted.append(response["ts"])
-                self._pending = ""
-                return
-            if self._last_error != "ratelimited":
-                return
+        self._status = ""  # Slack clears the status line when the app posts in the thread
 
     def _close_message(self) -> None:
         if self._reservation is not None:
             self._reservation.release()
         self._mode, self._ts, self._reservation, self._shown = None, None, None, ""
 
+    def _post_rest(self) -> None:
+        """Post the pending text as new message(s) in the thread, each waiting for budget.
+
+        The last resort of every path: if Slack refuses even this, a short notice says so
+        rather than the answer ending silently.
+        """
+        t = self.target
+        parts = [p for p in split_message(self._pending, self.options.message_chars) if p]
+        for i, part in enumerate(parts):
+            outcome = self._final_call(
+                "chat.postMessage",
+                self.client.chat_postMessage,
+                channel=t.channel,
+                thread_ts=t.thread_ts,
+                markdown_text=part,
+            )
+            if not outcome.ok:
+                logger.error(
+                    "Lost %d characters of an answer in %s: chat.postMessage %s",
+                    sum(len(p) for p in parts[i:]),
+                    t.channel,
+                    outcome.error,
+                )
+                self._pending = ""
+                if outcome.error not in HOPELESS:
+                    notice = self._final_call(
+                        "chat.postMessage",
+                        self.client.chat_postMessage,
+                        channel=t.channel,
+                        thread_ts=t.thread_ts,
+                        markdown_text=UNDELIVERED_NOTICE,
+                    )
+                    if notice.ok:
+                        self.posted.append(notice.response["ts"])
+                return
+            self.posted.append(outcome.response["ts"])
+            self._status = ""
+            self._pending = "".join(parts[i + 1 :])
+        self._pending = ""
+
     # ----- Slack calls ---------------------------------------------------------------------
 
-    def _set_status(self, status: str, *, optional: bool = True) -> bool:
+    def _set_status(self, status: str, *, optional: bool = True) -> _Outcome | None:
+        """Set the thread's status line; None when the budget had no slot for it."""
         t = self.target
         if not self._status_supported:
-            return False
-        if not self.budget.try_acquire(t.team, "assistant.threads.setStatus", optional=optional):
-            return False
-        response = self._call(
+            return None
+        if not self.budget.try_acquire(
+            t.team, "assistant.threads.setStatus", optional=optional, owner=self.owner
+        ):
+            return None
+        outcome = self._call(
             "assistant.threads.setStatus",
             self.client.assistant_threads_setStatus,
             channel_id=t.channel,
             thread_ts=t.thread_ts,
             status=status,
         )
-        if response is None:
-            return False
-        self._status = status
-        return True
+        if outcome.ok:
+            self._status = status
+        return outcome
 
-    def _call(self, method: str, fn: Callable[..., Any], **kwargs: Any) -> Any | None:
-        """Make one Web API call; log failures by method and error code, never raise."""
-        self._last_error = None
+    def _clear_status(self) -> None:
+        """Take the status line down; Slack would leave it spinning for minutes."""
+        t = self.target
+        if not self.budget.acquire(t.team, "assistant.threads.setStatus", timeout=10.0):
+            return
+        self._call(
+            "assistant.threads.setStatus",
+            self.client.assistant_threads_setStatus,
+            channel_id=t.channel,
+            thread_ts=t.thread_ts,
+            status="",
+        )
+
+    def _final_call(
+        self,
+        method: str,
+        fn: Callable[..., Any],
+        *,
+        reservation: Reservation | None = None,
+        **kwargs: Any,
+    ) -> _Outcome:
+        """A call that delivers final text: wait for budget, retry what may pass next time.
+
+        A 429 holds every caller of the method for Retry-After (capped) and is tried again;
+        a transient failure is tried again after a short pause; an answer about the message
+        or the channel is returned at once, for the caller to post the rest elsewhere.
+        """
+        t = self.target
+        channel = t.channel if method == "chat.postMessage" else None
+        outcome = _Outcome(error="no_budget")
+        for attempt in range(FINAL_ATTEMPTS):
+            if not self.budget.acquire(
+                t.team, method, channel=channel, timeout=FINAL_WAIT_S, reservation=reservation
+            ):
+                logger.warning("No %s budget within %.0f s in %s", method, FINAL_WAIT_S, t.channel)
+                return outcome
+            reservation = None
+            outcome = self._call(method, fn, **kwargs)
+            if outcome.ok or outcome.error in UNEDITABLE | CHANNEL_NO_STREAMING | HOPELESS:
+                return outcome
+            if outcome.error not in RATE_LIMITED and attempt + 1 < FINAL_ATTEMPTS:
+                self.sleep(RETRY_BACKOFF_S * 2**attempt)
+        return outcome
+
+    def _call(self, method: str, fn: Callable[..., Any], **kwargs: Any) -> _Outcome:
+        """Make one Web API call; log failures by method and error code, never raise.
+
+        A 429 puts the whole method on hold in the budget for its Retry-After (capped), so
+        the other replies don't walk into the same wall.
+        """
         try:
-            return fn(**kwargs)
+            return _Outcome(fn(**kwargs))
         except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else None
-            self._last_error = code
-            logger.warning("Slack API error: method=%s error=%s", method, code)
+            response = error.response
+            code = response.get("error") if response is not None else None
+            outcome = _Outcome(error=code or "unknown_error")
+            if response is not None and (code == "ratelimited" or response.status_code == 429):
+                outcome.error = "ratelimited"
+                outcome.retry_after = _retry_after(response.headers)
+                t = self.target
+                channel = t.channel if method == "chat.postMessage" else None
+                self.budget.penalize(t.team, method, outcome.retry_after, channel=channel)
+            logger.warning("Slack API error: method=%s error=%s", method, outcome.error)
+            return outcome
         except Exception as error:  # connection failures after the client's retries
             logger.warning(
                 "Slack API call failed: method=%s error=%s", method, type(error).__name__
             )
-        return None
+            return _Outcome(error="connection")
+
+
+def _retry_after(headers: Any) -> float:
+    """Seconds Slack asked us to wait, capped; 1 when it did not say."""
+    raw = None
+    if headers is not None:
+        for name, value in dict(headers).items():
+            if str(name).lower() == "retry-after":
+                raw = value[0] if isinstance(value, list) else value
+    try:
+        wait = float(raw) if raw is not None else 1.0
+    except ValueError:
+        wait = 1.0
+    return min(max(wait, 0.0), MAX_RETRY_AFTER_S)

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.simulators.slack import SLACK_LIMITS, FakeSlack
+from bot.simulators.slack import SLACK_BURSTS, SLACK_LIMITS, FakeSlack
 from bot.simulators.slack_events import (
     EventSender,
     mention_event,
@@ -224,6 +224,10 @@ def test_post_validation_errors(slack: FakeSlack) -> None:
     assert error_of(exc) == "msg_too_long"
     client.chat_update(channel="C4", ts=ts, text="x" * 4000)
     with pytest.raises(SlackApiError) as exc:
+        client.chat_update(channel="C4", ts=ts, markdown_text="x" * 4001)
+    assert error_of(exc) == "msg_too_long", "markdown_text is no way around the update limit"
+    client.chat_update(channel="C4", ts=ts, markdown_text="x" * 4000)
+    with pytest.raises(SlackApiError) as exc:
         client.chat_update(channel="C4", ts="1.000001", text="x")
     assert error_of(exc) == "message_not_found"
 
@@ -422,41 +426,145 @@ def test_first_visible_counts_a_started_stream(slack: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- limits
 
 
-def test_method_limit_gives_429_with_retry_after() -> None:
-    with FakeSlack(limits={**SLACK_LIMITS, "chat.update": 3}, window_s=1.0) as slack:
+class HandClock:
+    """A clock the test moves by hand, so a bucket's refill is checked without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_full_bucket_lets_a_burst_through_then_429s_with_retry_after() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock) as slack:
         client = client_for(slack)
         ts = client.chat_postMessage(channel="C1", text="0")["ts"]
-        for i in range(3):
+        for i in range(SLACK_BURSTS["chat.update"]):
             client.chat_update(channel="C1", ts=ts, text=str(i))
         with pytest.raises(SlackApiError) as exc:
             client.chat_update(channel="C1", ts=ts, text="too fast")
         assert exc.value.response.status_code == 429
         assert error_of(exc) == "ratelimited"
-        assert int(exc.value.response.headers["Retry-After"]) >= 1
+        # Tier 3 refills 50 a minute: the next token is 1.2 s away, said in whole seconds.
+        assert exc.value.response.headers["Retry-After"] == "2"
         assert slack.count_429 == 1
-        assert slack.message("C1", ts).text == "2"
+        assert slack.message("C1", ts).text == "9"
         last = slack.calls[-1]
         assert (last.status, last.ok, last.error) == (429, False, "ratelimited")
+        clock.now += 1.1
+        with pytest.raises(SlackApiError):
+            client.chat_update(channel="C1", ts=ts, text="not yet")
+        clock.now += 0.2
+        client.chat_update(channel="C1", ts=ts, text="one token back")
+        assert slack.count_429 == 2
 
-        # slack_sdk's own retry handler sleeps Retry-After and then gets through.
-        retrying = client_for(slack, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
-        for i in range(4):
-            retrying.chat_update(channel="C1", ts=ts, text=f"r{i}")
-        assert slack.message("C1", ts).text == "r3"
-        assert slack.count_429 >= 2
 
-
-def test_post_message_per_channel_burst() -> None:
-    with FakeSlack(channel_post_limit=(3, 1.0)) as slack:
+def test_calls_at_the_tier_rate_pass_and_a_little_faster_are_caught() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock) as slack:
         client = client_for(slack)
-        for i in range(3):
+        ts = client.chat_postMessage(channel="C1", text="0")["ts"]
+        for i in range(120):  # two minutes at exactly 50 a minute
+            clock.now += 60 / 50
+            client.chat_update(channel="C1", ts=ts, text=f"paced {i}")
+        assert slack.count_429 == 0
+        # 20% too fast: the burst absorbs it for a while, not for a minute.
+        refused = 0
+        for i in range(60):
+            clock.now += 60 / 60
+            try:
+                client.chat_update(channel="C1", ts=ts, text=f"fast {i}")
+            except SlackApiError:
+                refused += 1
+        assert refused > 0 and slack.count_429 == refused
+
+
+def test_stream_methods_are_tier_2_with_a_small_burst() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock) as slack:
+        client = client_for(slack)
+        for _ in range(SLACK_BURSTS["chat.startStream"]):
+            client.chat_startStream(channel="D1", thread_ts=THREAD)
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_startStream(channel="D1", thread_ts=THREAD)
+        assert exc.value.response.status_code == 429
+        clock.now += 60 / 20  # one Tier 2 token a minute / 20
+        client.chat_startStream(channel="D1", thread_ts=THREAD)
+
+
+def test_post_message_per_channel_burst_then_one_a_second() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock) as slack:
+        client = client_for(slack)
+        for i in range(2):
             client.chat_postMessage(channel="C1", text=str(i))
         with pytest.raises(SlackApiError) as exc:
             client.chat_postMessage(channel="C1", text="burst")
         assert exc.value.response.status_code == 429
         client.chat_postMessage(channel="C2", text="other channel is fine")
         assert slack.count_429 == 1
-        assert len(slack.messages("C1")) == 3
+        assert len(slack.messages("C1")) == 2
+        clock.now += 1.0
+        client.chat_postMessage(channel="C1", text="a second later")
+
+
+def test_a_shorter_minute_scales_every_limit_alike() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock, window_s=6.0) as slack:
+        client = client_for(slack)
+        for i in range(2):
+            client.chat_postMessage(channel="C1", text=str(i))
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel="C1", text="burst")
+        clock.now += 0.1  # a tenth of the minute: a tenth of the channel's second
+        client.chat_postMessage(channel="C1", text="refilled")
+        ts = slack.messages("C1")[0].ts
+        for i in range(SLACK_BURSTS["chat.update"]):
+            client.chat_update(channel="C1", ts=ts, text=str(i))
+        with pytest.raises(SlackApiError):
+            client.chat_update(channel="C1", ts=ts, text="too fast")
+        clock.now += 6.0 / 50 + 0.001
+        client.chat_update(channel="C1", ts=ts, text="refilled")
+
+
+def test_reset_keeps_what_the_buckets_remember() -> None:
+    clock = HandClock()
+    with FakeSlack(clock=clock) as slack:
+        client = client_for(slack)
+        for _ in range(SLACK_BURSTS["chat.startStream"]):
+            client.chat_startStream(channel="D1", thread_ts=THREAD)
+        slack.reset()
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_startStream(channel="D1", thread_ts=THREAD)
+        assert exc.value.response.status_code == 429
+        assert slack.count_429 == 1
+
+
+def test_the_sdk_retry_handler_waits_out_retry_after() -> None:
+    limits = {**SLACK_LIMITS, "chat.update": 3}
+    with FakeSlack(limits=limits, bursts={"chat.update": 3}, window_s=1.0) as slack:
+        client = client_for(slack)
+        ts = client.chat_postMessage(channel="C1", text="0")["ts"]
+        retrying = client_for(slack, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+        for i in range(4):
+            retrying.chat_update(channel="C1", ts=ts, text=f"r{i}")
+        assert slack.message("C1", ts).text == "r3"
+        assert slack.count_429 >= 1
+
+
+def test_a_channel_without_streaming_refuses_stream_methods() -> None:
+    with FakeSlack(no_stream_channels={"C9"}) as slack:
+        client = client_for(slack)
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_startStream(
+                channel="C9", thread_ts=THREAD, recipient_team_id="T1", recipient_user_id="U1"
+            )
+        assert error_of(exc) == "method_not_supported_for_channel_type"
+        client.chat_startStream(
+            channel="C1", thread_ts=THREAD, recipient_team_id="T1", recipient_user_id="U1"
+        )
 
 
 def test_limits_can_be_switched_off() -> None:
@@ -499,7 +607,9 @@ def test_fail_next_injects_errors(slack: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- concurrency, reset
 
 
-def test_many_concurrent_clients(slack: FakeSlack) -> None:
+def test_many_concurrent_clients() -> None:
+    slack = FakeSlack(enforce_limits=False).start()  # 40 updates at once: this is about threads
+
     def work(i: int) -> str:
         client = client_for(slack)
         ts = client.chat_postMessage(channel=f"C{i}", text=f"m{i}")["ts"]
@@ -511,6 +621,7 @@ def test_many_concurrent_clients(slack: FakeSlack) -> None:
     assert len(set(stamps)) == 40
     assert len(slack.calls) == 80 and all(c.ok for c in slack.calls)
     assert all(slack.messages(f"C{i}")[0].text == f"u{i}" for i in range(40))
+    slack.stop()
 
 
 def test_wait_for_is_bounded(slack: FakeSlack) -> None:

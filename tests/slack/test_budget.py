@@ -1,6 +1,8 @@
-"""The shared call budget: calls fit in Slack's windows; finals are reserved; 429s hold callers."""
+"""The shared call budget: paced not burst, finals first, fair shares, reservations, 429 holds."""
 
 from __future__ import annotations
+
+import threading
 
 from bot.slack.budget import CallBudget, Limit
 
@@ -14,18 +16,32 @@ class Clock:
 
 
 def budget(clock: Clock, **limits: Limit) -> CallBudget:
-    return CallBudget(limits, safety=1.0, optional_share=0.5, clock=clock)
+    return CallBudget(limits, safety=1.0, clock=clock)
 
 
-def test_calls_beyond_the_window_limit_are_refused_until_the_window_moves():
+def test_calls_are_paced_a_small_burst_then_one_per_interval():
     clock = Clock()
-    b = budget(clock, **{"chat.update": Limit(4, 60.0)})
-    assert all(b.try_acquire("T1", "chat.update") for _ in range(4))
-    assert not b.try_acquire("T1", "chat.update")
-    clock.now += 59.9
-    assert not b.try_acquire("T1", "chat.update")
-    clock.now += 0.2
+    b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=3)})
+    assert [b.try_acquire("T1", "chat.update") for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.9
+    assert not b.try_acquire("T1", "chat.update"), "a minute's calls never go out at once"
+    clock.now += 0.1
     assert b.try_acquire("T1", "chat.update")
+    assert not b.try_acquire("T1", "chat.update")
+    # Calls at the pace keep going for ever; a minute later the burst is back, no more.
+    clock.now += 60
+    assert sum(b.try_acquire("T1", "chat.update") for _ in range(10)) == 3
+
+
+def test_the_safety_margin_paces_below_slacks_rate():
+    clock = Clock()
+    b = CallBudget({"chat.update": Limit(50, 60.0)}, safety=0.8, clock=clock)
+    assert b.interval("T1", "chat.update") == 60 / 40
+
+
+def test_a_shortened_minute_scales_the_pace():
+    b = CallBudget({"chat.update": Limit(50, 60.0)}, safety=1.0, minute_s=6.0)
+    assert abs(b.interval("T1", "chat.update") - 6.0 / 50) < 1e-9
 
 
 def test_workspaces_have_separate_budgets():
@@ -36,40 +52,85 @@ def test_workspaces_have_separate_budgets():
     assert not b.try_acquire("T1", "chat.update")
 
 
-def test_optional_progress_calls_leave_room_for_final_deliveries():
+def test_progress_calls_leave_half_the_burst_to_final_deliveries():
     clock = Clock()
-    b = budget(clock, **{"chat.appendStream": Limit(10, 60.0)})
+    b = budget(clock, **{"chat.appendStream": Limit(60, 60.0, burst=6)})
     granted = sum(b.try_acquire("T1", "chat.appendStream", optional=True) for _ in range(10))
-    assert granted == 5, "progress may use only its share"
+    assert granted == 3, "progress may use only half the burst"
     assert b.try_acquire("T1", "chat.appendStream"), "a final delivery still fits"
+
+
+def test_a_waiting_final_goes_before_any_progress_call():
+    b = CallBudget({"chat.update": Limit(60, 6.0, burst=1)}, safety=1.0)  # one per 0.1 s
+    assert b.try_acquire("T1", "chat.update")
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(b.acquire("T1", "chat.update")))
+    waiter.start()
+    try:
+        # Until the final has its slot, no progress call may take one.
+        while not got:
+            assert not b.try_acquire("T1", "chat.update", optional=True) or got
+    finally:
+        waiter.join(timeout=10)
+    assert got == [True]
+
+
+def test_progress_is_shared_in_turn_between_replies():
+    clock = Clock()
+    b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=2)})  # progress: 1 a second
+    assert b.try_acquire("T1", "chat.update", optional=True, owner="chatty")
+    clock.now += 0.5
+    assert not b.try_acquire("T1", "chat.update", optional=True, owner="quiet"), "no slot yet"
+    clock.now += 0.5
+    # Both are asking: the one served longest ago goes first, the chatty one waits its turn.
+    assert not b.try_acquire("T1", "chat.update", optional=True, owner="chatty")
+    assert b.try_acquire("T1", "chat.update", optional=True, owner="quiet")
+    clock.now += 1
+    assert b.try_acquire("T1", "chat.update", optional=True, owner="newcomer"), "new: first"
+    clock.now += 1
+    assert b.try_acquire("T1", "chat.update", optional=True, owner="chatty")
+    b.forget("quiet")
+    b.forget("newcomer")
+    clock.now += 1
+    assert b.try_acquire("T1", "chat.update", optional=True, owner="chatty"), "alone again"
 
 
 def test_a_reservation_holds_its_slot_until_spent_or_released():
     clock = Clock()
-    b = budget(clock, **{"chat.startStream": Limit(1, 60.0), "chat.stopStream": Limit(1, 60.0)})
-    reservation = b.reserve("T1", ["chat.startStream", "chat.stopStream"])
+    b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=2)})
+    reservation = b.reserve("T1", ["chat.update"])
     assert reservation is not None
-    assert b.reserve("T1", ["chat.startStream", "chat.stopStream"]) is None, "all or none"
-    assert not b.try_acquire("T1", "chat.stopStream"), "the reserved stop is not given away"
-    reservation.spend("chat.startStream")
+    assert b.reserve("T1", ["chat.update"]) is None, "the burst's spare half is booked"
+    assert b.try_acquire("T1", "chat.update")
+    assert not b.try_acquire("T1", "chat.update"), "the reserved slot is not given away"
     reservation.release()
-    assert b.usage("T1", "chat.stopStream") == 0
-    assert b.usage("T1", "chat.startStream") == 1
+    assert b.booked_ahead("T1", "chat.update") == 1.0, "released: only the call made counts"
+    clock.now += 1
+    assert b.try_acquire("T1", "chat.update")
 
 
-def test_chat_post_message_is_limited_per_channel():
+def test_chat_post_message_is_paced_per_channel_and_per_workspace():
     clock = Clock()
-    b = budget(clock, **{"chat.postMessage": Limit(1, 1.0)})
+    b = CallBudget(
+        {"chat.postMessage": Limit(120, 60.0, burst=2)},
+        channel_limits={"chat.postMessage": Limit(1, 1.0)},
+        safety=1.0,
+        clock=clock,
+    )
     assert b.try_acquire("T1", "chat.postMessage", channel="C1")
+    assert not b.try_acquire("T1", "chat.postMessage", channel="C1"), "one a second per channel"
     assert b.try_acquire("T1", "chat.postMessage", channel="C2")
-    assert not b.try_acquire("T1", "chat.postMessage", channel="C1")
+    assert not b.try_acquire("T1", "chat.postMessage", channel="C3"), "workspace burst spent"
+    clock.now += 0.5
+    assert b.try_acquire("T1", "chat.postMessage", channel="C3")
 
 
 def test_a_429_holds_every_caller_until_retry_after_passes():
     clock = Clock()
-    b = budget(clock, **{"chat.update": Limit(100, 60.0)})
+    b = budget(clock, **{"chat.update": Limit(100, 60.0, burst=5)})
     b.penalize("T1", "chat.update", retry_after=5)
     assert not b.try_acquire("T1", "chat.update")
+    assert b.reserve("T1", ["chat.update"]) is None
     clock.now += 5.1
     assert b.try_acquire("T1", "chat.update")
 
