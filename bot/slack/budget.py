@@ -13,9 +13,9 @@ kinds of call share a method's slots:
 - progress updates (`try_acquire(optional=True)`) take a slot only with headroom to spare,
   no final waiting, and only in turn with the other replies asking (least served first).
 
-`reserve` books a slot for a call made later (the final chat.update of a posted message), so
-a reply that has shown something can always finish. `penalize` is what a 429 that still
-comes does: every caller of that method waits out Retry-After.
+`reserve` promises a call made later (the final chat.update of a posted message): only a
+few are owed at a time, so a reply that has shown something finishes soon. `penalize` is
+what a 429 that still comes does: every caller of that method waits out Retry-After.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ _ACTIVE_SLOTS = 8
 
 @dataclass
 class _Pace:
-    """One key's schedule: booked up to `tat`, plus reserved slots and who is waiting."""
+    """One key's schedule: booked up to `tat`, calls promised, and who is waiting."""
 
     interval: float
     burst: int
@@ -67,8 +67,8 @@ class _Pace:
     served: dict[str, list[float]] = field(default_factory=dict)  # owner -> [served, asked]
 
     def ahead(self, now: float) -> float:
-        """How far (seconds) the schedule runs ahead of now, reserved slots included."""
-        return max(self.tat, now) - now + self.reserved * self.interval
+        """How far (seconds) the schedule runs ahead of now."""
+        return max(self.tat, now) - now
 
     def fits(self, now: float, *, spare: int = 0) -> bool:
         if now < self.blocked_until:
@@ -230,22 +230,14 @@ class CallBudget:
     ) -> bool:
         """Wait (bounded) for a slot, first come first served, for a call that must happen.
 
-        A slot `reservation` holds for this method is used instead of a new one, once any
-        429 penalty has passed. False if no slot came within `timeout`.
+        A `reservation` for this method is used up by it (the reply's message is done).
+        False if no slot came within `timeout`.
         """
         deadline = self.clock() + timeout
         with self._cond:
             keys = self._keys(team, method, channel)
             if reservation is not None and reservation.holds(method):
-                while True:
-                    now = self.clock()
-                    wait = max((self._pace(k).blocked_until - now for k in keys), default=0)
-                    if wait <= 0:
-                        reservation.spend(method)
-                        return True
-                    if now + wait > deadline:
-                        return False
-                    self._cond.wait(wait)
+                reservation.spend(method)
             paces = [self._pace(k) for k in keys]
             if not paces:
                 return True
@@ -272,16 +264,20 @@ class CallBudget:
     def reserve(
         self, team: str, methods: Iterable[str], *, channel: str | None = None
     ) -> Reservation | None:
-        """Book one slot of each method for later, all or none, leaving room for progress.
+        """Promise one later call of each method, all or none; None when too many are owed.
 
-        A reservation must not crowd out final calls already waiting, so it needs the same
-        headroom a progress update does.
+        A posted message owes a final chat.update. Promises are capped (twice the burst) and
+        given only with headroom now, so the finals owed can always go out within a few
+        slots; replies beyond that wait and post their answer whole, which owes nothing.
         """
         with self._cond:
             now = self.clock()
             keys = [k for m in methods for k in self._keys(team, m, channel)]
             paces = [self._pace(k) for k in keys]
-            if any(p.waiting or not p.fits(now, spare=p.burst // 2) for p in paces):
+            if any(
+                p.waiting or p.reserved >= 2 * p.burst or not p.fits(now, spare=p.burst // 2)
+                for p in paces
+            ):
                 return None
             for pace in paces:
                 pace.reserved += 1
@@ -299,10 +295,9 @@ class CallBudget:
             self._cond.notify_all()
 
     def _spend_reserved(self, scope: str, method: str) -> None:
+        """The promised call is being made (it takes its slot like any final call)."""
         with self._cond:
-            pace = self._pace((scope, method))
-            pace.reserved -= 1
-            pace.take(self.clock())
+            self._pace((scope, method)).reserved -= 1
             self._cond.notify_all()
 
     def _release_reserved(self, scope: str, method: str) -> None:

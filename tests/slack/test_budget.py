@@ -95,18 +95,27 @@ def test_progress_is_shared_in_turn_between_replies():
     assert b.try_acquire("T1", "chat.update", optional=True, owner="chatty"), "alone again"
 
 
-def test_a_reservation_holds_its_slot_until_spent_or_released():
+def test_only_a_few_final_calls_are_owed_at_a_time():
     clock = Clock()
     b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=2)})
-    reservation = b.reserve("T1", ["chat.update"])
-    assert reservation is not None
-    assert b.reserve("T1", ["chat.update"]) is None, "the burst's spare half is booked"
-    assert b.try_acquire("T1", "chat.update")
-    assert not b.try_acquire("T1", "chat.update"), "the reserved slot is not given away"
-    reservation.release()
-    assert b.booked_ahead("T1", "chat.update") == 1.0, "released: only the call made counts"
+    owed = [b.reserve("T1", ["chat.update"]) for _ in range(5)]
+    assert [r is not None for r in owed] == [True] * 4 + [False], "twice the burst"
+    assert b.acquire("T1", "chat.update", reservation=owed[0], timeout=0)
     clock.now += 1
+    assert b.reserve("T1", ["chat.update"]) is not None, "a spent promise frees its place"
+    owed[1].release()
+    assert b.reserve("T1", ["chat.update"]) is not None, "so does a released one"
+    assert b.reserve("T1", ["chat.update"]) is None
+
+
+def test_progress_leaves_no_room_to_make_promises_it_cannot_keep():
+    clock = Clock()
+    b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=4)})
     assert b.try_acquire("T1", "chat.update")
+    assert b.try_acquire("T1", "chat.update")
+    assert b.reserve("T1", ["chat.update"]) is None, "no headroom now: post the answer whole"
+    clock.now += 2
+    assert b.reserve("T1", ["chat.update"]) is not None
 
 
 def test_chat_post_message_is_paced_per_channel_and_per_workspace():
