@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import describe_bench, report, scenarios, storage_bench
+from bench import describe_bench, field_bench, report, scenarios, storage_bench
 from bench.harness import DEFAULT_PACE
 from bot.simulators.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ITEMS = ("latency", "seed", "load", "storage", "cost", "describe")
+ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field")
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
 
@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runs", type=int, help="latency answers (default 24, quick 12)")
     parser.add_argument(
+        "--slack-minute",
+        type=float,
+        help="field: seconds in Slack's minute, fake and bot alike (default 60, quick 12)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS, help="where to write the Markdown results"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -53,11 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     pace = Pace(args.first_token, args.tokens_per_s)
-    results = run(mode, pace, only=tuple(args.only or ITEMS), runs=args.runs)
+    results = run(
+        mode, pace, only=tuple(args.only or ITEMS), runs=args.runs, slack_minute=args.slack_minute
+    )
     print()
     print(report.table(results))
     if "describe" in results.extra:
         print(describe_bench.table(results.extra["describe"]))
+    if "field" in results.extra:
+        print("\n".join(field_bench.render(results.extra["field"])))
     if not args.no_write:
         args.out.write_text(report.markdown(results, report.explanations(results)))
         print(f"\nWrote {args.out}")
@@ -70,6 +79,7 @@ def run(
     *,
     only: tuple[str, ...] = ITEMS,
     runs: int | None = None,
+    slack_minute: float | None = None,
     log=None,
 ) -> report.Results:
     """Run the selected pieces in `mode` ("full", "quick" or "smoke")."""
@@ -119,6 +129,10 @@ def run(
         count = 300 if quick else 1000
         say(f"8. product descriptions ({count} live, then as a batch)")
         results.extra["describe"] = describe_bench.run(count, pace)
+    if "field" in only:
+        say("9. Slack limits in the field: 15, 30, 50 at once")
+        minute_s = slack_minute or (12.0 if quick else 60.0)
+        results.extra["field"] = field_bench.run(minute_s=minute_s, pace=pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import describe_bench
+from bench import describe_bench, field_bench
 from bench.scenarios import (
     LATENCY_BATCH,
     ORDER_QUESTION,
@@ -651,6 +651,7 @@ SECTIONS: list[Callable[[Results], list[str]]] = [
     _storage_section,
     _cost_section,
     describe_bench.section,
+    field_bench.section,
 ]
 
 

@@ -305,6 +305,13 @@ class CallBudget:
             self._pace((scope, method)).reserved -= 1
             self._cond.notify_all()
 
+    def finals_waiting(self, team: str, method: str, *, channel: str | None = None) -> int:
+        """How many final calls wait for a slot of `method` now (for tests and stats)."""
+        with self._cond:
+            return max(
+                (len(self._pace(k).waiting) for k in self._keys(team, method, channel)), default=0
+            )
+
     def booked_ahead(self, team: str, method: str, *, channel: str | None = None) -> float:
         """Seconds the method's schedule is booked ahead of now, reservations included."""
         with self._cond:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from bot.slack.budget import CallBudget, Limit
+from tests.slack.conftest import wait_until
 
 
 class Clock:
@@ -61,18 +62,23 @@ def test_progress_calls_leave_half_the_burst_to_final_deliveries():
 
 
 def test_a_waiting_final_goes_before_any_progress_call():
-    b = CallBudget({"chat.update": Limit(60, 6.0, burst=1)}, safety=1.0)  # one per 0.1 s
+    clock = Clock()
+    b = budget(clock, **{"chat.update": Limit(60, 60.0, burst=2)})  # one a second
+    assert b.try_acquire("T1", "chat.update")
     assert b.try_acquire("T1", "chat.update")
     got: list[bool] = []
     waiter = threading.Thread(target=lambda: got.append(b.acquire("T1", "chat.update")))
     waiter.start()
     try:
-        # Until the final has its slot, no progress call may take one.
-        while not got:
-            assert not b.try_acquire("T1", "chat.update", optional=True) or got
+        assert wait_until(lambda: b.finals_waiting("T1", "chat.update") == 1)
+        clock.now += 5  # slots are free again, but a final is waiting for one
+        assert not b.try_acquire("T1", "chat.update", optional=True)
+        assert not b.try_acquire("T1", "chat.update"), "nor may a message open before it"
     finally:
         waiter.join(timeout=10)
     assert got == [True]
+    clock.now += 1
+    assert b.try_acquire("T1", "chat.update", optional=True), "progress after the final"
 
 
 def test_progress_is_shared_in_turn_between_replies():

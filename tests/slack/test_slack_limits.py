@@ -21,7 +21,7 @@ from bot.slack.budget import CallBudget
 from bot.wiring import Services
 from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, start_harness, wait_until
 
-MINUTE_S = 6.0  # one Slack minute, compressed tenfold for the fake and the bot alike
+MINUTE_S = 12.0  # one Slack minute, compressed fivefold for the fake and the bot alike
 NO_STREAM = "C0NOSTREAM"
 
 

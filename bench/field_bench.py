@@ -105,6 +105,11 @@ def _burst(people: int, *, minute_s: float, pace: Pace, log: Any) -> FieldResult
     return result
 
 
+def section(results: Any) -> list[str]:
+    """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
+    return render(getattr(results, "extra", {}).get("field") or [])
+
+
 def render(results: list[FieldResult]) -> list[str]:
     """Markdown lines: one table, one column per size, from this run's figures only."""
     if not results:
@@ -122,7 +127,7 @@ def render(results: list[FieldResult]) -> list[str]:
     methods = sorted({m for r in results for m in r.calls_by_method})
     rows += [[f"calls: {m}", *(r.calls_by_method.get(m, 0) for r in results)] for m in methods]
     lines = [
-        "## Slack limits in the field (15, 30, 50 at once)",
+        "## 9. Slack limits in the field (15, 30, 50 at once)",
         "",
         f"Strict fake Slack (token buckets, Tier 2 streams), a fresh one per size; "
         f"Slack minute = {results[0].minute_s:g} s for the fake and the bot; "
