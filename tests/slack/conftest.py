@@ -170,7 +170,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 def start_harness(
     services: Services, slack: FakeSlack, claude: FakeClaude, budget: CallBudget | None = None
 ) -> Harness:
-    # The same WebClient users get (429 and connection retries), pointed at the fake.
+    # The same WebClient users get (connection retries; 429s reach ShopMate), pointed at the fake.
     web = build_web_client(replace(services.settings, slack_api_url=slack.api_url))
     pool = ListenerPool(services.settings.slack_workers)
     app, responder = build_app(services, web_client=web, budget=budget, listener_executor=pool)
