@@ -82,12 +82,18 @@ def run_live(
                 results[outcome.product.id] = outcome
                 if on_outcome:
                     on_outcome(outcome)
-    except BaseException:
+    except BaseException as exc:
         # Ctrl-C, or a FatalAPIError from one worker: start nothing new; what is in flight
         # finishes and is stored before we leave.
         stopping.set()
         for future in futures:
             future.cancel()
+        running = sum(1 for f in futures if f.running())
+        logger.warning(
+            "stopping (%s): %d request(s) in flight will finish and be stored; nothing new starts",
+            type(exc).__name__,
+            running,
+        )
         pool.shutdown(wait=True)
         raise
     pool.shutdown(wait=True)

@@ -197,6 +197,39 @@ def test_a_killed_live_run_resumes_without_paying_twice(cli_env, fake, writer, t
     assert [row["status"] for row in out.values()] == ["ok"] * 8
 
 
+def test_ctrl_c_lets_requests_in_flight_finish_and_be_stored(cli_env, fake, writer, tmp_path):
+    products = write_csv(tmp_path / "products.csv", product_rows(8))
+    held = [writer.gate(f"Tee {i}") for i in range(5, 9)]
+    child = run_child(["describe", "--csv", str(products)], cli_env, tmp_path)
+    storage = open_storage(cli_env["SHOPMATE_DB"])
+    try:
+        assert _wait(lambda: storage.descriptions.count() == 4 and _held(fake) >= 1)
+        # Tee 5-7 are in flight (3 at once). Interrupt, then let their answers through.
+        assert _wait(lambda: len(describe_calls(fake)) == 7)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
+        reader.start()
+        child.send_signal(signal.SIGINT)
+        # Only once the child says it is stopping do the held answers go through.
+        assert _wait(lambda: any("stopping (KeyboardInterrupt)" in line for line in lines))
+        for gate in held:
+            gate.set()
+        child.wait(60)
+        reader.join(30)
+        assert child.returncode == 130, "".join(lines)
+        assert "3 request(s) in flight" in "".join(lines)
+        assert storage.descriptions.count() == 7, "the three in flight were kept"
+    finally:
+        storage.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+        child.stdout.close()  # type: ignore[union-attr]
+    assert len(describe_calls(fake)) == 7, "nothing new started after Ctrl-C"
+    assert main(["describe", "--csv", str(products)]) == 0
+    assert len(describe_calls(fake)) == 8, "the rerun sends only Tee 8"
+
+
 def _held(fake: FakeClaude) -> int:
     return sum(1 for body in describe_calls(fake) if "Tee 5" in body["messages"][0]["content"])
 
