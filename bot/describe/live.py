@@ -2,15 +2,17 @@
 
 At most `concurrency` requests are in flight (one worker thread each); the SDK's own retries
 (429, 529, 5xx, connection errors, with capped waits, see bot/claude_client.py) absorb rate
-limits and overloads. Each answer is stored the moment it is checked, so a run that is
-interrupted (Ctrl-C, a crash, a killed process) loses at most the requests in flight; the next
-run finds the rest stored and sends only what is missing.
+limits and overloads, and a 429 that outlasts them pauses every worker for the time the API
+asked before the product is tried again. Each answer is stored the moment it is checked, so a
+run that is interrupted (Ctrl-C, a crash, a killed process) loses at most the requests in
+flight; the next run finds the rest stored and sends only what is missing.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -18,6 +20,33 @@ from bot.describe.catalogue import Product
 from bot.describe.service import Copywriter, FatalAPIError, Outcome
 
 logger = logging.getLogger(__name__)
+
+
+# How often one product may meet a 429 that outlasted the SDK's retries before it is reported.
+RATE_LIMIT_ROUNDS = 4
+
+
+class _Throttle:
+    """A pause every worker honours: when the API still says 429 after the SDK's own retries,
+    sending more at once only earns more 429s, so all workers wait what it asked, then the
+    product is tried again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+        logger.warning("rate limited: every worker pauses %.1fs", seconds)
+
+    def wait(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            with self._lock:
+                remaining = self._until - time.monotonic()
+            if remaining <= 0:
+                return
+            stopping.wait(remaining)
 
 
 def plan(
@@ -59,14 +88,23 @@ def run_live(
             on_outcome(outcome)
     stopping = threading.Event()
 
+    throttle = _Throttle()
+
     def work(product: Product) -> Outcome | None:
-        if stopping.is_set():
-            return None
-        try:
-            return copywriter.describe(product, force=True)
-        except FatalAPIError:
-            stopping.set()  # at once, before this worker takes another product
-            raise
+        outcome = None
+        for _ in range(RATE_LIMIT_ROUNDS):
+            throttle.wait(stopping)
+            if stopping.is_set():
+                return outcome
+            try:
+                outcome = copywriter.describe(product, force=True)
+            except FatalAPIError:
+                stopping.set()  # at once, before this worker takes another product
+                raise
+            if outcome.retry_after is None:
+                return outcome
+            throttle.pause(outcome.retry_after)
+        return outcome
 
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="describe")
     futures: set[Future[Outcome | None]] = set()

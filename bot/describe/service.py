@@ -82,6 +82,8 @@ class Outcome:
     stored: bool = False
     usage: Usage = field(default_factory=Usage)
     batch_id: str | None = None
+    # Set when the API still said 429 after the SDK's retries: seconds it asked us to wait.
+    retry_after: float | None = None
 
     @property
     def description(self) -> str:
@@ -226,7 +228,10 @@ class Copywriter:
     def _failed(product: Product, exc: anthropic.APIError, usage: Usage) -> Outcome:
         error = describe_error(exc)
         logger.warning("no description for %s: %s", product.id, error)
-        return Outcome(product, "error", error=error, usage=usage)
+        retry_after = None
+        if isinstance(exc, anthropic.RateLimitError):
+            retry_after = _retry_after(exc.response.headers)
+        return Outcome(product, "error", error=error, usage=usage, retry_after=retry_after)
 
     @staticmethod
     def _from_row(product: Product, row: dict[str, Any]) -> Outcome:
@@ -239,3 +244,18 @@ class Copywriter:
             usage=Usage.from_dict(row.get("usage")),
             batch_id=row.get("batch_id"),
         )
+
+
+DEFAULT_RATE_LIMIT_PAUSE = 10.0
+MAX_RATE_LIMIT_PAUSE = 60.0
+
+
+def _retry_after(headers: Any) -> float:
+    """Seconds a 429 asked for (`retry-after-ms`, then `retry-after`), within sane bounds."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name)) * scale
+        except (TypeError, ValueError):
+            continue
+        return min(max(value, 0.0), MAX_RATE_LIMIT_PAUSE)
+    return DEFAULT_RATE_LIMIT_PAUSE

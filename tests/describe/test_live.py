@@ -139,6 +139,20 @@ def test_rate_limits_are_retried_by_the_sdk_and_failures_are_retried_next_run(
     assert writer.calls == {"Tee 1": 2, "Tee 2": 4}
 
 
+def test_a_rate_limit_that_outlasts_the_sdk_pauses_the_run_then_retries(
+    copywriter, writer, fake
+) -> None:
+    limited = http_error(429, "rate_limit_error", "rate limited", retry_after=0.05)
+    writer.fail("Tee 1", limited, limited, limited)  # the first try and both SDK retries
+    products = [
+        make_product(id=f"P{i}", name=f"Tee {i}", material="hemp", price="20", colours="grey")
+        for i in (1, 2, 3)
+    ]
+    outcomes = run_live(copywriter, products, concurrency=2)
+    assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
+    assert writer.calls["Tee 1"] == 4
+
+
 def test_a_bad_key_stops_the_run_with_one_line(fake, cli_env, monkeypatch, tmp_path, capsys):
     fake.api_key = "the-real-key"
     products = write_csv(tmp_path / "products.csv", product_rows(20))
