@@ -108,3 +108,27 @@ def test_sections_of_items_that_did_not_run_are_left_out() -> None:
     assert "## 1. Latency" in text
     for absent in ("## 2.", "## 3, 4, 6.", "## 5.", "## 7.", "2 vs seed", "4 Throughput"):
         assert absent not in text
+
+
+def test_prefetch_rows_fail_when_a_shape_takes_another_call_or_the_cache_share_drops() -> None:
+    results = _results()
+    results.shapes = [
+        scenarios.ShapeResult("two ids", "q", [1, 2], Summary.of([400.0]), 40, 2),
+        scenarios.ShapeResult(
+            "no id in the pattern's form", "q", [2, 2], Summary.of([400.0]), 40, 2
+        ),
+    ]
+    # Turn 1 writes the cache; turns 2-10 read 850 of 1000 input tokens: 85% < 90%.
+    results.cost = [
+        scenarios.CostResult(
+            20_000,
+            [scenarios.CostTurn(1, 1, 1000, 0, 1000, 50, 1000, 3, 900)]
+            + [scenarios.CostTurn(i, 1, 1000, 850, 150, 50, 1000, 3, 900) for i in range(2, 11)],
+        )
+    ]
+    rows = {row.measure: row for row in report.targets(results)}
+    assert rows["model calls, two ids (2/2 complete)"].met is False, "a second call shows"
+    assert rows["model calls, no id in the pattern's form (2/2 complete)"].met is True
+    cost = rows["share of input from cache, turns 2–10 (history budget 20,000)"]
+    assert cost.result.startswith("85%") and cost.met is False
+    assert '| "q" | 1, 2 |' in report.markdown(results, "")
