@@ -76,6 +76,13 @@ RESTARTED_NOTICE = (
     f"If it's urgent, {ESCALATION_LINE}"
 )
 
+# Ends an answer still streaming when a deploy's grace period runs out. The claim is left
+# unfinished, so the next process can pick the question up again.
+SHUTDOWN_NOTICE = (
+    "_(ShopMate was restarted before finishing this answer; it will pick your question up "
+    "again shortly. If nothing follows within a few minutes, please ask again.)_"
+)
+
 
 def input_cut_notice(limit: int) -> str:
     """Told to the user before the answer when their message was longer than we read."""

@@ -59,6 +59,9 @@ class Settings:
     describe_model: str = DEFAULT_DESCRIBE_MODEL
     describe_concurrency: int = 8
     describe_examples: Path | None = None
+    # Graceful shutdown and Socket Mode.
+    shutdown_grace: float = 20.0
+    socket_ping_interval: float = 5.0
 
     @classmethod
     def load(
@@ -397,5 +400,19 @@ SPECS: tuple[_Spec, ...] = (
         "describe_examples",
         "path",
         "Give the few-shot examples file for descriptions (default: the packaged one).",
+    ),
+    _Spec(
+        "SHOPMATE_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        "number",
+        "Give the seconds answers in flight get to finish on SIGTERM/SIGINT, e.g. 20.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_SOCKET_PING_INTERVAL",
+        "socket_ping_interval",
+        "number",
+        "Give the seconds between Socket Mode pings, e.g. 5 (a silent link is dropped after 1.5x).",
+        minimum=0.5,
     ),
 )

@@ -426,8 +426,12 @@ class FakeSlack:
             "conversations.replies": self._replies,
             "users.info": self._users_info,
             "team.info": self._team_info,
+            "apps.connections.open": self._connections_open,
         }
         self._buckets = _Buckets()
+        # A FakeSocketMode (bot/simulators/socket_mode.py) whose URLs apps.connections.open
+        # hands out; None answers `not_allowed`, as for an app without Socket Mode.
+        self.socket_mode: Any = None
         self._init_state()
 
     def _init_state(self) -> None:
@@ -745,6 +749,11 @@ class FakeSlack:
             raise SlackError("unknown_method")
         if token is None:
             raise SlackError("not_authed")
+        if method == "apps.connections.open":
+            # The one method that takes the app-level token, and only that one.
+            if not token.startswith("xapp-"):
+                raise SlackError("invalid_auth")
+            return self.team_id
         if self.tokens is not None:
             if token not in self.tokens:
                 raise SlackError("invalid_auth")
@@ -1060,6 +1069,11 @@ class FakeSlack:
                 },
             }
         }
+
+    def _connections_open(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
+        if self.socket_mode is None:
+            raise SlackError("not_allowed")
+        return {"url": self.socket_mode.new_url()}
 
     def _team_info(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
         return {

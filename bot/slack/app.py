@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from logging import Logger
 from typing import Any
 
@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
+from bot.slack.drain import DrainingExecutor
 from bot.slack.reply import ReplyOptions
 from bot.slack.responder import SlackResponder
 from bot.wiring import Services
@@ -62,9 +63,10 @@ def build_app(
         client=web_client or build_web_client(settings),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode,
+        # Counts every acked event as work in flight, for a graceful shutdown.
         listener_executor=listener_executor
-        or ThreadPoolExecutor(
-            max_workers=settings.slack_workers, thread_name_prefix="slack-listener"
+        or DrainingExecutor(
+            responder.drain, max_workers=settings.slack_workers, thread_name_prefix="slack-listener"
         ),
         logger=logging.getLogger("slack_bolt"),
     )

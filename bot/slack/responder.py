@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot import prompts
 from bot.events import TextDelta, TurnFailed
 from bot.slack.budget import CallBudget
+from bot.slack.drain import Drain
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
@@ -38,6 +39,7 @@ class SlackResponder:
     serializer: ThreadSerializer = field(default_factory=ThreadSerializer)
     access: AccessPolicy | None = None
     limiter: UsageLimiter | None = None
+    drain: Drain = field(default_factory=Drain)
 
     def __post_init__(self) -> None:
         settings = self.services.settings
@@ -172,9 +174,14 @@ class SlackResponder:
             self.services.storage.events.finish(incoming.event_key)
 
     def _answer(self, incoming: Incoming, client: WebClient) -> None:
+        if self.drain.expired.is_set():
+            # Shutting down and out of time: the claim stays unfinished for the next process.
+            logger.info("Leaving %s to the next process (shutting down)", incoming.event_key)
+            return
         reply = self._reply(incoming, client)
         limit = self.services.settings.max_input_chars
         assert self.limiter is not None
+        cut = False
         try:
             if incoming.has_files and not incoming.text:
                 reply.handle(_only_text())
@@ -194,16 +201,28 @@ class SlackResponder:
                 text, was_cut = cut_input(incoming.text, limit)
                 if was_cut:
                     reply.handle(TextDelta(prompts.input_cut_notice(limit) + "\n\n"))
-                for event in self.services.conversations.answer(
+                events = self.services.conversations.answer(
                     incoming.thread_key, text, user=incoming.user, team=incoming.team
-                ):
-                    reply.handle(event)
+                )
+                try:
+                    for event in events:
+                        reply.handle(event)
+                        if self.drain.expired.is_set():
+                            cut = True
+                            reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))
+                            break
+                finally:
+                    events.close()
         except Exception:
             logger.exception("Answering %s failed", incoming.event_key)
             reply.handle(TurnFailed(prompts.FAILURE_NOTICE, "internal error"))
         finally:
             reply.finish()
-            self.services.storage.events.finish(incoming.event_key)
+            if cut:
+                # Cut by a shutdown: not done, so the next process can answer it again.
+                logger.warning("Cut %s short: the shutdown grace ran out", incoming.event_key)
+            else:
+                self.services.storage.events.finish(incoming.event_key)
 
 
 def _only_text() -> TurnFailed:

@@ -7,6 +7,8 @@ import hmac
 import io
 import json
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +21,7 @@ from waitress.server import create_server
 
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.drain import Drain
 from bot.slack.responder import SlackResponder
 from bot.trust import RetentionSweeper
 from bot.wiring import Services, build_services
@@ -30,7 +33,11 @@ StartResponse = Callable[..., Any]
 
 
 def make_wsgi_app(
-    app: App, *, max_body_bytes: int = 1_000_000, signing_secret: str | None = None
+    app: App,
+    *,
+    max_body_bytes: int = 1_000_000,
+    signing_secret: str | None = None,
+    drain: Drain | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """Routes: POST /slack/events to Bolt, GET /healthz for load balancers; bodies are capped.
 
@@ -40,6 +47,9 @@ def make_wsgi_app(
     would answer 500, and Slack would send it again. Unsigned requests get 401, signed
     malformed ones 400.
     `signing_secret` defaults to the app's own.
+    Once `drain` is stopping (SIGTERM), events get 503 instead of an ack, so Slack sends them
+    again (to the next process), and /healthz answers 503 so load balancers move on. An
+    event acked before that is counted as work in flight until Bolt has handed it over.
     """
     bolt = SlackRequestHandler(app)
     # slack_bolt keeps the secret it verifies with privately and offers no accessor.
@@ -49,6 +59,8 @@ def make_wsgi_app(
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method in ("GET", "HEAD"):
+            if drain is not None and drain.stopping.is_set():
+                return _json(start_response, "503 Service Unavailable", {"ok": False})
             return _json(start_response, "200 OK", {"ok": True})
         if path != EVENTS_PATH:
             return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
@@ -80,7 +92,15 @@ def make_wsgi_app(
             )
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
-        return bolt(environ, start_response)
+        if drain is None:
+            return bolt(environ, start_response)
+        with drain.working():
+            if drain.stopping.is_set():
+                # Never ack-and-ignore: unacked, Slack sends the event again.
+                return _json(
+                    start_response, "503 Service Unavailable", {"ok": False, "error": "restarting"}
+                )
+            return bolt(environ, start_response)
 
     return wsgi
 
@@ -260,46 +280,105 @@ def start_up(services: Services, responder: SlackResponder, client: WebClient) -
     return sweeper
 
 
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT; a second signal exits at once (status 1)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            logger.warning("Second %s: exiting without waiting", signal.Signals(signum).name)
+            os._exit(1)
+        logger.info("%s: shutting down gracefully", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
+    # A timed wait keeps the main thread where Python runs signal handlers.
+    while not stop.wait(0.5):
+        pass
+
+
+def _exit_stuck(services: Services) -> None:
+    """Some answer is blocked past the grace and its notice window: leave without it.
+
+    Its claim stays unfinished for the next process. Exiting normally would wait for the
+    listener threads (the interpreter joins them), possibly for minutes.
+    """
+    logging.shutdown()
+    os._exit(0)
+
+
 def serve(settings: Settings, *, host: str, port: int) -> int:
-    """`shopmate serve`: the Events API over HTTP until interrupted."""
+    """`shopmate serve`: the Events API over HTTP until SIGTERM/SIGINT, then drain and exit 0."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
     services = build_services(settings)
     app, responder = build_app(services)
     sweeper = start_up(services, responder, app.client)
+    drain = responder.drain
     server = HttpServer(
         make_wsgi_app(
             app,
             max_body_bytes=settings.max_body_bytes,
             signing_secret=settings.slack_signing_secret,
+            drain=drain,
         ),
         host=host,
         port=port,
         threads=max(8, settings.slack_workers // 2),
         max_body_bytes=settings.max_body_bytes,
     )
+    stop = stop_on_signals()
+    server.start()
     logger.info(
         "ShopMate listening on %s%s (health: %s/healthz)", server.url, EVENTS_PATH, server.url
     )
     try:
-        server.serve_forever()
+        _wait(stop)
+        # New events get 503 from here on (Slack re-sends them); answers in flight go on.
+        if not drain.finish(settings.shutdown_grace):
+            _exit_stuck(services)
+        server.stop()
     finally:
         sweeper.stop()
-        services.close()
+    services.close()
+    logger.info("ShopMate stopped")
     return 0
 
 
 def run_socket_mode(settings: Settings) -> int:
-    """`shopmate run`: connect out to Slack over Socket Mode; no public URL needed."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    """`shopmate run`: Socket Mode until SIGTERM/SIGINT, then drain and exit 0.
+
+    Uses ShopMateSocketModeHandler (bot/slack/socket_mode.py): Bolt's default handler
+    spins and stays deaf for about a minute after a network drop.
+    """
+    from bot.slack.socket_mode import ShopMateSocketModeHandler
 
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
     services: Services = build_services(settings)
     app, responder = build_app(services, socket_mode=True)
     sweeper = start_up(services, responder, app.client)
-    logger.info("ShopMate connecting to Slack with Socket Mode")
+    drain = responder.drain
+    assert settings.slack_app_token is not None
+    handler = ShopMateSocketModeHandler(
+        app, settings.slack_app_token, ping_interval=settings.socket_ping_interval
+    )
+    stop = stop_on_signals()
     try:
-        SocketModeHandler(app, settings.slack_app_token).start()
+        logger.info("ShopMate connecting to Slack with Socket Mode")
+        handler.connect()
+        logger.info("ShopMate connected to Slack with Socket Mode")
+        _wait(stop)
+        # Closing the connection first makes Slack send new events to other connections;
+        # events already acked are counted in the drain and answered.
+        handler.close()
+        if not drain.finish(settings.shutdown_grace):
+            _exit_stuck(services)
     finally:
         sweeper.stop()
-        services.close()
+    services.close()
+    logger.info("ShopMate stopped")
     return 0
