@@ -27,12 +27,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +151,22 @@ class FakeSocketMode:
 
     async def _serve(self) -> Server:
         # No server-side keepalive: the client's own pings are what the tests exercise.
-        return await serve(self._handle, self._host, self._port, ping_interval=None)
+        return await serve(
+            self._handle,
+            self._host,
+            self._port,
+            ping_interval=None,
+            process_request=self._check_ticket,
+        )
+
+    def _check_ticket(self, ws: ServerConnection, request: Request) -> Response | None:
+        """A URL from apps.connections.open works once; anything else is refused (HTTP 401)."""
+        ticket = parse_qs(urlsplit(request.path).query).get("ticket")
+        with self._cond:
+            if ticket and ticket[0] in self._tickets:
+                self._tickets.discard(ticket[0])
+                return None
+        return ws.respond(HTTPStatus.UNAUTHORIZED, "invalid ticket\n")
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -163,11 +180,17 @@ class FakeSocketMode:
                 self._server.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._server.wait_closed(), 5)
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
         self._loop = self._thread = None
 
     def __enter__(self) -> FakeSocketMode:
@@ -197,14 +220,6 @@ class FakeSocketMode:
     # ----------------------------------------------------------------- server side
 
     async def _handle(self, ws: ServerConnection) -> None:
-        ticket = parse_qs(urlsplit(ws.request.path if ws.request else "").query).get("ticket")
-        with self._cond:
-            valid = bool(ticket) and ticket[0] in self._tickets
-            if valid:
-                self._tickets.discard(ticket[0])
-        if not valid:
-            await ws.close(code=1008, reason="invalid ticket")
-            return
         now = time.monotonic()
         with self._cond:
             conn = Connection(next(self._ids), now, ws)

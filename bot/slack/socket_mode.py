@@ -138,6 +138,7 @@ class ResilientSocketModeClient(SocketModeClient):
         self.disconnect()
         self.current_session_runner.shutdown()
         self.current_app_monitor.shutdown()
+        self.message_queue.put(None)  # wakes the processor's 1 s wait on the queue
         self.message_processor.shutdown()
         self.message_workers.shutdown()
 
