@@ -52,7 +52,9 @@ class Connection:
     ws: ServerConnection = field(repr=False)
     hello_sent: float | None = None
     closed: float | None = None
-    how_closed: str | None = None  # "client", "close", "eof", "reset", "silent", "refresh"
+    # "client" (close frame from the app), "client-eof", "close", "eof", "reset", "silent",
+    # "refresh" (closed by the server after a `disconnect`).
+    how_closed: str | None = None
     disconnect_sent: float | None = None
     messages_in: int = 0
 
@@ -248,10 +250,12 @@ class FakeSocketMode:
         except ConnectionClosed:
             pass
         finally:
+            # "client": the app closed with a close frame; "client-eof": it just went away.
+            how = "client" if ws.protocol.close_rcvd is not None else "client-eof"
             with self._cond:
                 if conn.closed is None:
                     conn.closed = time.monotonic()
-                    conn.how_closed = conn.how_closed or "client"
+                    conn.how_closed = conn.how_closed or how
                 self._cond.notify_all()
 
     def _on_message(self, conn: Connection, raw: str | bytes) -> None:

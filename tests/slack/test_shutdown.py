@@ -121,12 +121,17 @@ def test_sigterm_mid_answer_lets_the_answer_finish_and_exits_0(
                 lambda: all(c.closed is not None for c in socket_mode.connections), WAIT
             )
             assert [c.how_closed for c in socket_mode.connections] == ["client"]
+            closed_at = socket_mode.connections[0].closed
 
         assert app.process.wait(WAIT) == 0, app.process.log
         messages = app.slack.messages(CHANNEL, ts)
         assert not any(m.streaming for m in messages)
         assert app.visible(ts).strip() == LONG_ANSWER
         assert app.claim_status(ts) == "done"
+        if mode == "run":
+            # The connection was closed first, while the answer was still being written.
+            completed = min(v.time for m in messages for v in m.history if "THE-END." in v.text)
+            assert closed_at is not None and closed_at < completed
 
 
 @pytest.mark.parametrize("mode", ["serve", "run"])
