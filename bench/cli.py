@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import describe_bench, field_bench, report, scenarios, storage_bench
+from bench import describe_bench, field_bench, report, scenarios, socket_mode, storage_bench
 from bench.harness import DEFAULT_PACE
 from bot.simulators.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field")
+ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field", "socket")
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
 
@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(describe_bench.table(results.extra["describe"]))
     if "field" in results.extra:
         print("\n".join(field_bench.render(results.extra["field"])))
+    if "socket" in results.extra:
+        print(socket_mode.markdown_section(results.extra["socket"]))
     if not args.no_write:
         args.out.write_text(report.markdown(results, report.explanations(results)))
         print(f"\nWrote {args.out}")
@@ -133,6 +135,9 @@ def run(
         say("9. Slack limits in the field: 15, 30, 50 at once")
         minute_s = slack_minute or (12.0 if quick else 60.0)
         results.extra["field"] = field_bench.run(minute_s=minute_s, pace=pace, log=say)
+    if "socket" in only:
+        say("10. Socket Mode faults (each handler side by side) and the drain on SIGTERM")
+        results.extra["socket"] = socket_mode.run(cap_s=40.0 if quick else 75.0, pace=pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import describe_bench, field_bench
+from bench import describe_bench, field_bench, socket_mode
 from bench.scenarios import (
     LATENCY_BATCH,
     ORDER_QUESTION,
@@ -318,6 +318,8 @@ def targets(results: Results) -> list[Target]:
                 holds if small else (share >= 0.9 and holds),
             )
         )
+    if "socket" in results.extra:
+        out += socket_mode.socket_targets(results.extra["socket"], Target)
     return out
 
 
@@ -652,6 +654,7 @@ SECTIONS: list[Callable[[Results], list[str]]] = [
     _cost_section,
     describe_bench.section,
     field_bench.section,
+    socket_mode.section,
 ]
 
 
