@@ -344,7 +344,7 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
         server.stop()
     finally:
         sweeper.stop()
-    services.close()
+        services.close()
     logger.info("ShopMate stopped")
     return 0
 
@@ -369,7 +369,14 @@ def run_socket_mode(settings: Settings) -> int:
     stop = stop_on_signals()
     try:
         logger.info("ShopMate connecting to Slack with Socket Mode")
-        handler.connect()
+        try:
+            handler.connect()
+        except Exception as error:
+            # Once connected, drops are retried for ever; failing at start is a setup
+            # problem (a wrong SLACK_APP_TOKEN, no route to Slack) the operator must see.
+            logger.error("Could not connect to Slack with Socket Mode: %s", error)
+            handler.close()
+            return 1
         logger.info("ShopMate connected to Slack with Socket Mode")
         _wait(stop)
         # Closing the connection first makes Slack send new events to other connections;
@@ -379,6 +386,6 @@ def run_socket_mode(settings: Settings) -> int:
             _exit_stuck(services)
     finally:
         sweeper.stop()
-    services.close()
+        services.close()
     logger.info("ShopMate stopped")
     return 0
