@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import prompts
-from bot.events import TextDelta, TurnFailed
+from bot.events import TextDelta, TurnComplete, TurnFailed
 from bot.slack.budget import CallBudget
 from bot.slack.drain import Drain
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
@@ -21,6 +21,8 @@ from bot.trust import AccessPolicy, Limits, Refusal, UsageLimiter, cut_input
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
+
+_FINAL = (TurnComplete, TurnFailed)  # an answer that ended: nothing left for a shutdown to cut
 
 
 @dataclass
@@ -207,7 +209,7 @@ class SlackResponder:
                 try:
                     for event in events:
                         reply.handle(event)
-                        if self.drain.expired.is_set():
+                        if self.drain.expired.is_set() and not isinstance(event, _FINAL):
                             cut = True
                             reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))
                             break
