@@ -237,11 +237,13 @@ class FakeSocketMode:
             },
             "connection_info": {"app_id": self.app_id},
         }
-        await ws.send(json.dumps(hello))
+        # Marked before the send: the app may read `hello` (and a test act on it) before this
+        # coroutine runs again. Nothing else is sent in between, this loop runs one at a time.
         with self._cond:
             conn.hello_sent = time.monotonic()
             pending, self._pending = self._pending, []
             self._cond.notify_all()
+        await ws.send(json.dumps(hello))
         for envelope_id in pending:
             await self._send_envelope(envelope_id)
         try:
