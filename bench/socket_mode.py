@@ -255,7 +255,7 @@ def socket_targets(results: SocketModeResults, target: Callable[..., Any]) -> li
             )
             rows.append(
                 target(
-                    "8 Socket Mode",
+                    "10 Socket Mode",
                     f"{drop.mode} drop → reconnected, CPU meanwhile",
                     "≤ 15 s, no busy loop",
                     f"{_secs(drop.reconnect_s)}, {drop.cpu_pct or 0:.0f}% CPU{was}",
@@ -267,7 +267,7 @@ def socket_targets(results: SocketModeResults, target: Callable[..., Any]) -> li
         if ours.handover_ack_ms is not None:
             rows.append(
                 target(
-                    "8 Socket Mode",
+                    "10 Socket Mode",
                     "ack of the first event after a refresh",
                     "< 3 s, not re-sent",
                     f"{ours.handover_ack_ms:.0f} ms"
@@ -282,7 +282,7 @@ def socket_targets(results: SocketModeResults, target: Callable[..., Any]) -> li
     for d in results.drains:
         rows.append(
             target(
-                "4 Shutdown",
+                "10 Shutdown",
                 f"SIGTERM mid-answer → exit (`{d.command}`)",
                 "≤ grace 20 s, answer whole, exit 0",
                 f"{_secs(d.drain_s)}, answer {'whole' if d.complete else 'CUT'}, "
