@@ -104,10 +104,20 @@ def _copywriter(settings: Settings) -> Iterator[Any]:
     try:
         yield Copywriter(client, storage.descriptions, prompt)
     except _fatal_errors() as exc:
-        raise CommandError(f"Claude refused the request: {exc}") from None
+        # Stored work is safe: what was answered is in the database, and a batch's results
+        # can be collected again, so the same command can simply be run again.
+        raise CommandError(f"the Anthropic API failed, stopping: {_one_line(exc)}") from None
     finally:
         storage.close()
         client.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    import anthropic
+
+    from bot.describe.service import describe_error
+
+    return describe_error(exc) if isinstance(exc, anthropic.APIError) else str(exc)
 
 
 def _fatal_errors() -> tuple[type[BaseException], ...]:
