@@ -47,9 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="field: seconds in Slack's minute, fake and bot alike (default 60, quick 12)",
     )
     parser.add_argument(
-        "--out", type=Path, default=RESULTS, help="where to write the Markdown results"
+        "--write",
+        action="store_true",
+        help="write the Markdown results to bench/RESULTS.md or --out (default: print only)",
     )
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--out", type=Path, help="write the Markdown results here (implies --write)"
+    )
+    parser.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # the default
     return parser
 
 
@@ -69,9 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(field_bench.render(results.extra["field"])))
     if "socket" in results.extra:
         print(socket_mode.markdown_section(results.extra["socket"]))
-    if not args.no_write:
-        args.out.write_text(report.markdown(results, report.explanations(results)))
-        print(f"\nWrote {args.out}")
+    # The tracked RESULTS.md changes only when asked, so a run never dirties the checkout.
+    if (args.write or args.out is not None) and not args.no_write:
+        out = args.out or RESULTS
+        out.write_text(report.markdown(results, report.explanations(results)))
+        print(f"\nWrote {out}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe."""
+"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe.
+
+Every mistake a person can make here ends in one line on stderr that names the setting or
+option and the fix: exit status 2 for a configuration or usage mistake, 1 for anything else.
+The checks behind those lines live in bot/preflight.py; `--log-level debug` adds the details.
+"""
 
 from __future__ import annotations
 
@@ -6,95 +11,225 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from bot import __version__, preflight
 from bot.logging_setup import configure_logging
-from bot.settings import Settings, SettingsError, parse_days
+from bot.preflight import ConfigError, Unavailable
+from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from storage import Storage
 
 logger = logging.getLogger(__name__)
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CONFIRM_WORD = "delete"
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line that points at the command's --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}. See `{self.prog} --help`.\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # `shopmate orders` with no action: that group's help, not the top-level one.
+        getattr(args, "group_parser", parser).print_help()
         return EXIT_USAGE
+    configure_logging(args.log_level or "INFO")
     try:
         settings = Settings.load()
         configure_logging(args.log_level or settings.log_level)
-        return args.handler(args, settings)
-    except SettingsError as error:
-        print(f"shopmate: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except CommandError as error:
-        print(f"shopmate: {error}", file=sys.stderr)
-        return 1
+        return handler(args, settings)
+    except SettingsError as error:  # ConfigError too
+        return _fail(error, EXIT_USAGE)
+    except (CommandError, Unavailable) as error:
+        return _fail(error, EXIT_FAILURE)
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+    except Exception as error:
+        # A bug or an environment we did not foresee: still one line, details on request.
+        return _fail(
+            f"{type(error).__name__}: {error} (run with --log-level debug for details)",
+            EXIT_FAILURE,
+        )
+
+
+def _fail(error: object, status: int) -> int:
+    logger.debug("details", exc_info=True)
+    print(f"shopmate: {error}", file=sys.stderr)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shopmate", description="ShopMate, ThreadCo's Claude-powered support bot for Slack."
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="how much to log: debug, info, warning or error (default: SHOPMATE_LOG_LEVEL, INFO)",
     )
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(
+        prog="shopmate",
+        description="ShopMate, ThreadCo's Claude-powered support bot for Slack. Settings come "
+        "from the environment and from .env in the current directory.",
+        parents=[common],
+    )
+    parser.set_defaults(log_level=None)
+    parser.add_argument("--version", action="version", version=f"shopmate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
+    def add(
+        group: Any, name: str, handler: Callable[..., int] | None, help_text: str
+    ) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        if handler is not None:
+            p.set_defaults(handler=handler)
+        else:
+            p.set_defaults(group_parser=p)
         return p
 
-    p = add("chat", cmd_chat, "Talk to ShopMate in the terminal (needs ANTHROPIC_API_KEY).")
-    p.add_argument("--thread", default="default", help="conversation name to start or resume")
-
-    p = add("serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
-
-    add("run", cmd_run, "Connect to Slack with Socket Mode (no public URL needed).")
-
-    p = add("demo", cmd_demo, "Play ShopMate offline against simulated Slack and Claude.")
-    p.add_argument("--interactive", action="store_true", help="type the messages yourself")
+    p = add(sub, "chat", cmd_chat, "Talk to ShopMate in the terminal (needs ANTHROPIC_API_KEY).")
     p.add_argument(
-        "--data-dir", type=Path, default=Path(".shopmate-demo"), help="where the demo database goes"
+        "--thread",
+        default="default",
+        help="conversation name to start or resume; stored as local:NAME (default: default)",
     )
-    p.add_argument("--pace", type=float, default=40.0, help="simulated tokens per second")
 
-    orders = sub.add_parser("orders", help="Import and look up orders.")
-    orders_sub = orders.add_subparsers(dest="orders_command", metavar="ACTION")
-    p = orders_sub.add_parser("import", help="Upsert orders from a CSV or JSON file.")
-    p.add_argument("file", type=Path)
-    p.add_argument("--strict", action="store_true", help="import nothing if any row is bad")
-    p.set_defaults(handler=cmd_orders_import)
-    p = orders_sub.add_parser("show", help="Show one order as get_order returns it.")
-    p.add_argument("order_id")
-    p.set_defaults(handler=cmd_orders_show)
-
-    p = add("stats", cmd_stats, "Turns, tokens and estimated cost per day and channel.")
-    p.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
-
-    history = sub.add_parser("history", help="Export or purge stored conversations.")
-    history_sub = history.add_subparsers(dest="history_command", metavar="ACTION")
-    p = history_sub.add_parser("purge", help="Delete conversations older than a duration.")
+    p = add(sub, "serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
     p.add_argument(
-        "--older-than", required=False, help="e.g. 90d (default: SHOPMATE_RETENTION_DAYS)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)",
     )
-    p.set_defaults(handler=cmd_history_purge)
-    p = history_sub.add_parser("export", help="Write one conversation as JSON.")
-    p.add_argument("thread", help="thread key, e.g. slack:T0001:C0001:1700000000.000100")
-    p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
-    p.set_defaults(handler=cmd_history_export)
+    p.add_argument(
+        "--port",
+        type=preflight.port_argument,
+        default=3000,
+        help="port to listen on, 1 to 65535 (default: 3000)",
+    )
+
+    add(sub, "run", cmd_run, "Connect to Slack with Socket Mode (no public URL needed).")
+
+    p = add(sub, "demo", cmd_demo, "Play ShopMate offline against simulated Slack and Claude.")
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="type the messages yourself (default: play the sample conversation)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the demo database in this directory, across runs "
+        "(default: a fresh temporary directory each run)",
+    )
+    p.add_argument(
+        "--pace",
+        type=preflight.pace_argument,
+        default=40.0,
+        help="simulated Claude speed in tokens per second, 1 to 10000 (default: 40)",
+    )
+
+    orders = add(sub, "orders", None, "Import and look up orders (actions: import, show).")
+    orders_sub = orders.add_subparsers(dest="orders_command", metavar="ACTION", parser_class=Parser)
+    p = add(orders_sub, "import", cmd_orders_import, "Upsert orders from a CSV or JSON file.")
+    p.add_argument("file", type=Path, help="CSV with order_id,status,item,eta,tracking, or JSON")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="import nothing if any row is bad (default: skip bad rows, import the rest)",
+    )
+    p = add(orders_sub, "show", cmd_orders_show, "Show one order, as get_order finds it.")
+    p.add_argument("order_id", help="the order id, e.g. ORD-1001")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the JSON Claude receives (default: a summary for people)",
+    )
+
+    p = add(sub, "stats", cmd_stats, "Turns, tokens and estimated cost per day and channel.")
+    p.add_argument(
+        "--days",
+        type=preflight.days_argument,
+        default=30,
+        help="how many days back, today included, 1 to 36500 (default: 30)",
+    )
+
+    history = add(
+        sub, "history", None, "Find, export or purge stored conversations (list, export, purge)."
+    )
+    history_sub = history.add_subparsers(
+        dest="history_command", metavar="ACTION", parser_class=Parser
+    )
+    p = add(history_sub, "list", cmd_history_list, "List stored conversations, newest first.")
+    p.add_argument(
+        "--channel", help="only this Slack channel id, e.g. C0123ABCD (default: every channel)"
+    )
+    p.add_argument(
+        "--since",
+        type=preflight.since_argument,
+        help="only conversations active in this period, e.g. 7d or 2w (default: any time)",
+    )
+    p.add_argument(
+        "--limit",
+        type=preflight.limit_argument,
+        default=100,
+        help="show at most this many (default: 100)",
+    )
+    p = add(
+        history_sub, "export", cmd_history_export, "Write one conversation as JSON (data requests)."
+    )
+    p.add_argument(
+        "thread",
+        help="the conversation: a chat --thread name (t3), a Slack permalink, "
+        "CHANNEL/TS, or a key from `history list`",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="file to write; its directory must exist (default: stdout)",
+    )
+    p = add(
+        history_sub,
+        "purge",
+        cmd_history_purge,
+        "Delete conversations idle for longer than a period; asks first.",
+    )
+    p.add_argument(
+        "--older-than",
+        type=preflight.duration_argument,
+        help="idle period, e.g. 90d or 12w, at least 1d (default: SHOPMATE_RETENTION_DAYS)",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="delete without asking (default: ask on a terminal, refuse otherwise)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only count what would be deleted (default: off)",
+    )
 
     from bot.describe.cli import register as register_describe
 
@@ -102,39 +237,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# -- Slack and Claude --------------------------------------------------------------------------
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logging_setup import hold_console_logs
     from bot.terminal import chat
     from bot.wiring import build_services
 
+    settings.require("ANTHROPIC_API_KEY")
+    preflight.check_database(settings.db_path, must_exist=False)
     services = build_services(settings)
+    # Log lines wait until the answer is written, so they never land inside the prompt.
+    release_logs = hold_console_logs()
     try:
-        return chat(services.conversations, f"local:{args.thread}", stdin=sys.stdin, out=sys.stdout)
+        return chat(
+            services.conversations,
+            f"local:{args.thread}",
+            stdin=sys.stdin,
+            out=sys.stdout,
+            between_turns=release_logs,
+        )
     finally:
+        release_logs(stop=True)
         services.close()
+
+
+def _check_slack(settings: Settings, *names: str) -> None:
+    """What `serve` and `run` share: settings present, tokens of the right kind, database."""
+    settings.require(*names)
+    preflight.check_bot_token(settings.slack_bot_token)
+    preflight.check_app_token(settings.slack_app_token if "SLACK_APP_TOKEN" in names else None)
+    preflight.check_signing_secret(settings.slack_signing_secret)
+    preflight.retention_days(settings)
+    preflight.check_database(settings.db_path, must_exist=False)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.server import serve
 
+    _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
+    preflight.check_listen_address(args.host, args.port)
+    preflight.verify_slack(settings)
     return serve(settings, host=args.host, port=args.port)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.server import run_socket_mode
 
+    _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
+    preflight.verify_slack(settings)
     return run_socket_mode(settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
+    if args.data_dir is not None:
+        preflight.check_writable_directory("--data-dir", args.data_dir)
     return run_demo(data_dir=args.data_dir, interactive=args.interactive, tokens_per_s=args.pace)
+
+
+# -- orders ------------------------------------------------------------------------------------
 
 
 def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.orders_import import ImportFailed, parse_orders
     from storage import open_storage
 
+    preflight.check_database(settings.db_path, must_exist=False)
     try:
         result = parse_orders(args.file, id_pattern=settings.order_id_pattern)
     except ImportFailed as error:
@@ -157,65 +328,167 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_orders_show(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tools import get_order_tool
-    from storage import open_storage
 
-    storage = open_storage(settings.db_path)
-    try:
+    with _open_existing(settings) as storage:
         tool = get_order_tool(storage.orders, id_pattern=settings.order_id_pattern)
         result = tool.handler({"order_id": args.order_id})
-    finally:
-        storage.close()
-    print(json.dumps(result.content, indent=2, ensure_ascii=False))
+    if args.json:
+        print(json.dumps(result.content, indent=2, ensure_ascii=False))
+    elif result.is_error:
+        print(result.content["error"].split(". Ask the customer")[0] + ".")
+    else:
+        print(describe_order(result.content))
     return 1 if result.is_error else 0
+
+
+def describe_order(order: dict[str, Any]) -> str:
+    """An order as a person reads it, from the fields get_order gives Claude."""
+    lines = [f"{order['order_id']}: {order['status']}", f"  Item:      {order['item']}"]
+    if order.get("estimated_delivery"):
+        lines.append(f"  Delivery:  {order['estimated_delivery']}")
+    if order.get("tracking_number"):
+        lines.append(f"  Tracking:  {order['tracking_number']}  {order['track_url']}")
+    return "\n".join(lines)
+
+
+# -- usage and history -------------------------------------------------------------------------
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats import print_stats
 
-    if args.days < 1:
-        raise CommandError("--days must be at least 1")
+    preflight.check_database(settings.db_path, must_exist=True)
     return print_stats(settings, days=args.days, out=sys.stdout)
 
 
-def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import open_storage
-
-    if args.older_than:
-        try:
-            days = parse_days(args.older_than)
-        except ValueError:
-            raise CommandError(f"--older-than {args.older_than!r}: give days, e.g. 90d") from None
-    elif settings.retention_days:
-        days = settings.retention_days
-    else:
-        raise CommandError("give --older-than, e.g. 90d, or set SHOPMATE_RETENTION_DAYS")
-    cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
-    storage = open_storage(settings.db_path)
-    try:
-        removed = storage.conversations.purge_older_than(cutoff)
-    finally:
-        storage.close()
-    print(
-        f"Removed conversations idle for over {days} day(s): "
-        + ", ".join(f"{n} {what}" for what, n in removed.items())
-    )
+def cmd_history_list(args: argparse.Namespace, settings: Settings) -> int:
+    since = None
+    if args.since is not None:
+        since = datetime.now(UTC) - timedelta(days=args.since)
+    with _open_existing(settings) as storage:
+        rows = storage.conversations.summaries(
+            channel=args.channel, since_utc=since, limit=args.limit
+        )
+    if not rows:
+        print(f"No conversations in {settings.db_path}{_filters(args)}.")
+        return 0
+    print(f"{len(rows)} conversation(s) in {settings.db_path}{_filters(args)}, newest first:")
+    table = [("key", "messages", "size", "last active (UTC)")]
+    table += [
+        (
+            row["thread_key"],
+            str(row["messages"]),
+            _size(row["content_bytes"]),
+            row["updated_utc"][:16].replace("T", " "),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    for line in table:
+        print(
+            f"  {line[0].ljust(widths[0])}  {line[1].rjust(widths[1])}  "
+            f"{line[2].rjust(widths[2])}  {line[3]}"
+        )
+    if len(rows) == args.limit:
+        print(f"(the {args.limit} most recent; --limit shows more)")
+    print("Export one with: shopmate history export KEY -o FILE.json")
     return 0
+
+
+def _filters(args: argparse.Namespace) -> str:
+    parts = []
+    if args.channel:
+        parts.append(f"channel {args.channel}")
+    if args.since:
+        parts.append(f"active in the last {args.since} day(s)")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB"
 
 
 def cmd_history_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.thread_names import UnknownThread, resolve
+
+    if args.output is not None:
+        preflight.check_output_file("-o", args.output)
+    with _open_existing(settings) as storage:
+        try:
+            key = resolve(storage.conversations, args.thread)
+        except UnknownThread as error:
+            raise CommandError(
+                f"{error} in {settings.db_path}; `shopmate history list` shows what is stored"
+            ) from None
+        exported = storage.conversations.export(key)
+    text = json.dumps(exported, indent=2, ensure_ascii=False)
+    if args.output is None:
+        print(text)
+        return 0
+    try:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"-o {args.output}: {error.strerror}") from None
+    print(f"Wrote {key} to {args.output}")
+    return 0
+
+
+def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:
+    days = args.older_than or preflight.retention_days(settings)
+    if not days:
+        raise CommandError(
+            "give --older-than, e.g. 90d, or set SHOPMATE_RETENTION_DAYS (0 keeps everything)"
+        )
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    with _open_existing(settings) as storage:
+        counts = storage.conversations.count_older_than(cutoff)
+        where = f"idle for over {days} day(s), since before {cutoff:%Y-%m-%d %H:%M} UTC"
+        if not counts["conversations"] and not counts["events"]:
+            print(f"Nothing to remove: no conversations {where} in {settings.db_path}.")
+            return 0
+        print(f"Would remove {_counts(counts)} {where}, from {settings.db_path}.")
+        if args.dry_run:
+            print("Dry run: nothing removed.")
+            return 0
+        if not args.yes and not _confirmed(sys.stdin, sys.stdout):
+            return EXIT_FAILURE
+        removed = storage.conversations.purge_older_than(cutoff)
+    print(f"Removed conversations idle for over {days} day(s): {_counts(removed)}")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
+def _confirmed(stdin: TextIO, out: TextIO) -> bool:
+    """A typed confirmation on a terminal; without one, say how to go ahead and remove nothing."""
+    if not stdin.isatty():
+        print(
+            "shopmate: nothing removed: no terminal to ask on. Run again with --yes to remove "
+            "them, or --dry-run to only count.",
+            file=sys.stderr,
+        )
+        return False
+    out.write(f"Type '{CONFIRM_WORD}' to remove them: ")
+    out.flush()
+    if stdin.readline().strip().lower() == CONFIRM_WORD:
+        return True
+    print("Nothing removed.", file=out)
+    return False
+
+
+@contextmanager
+def _open_existing(settings: Settings) -> Iterator[Storage]:
+    """Storage for a command that reads or deletes: refuses a missing database, creates nothing."""
     from storage import open_storage
 
-    storage = open_storage(settings.db_path)
+    preflight.check_database(settings.db_path, must_exist=True)
     try:
-        exported = storage.conversations.export(args.thread)
+        storage = open_storage(settings.db_path, create=False)
+    except FileNotFoundError:  # removed since the check
+        raise ConfigError(f"no ShopMate database at SHOPMATE_DB={settings.db_path}") from None
+    try:
+        yield storage
     finally:
         storage.close()
-    if exported is None:
-        raise CommandError(f"no conversation {args.thread!r} in {settings.db_path}")
-    text = json.dumps(exported, indent=2, ensure_ascii=False)
-    if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
-        print(f"Wrote {args.thread} to {args.output}")
-    else:
-        print(text)
-    return 0

@@ -7,13 +7,19 @@ the get_order tool — while Slack's Web API and Claude's Messages API are simul
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.text import Text
 from slack_sdk import WebClient
 
 from bot.orders_import import parse_orders
@@ -23,7 +29,7 @@ from bot.simulators.slack import FakeSlack
 from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
 from bot.slack.app import build_app
 from bot.slack.server import EVENTS_PATH, HttpServer, make_wsgi_app
-from bot.wiring import build_services
+from bot.wiring import Services, build_services
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +45,24 @@ TURN_TIMEOUT_S = 60.0
 
 def run_demo(
     *,
-    data_dir: Path,
+    data_dir: Path | None = None,
     interactive: bool = False,
     tokens_per_s: float = 40.0,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Play the seed's sample conversation (or the user's) as one Slack thread."""
+    """Play the seed's sample conversation (or the user's) as one Slack thread.
+
+    Without `data_dir` every run gets a fresh database in a new temporary directory, so the
+    demo shows the same thing each time; with it, the database there is kept and reused.
+    """
     stdin, out = stdin or sys.stdin, out or sys.stdout
     for noisy in ("slack_bolt", "bot", "storage", "waitress", "httpx2", "anthropic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="shopmate-demo-"))
+    else:
+        data_dir.mkdir(exist_ok=True)  # one level: the CLI checked that its parent exists
     db_path = (data_dir / "shopmate-demo.db").resolve()
     settings = Settings.from_mapping(
         {
@@ -59,6 +72,10 @@ def run_demo(
             "SHOPMATE_FLUSH_INTERVAL": "0.25",
         }
     )
+    # A terminal wraps to its width; a pipe or file gets one line per paragraph.
+    screen = Console(file=out, highlight=False)
+    if not screen.is_terminal:
+        screen = Console(file=out, highlight=False, width=10_000)
     with (
         FakeClaude(pace=Pace(first_token_s=0.3, tokens_per_s=tokens_per_s)) as claude,
         FakeSlack(team_id=TEAM) as slack,
@@ -74,7 +91,8 @@ def run_demo(
         server = HttpServer(make_wsgi_app(app)).start()
         try:
             out.write(_banner(len(orders)))
-            player = _Player(slack, services, EventSender(server.url + EVENTS_PATH, SECRET), out)
+            sender = EventSender(server.url + EVENTS_PATH, SECRET)
+            player = _Player(slack, services, sender, screen)
             messages: Iterable[str] = _typed(stdin, out) if interactive else SEED_CONVERSATION
             for text in messages:
                 if not player.turn(text):
@@ -90,8 +108,10 @@ def run_demo(
 class _Player:
     """Posts each message as Slack would and prints the thread as a user would see it."""
 
-    def __init__(self, slack: FakeSlack, services, sender: EventSender, out: TextIO) -> None:
-        self.slack, self.services, self.sender, self.out = slack, services, sender, out
+    def __init__(
+        self, slack: FakeSlack, services: Services, sender: EventSender, screen: Console
+    ) -> None:
+        self.slack, self.services, self.sender, self.screen = slack, services, sender, screen
         self.thread_ts: str | None = None
         self.seen: set[str] = set()
 
@@ -112,53 +132,72 @@ class _Player:
                 thread_ts=self.thread_ts,
             )
             shown = text
-        self.out.write(f"\nYou: {shown}\n")
-        self.out.flush()
+        self.screen.print(Text(f"\nYou: {shown}"))
         status, _, _ = self.sender.post(payload)
         if status != 200:
-            self.out.write(f"(the app answered HTTP {status}; stopping)\n")
+            self.screen.print(Text(f"(the app answered HTTP {status}; stopping)"))
             return False
         self._follow(f"slack:{TEAM}:{CHANNEL}:{ts}")
         return True
 
     def _follow(self, event_key: str) -> None:
-        """Print statuses and streamed text as they appear, until the turn is stored as done."""
-        printed, statuses_seen = "", len(self.slack.statuses)
-        started = False
-        deadline = time.monotonic() + TURN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            done = self.services.storage.events.status(event_key) == "done"
-            text = self._reply_text()
-            if len(text) > len(printed):
-                new = text[len(printed) :]
-                if not started:
-                    self.out.write("ShopMate: ")
-                    started, new = True, new.lstrip("\n")
-                self.out.write(new)
-                printed = text
-            for update in self.slack.statuses[statuses_seen:]:
-                statuses_seen += 1
-                if update.status and "looking up" in update.status:
-                    self.out.write(("\n" if started else "") + f"  [ShopMate {update.status}]\n")
-                    started = False
-            self.out.flush()
-            if done:
-                break
-            time.sleep(0.03)
+        """Show lookups and the streamed answer as they appear, until the turn is stored.
+
+        Each lookup is shown where it happened in the answer (after "let me look that up",
+        before the answer it fed), and the answer is rendered from Markdown. A terminal sees
+        the turn grow; a pipe or a file gets the finished turn once.
+        """
+        statuses_seen = len(self.slack.statuses)
+        marks: list[tuple[int, str]] = []  # (position in the answer, lookup line)
+        live = Live(
+            console=self.screen,
+            auto_refresh=False,
+            vertical_overflow="visible",
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        if self.screen.is_terminal:
+            live.start()
+        try:
+            deadline = time.monotonic() + TURN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                done = self.services.storage.events.status(event_key) == "done"
+                answer = self._reply_text()
+                for update in self.slack.statuses[statuses_seen:]:
+                    statuses_seen += 1
+                    if update.status and "looking up" in update.status:
+                        marks.append((len(answer), f"[ShopMate {update.status}]"))
+                if done:
+                    break
+                if self.screen.is_terminal:
+                    live.update(_view(_interleave(answer, marks)), refresh=True)
+                time.sleep(0.03)
+            answer = self._reply_text()
+            final = _view(_interleave(answer, self._tool_marks() or marks))
+            if self.screen.is_terminal:
+                live.update(final, refresh=True)
+        finally:
+            live.stop()
+        if not self.screen.is_terminal:
+            # Rich pads every line to the console width; a file should not end lines in blanks.
+            with self.screen.capture() as captured:
+                self.screen.print(final)
+            self.screen.file.write(
+                "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
+            )
+            self.screen.file.flush()
         self.seen.update(m.ts for m in self.slack.messages(CHANNEL, self.thread_ts))
-        self.out.write("\n")
-        for line in self._tool_lines():
-            self.out.write(f"  {line}\n")
-        self.out.flush()
 
     def _reply_text(self) -> str:
         fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
         return "".join(m.text for m in fresh)
 
-    def _tool_lines(self) -> list[str]:
-        """`[get_order ORD-1001 -> shipped]` for each tool call of the turn just finished."""
-        import json
+    def _tool_marks(self) -> list[tuple[int, str]]:
+        """`[get_order ORD-1001 -> shipped]` for each tool call of the turn just finished.
 
+        Each comes with its position in the answer: the length of the text Claude had
+        written before the call (the engine joins a turn's texts with a blank line).
+        """
         history = self.services.storage.conversations.history(
             f"slack:{TEAM}:{CHANNEL}:{self.thread_ts}"
         )
@@ -170,9 +209,14 @@ class _Player:
                 break
             turn.insert(0, message)
         calls = {b["id"]: b for m in turn for b in m["content"] if b.get("type") == "tool_use"}
-        lines = []
+        texts: list[str] = []
+        marks = []
         for message in turn:
             for block in message["content"]:
+                if block.get("type") == "text" and message["role"] == "assistant":
+                    if block["text"]:
+                        texts.append(block["text"])
+                    continue
                 if block.get("type") != "tool_result" or block["tool_use_id"] not in calls:
                     continue
                 call = calls[block["tool_use_id"]]
@@ -180,8 +224,38 @@ class _Player:
                 outcome = result.get("status") or (
                     "not found" if "not found" in result.get("error", "") else "error"
                 )
-                lines.append(f"[{call['name']} {call['input'].get('order_id')} -> {outcome}]")
-        return lines
+                line = f"[{call['name']} {call['input'].get('order_id')} -> {outcome}]"
+                marks.append((len("\n\n".join(texts)), line))
+        return marks
+
+
+Segment = tuple[str, str]  # ("text", markdown) or ("tool", line)
+
+
+def _interleave(answer: str, marks: list[tuple[int, str]]) -> list[Segment]:
+    """The answer cut at each lookup's position, with the lookup line in between."""
+    segments: list[Segment] = []
+    last = 0
+    for position, line in marks:
+        position = min(max(position, last), len(answer))
+        if answer[last:position].strip():
+            segments.append(("text", answer[last:position]))
+        segments.append(("tool", line))
+        last = position
+    if answer[last:].strip():
+        segments.append(("text", answer[last:]))
+    return segments
+
+
+def _view(segments: list[Segment]) -> Group:
+    """A turn as the terminal shows it: ShopMate's words as rendered Markdown, lookups dimmed."""
+    parts: list[RenderableType] = [Text("ShopMate:", style="bold")] if segments else []
+    for kind, content in segments:
+        if kind == "tool":
+            parts.append(Text(f"  {content}", style="dim"))
+        else:
+            parts.append(Markdown(content.strip(), hyperlinks=False))
+    return Group(*parts)
 
 
 def _typed(stdin: TextIO, out: TextIO) -> Iterable[str]:

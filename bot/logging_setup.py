@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
+from collections.abc import Callable
 
 # Slack bot/app/user tokens, Anthropic keys, and bearer headers a library might echo.
 _SECRET = re.compile(
@@ -39,3 +41,32 @@ def configure_logging(level: str = "INFO") -> None:
         root.addHandler(handler)
     # The HTTP client logs every request at INFO; that is noise in a bot's log.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
+
+
+def hold_console_logs() -> Callable[..., None]:
+    """Keep console log lines back until the caller says it is a good moment to print them.
+
+    `shopmate chat` writes a prompt and a streamed answer on stdout; a log line printed on
+    stderr in the middle would land inside them. The returned function prints what was held
+    (call it between turns); `release(stop=True)` prints the rest and logs directly again.
+    """
+    root = logging.getLogger()
+    console = next((h for h in root.handlers if getattr(h, "_shopmate", False)), None)
+    if console is None:
+        return lambda stop=False: None
+    held = logging.handlers.MemoryHandler(
+        capacity=10_000, flushLevel=logging.CRITICAL + 1, target=console, flushOnClose=True
+    )
+    held.setLevel(console.level)
+    held._shopmate = True  # type: ignore[attr-defined]
+    root.removeHandler(console)
+    root.addHandler(held)
+
+    def release(stop: bool = False) -> None:
+        held.flush()
+        if stop and held in root.handlers:
+            root.removeHandler(held)
+            root.addHandler(console)
+            held.close()
+
+    return release

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TextIO
 
 from bot.conversation import ConversationService
@@ -18,8 +19,20 @@ def tool_line(event: ToolFinished) -> str:
     return f"[{event.name} {shown} -> {event.summary or ('error' if event.is_error else 'ok')}]"
 
 
-def print_turn(events, out: TextIO) -> bool:
-    """Write one turn's events as they arrive; True if the turn completed."""
+# The engine describes a failed Claude call as e.g. "AuthenticationError status=401 type=...".
+KEY_REJECTED = (
+    "Claude rejected the API key (401). Fix ANTHROPIC_API_KEY in .env or the environment, "
+    "then start the chat again."
+)
+
+
+def key_rejected(event: TurnFailed) -> bool:
+    """True if the turn failed because Anthropic refused the key: retrying will not help."""
+    return "status=401" in event.error.split()
+
+
+def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | None:
+    """Write one turn's events as they arrive; returns the event that ended the turn."""
     at_line_start = True
     started = False
 
@@ -41,16 +54,29 @@ def print_turn(events, out: TextIO) -> bool:
             write(("" if at_line_start else "\n") + "  " + tool_line(event) + "\n")
             started = False
         elif isinstance(event, TurnFailed):
-            write(("" if at_line_start else "\n") + f"ShopMate: {event.message}\n")
-            return False
+            # The person at this terminal runs ShopMate: tell them what to fix, not "try later".
+            message = KEY_REJECTED if key_rejected(event) else event.message
+            write(("" if at_line_start else "\n") + f"ShopMate: {message}\n")
+            return event
         elif isinstance(event, TurnComplete):
             write("\n" if not at_line_start else "")
-            return True
-    return False
+            return event
+    return None
 
 
-def chat(service: ConversationService, thread_key: str, *, stdin: TextIO, out: TextIO) -> int:
-    """Read questions line by line until EOF or Ctrl-C; every turn is stored under thread_key."""
+def chat(
+    service: ConversationService,
+    thread_key: str,
+    *,
+    stdin: TextIO,
+    out: TextIO,
+    between_turns: Callable[[], None] = lambda: None,
+) -> int:
+    """Read questions line by line until EOF or Ctrl-C; every turn is stored under thread_key.
+
+    `between_turns` runs before each prompt, when nothing is half-written on the screen (the
+    CLI prints held-back log lines there). Returns 2 if Claude refused the API key.
+    """
     out.write("ShopMate support chat. Type a question; Ctrl-D or Ctrl-C to leave.\n")
     if service.storage.conversations.exists(thread_key):
         count = len(service.storage.conversations.history(thread_key))
@@ -58,6 +84,7 @@ def chat(service: ConversationService, thread_key: str, *, stdin: TextIO, out: T
     out.flush()
     try:
         while True:
+            between_turns()
             out.write("You: ")
             out.flush()
             line = stdin.readline()
@@ -67,7 +94,10 @@ def chat(service: ConversationService, thread_key: str, *, stdin: TextIO, out: T
             text = line.strip()
             if not text:
                 continue
-            print_turn(service.answer(thread_key, text), out)
+            ended = print_turn(service.answer(thread_key, text), out)
+            if isinstance(ended, TurnFailed) and key_rejected(ended):
+                out.flush()
+                return 2
     except KeyboardInterrupt:
         out.write("\n")
     out.write("Bye.\n")

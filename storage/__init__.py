@@ -87,14 +87,21 @@ def open_storage(
     *,
     clock: Clock = utc_now,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    create: bool = True,
 ) -> Storage:
-    """Open (creating if needed) the database at `path` and bring its schema up to date.
+    """Open the database at `path` and bring its schema up to date.
 
-    Creates the parent directory, turns on WAL, a busy timeout and foreign keys, and applies
-    pending migrations once, here, rather than on every call. `clock` returns the current
-    time; tests pass a fake one to create old conversations.
+    With `create` (the default) a missing file and its parent directory are created; the
+    CLI checks the path first (bot/preflight.py) so a mistyped SHOPMATE_DB is refused rather
+    than grown. `create=False` is for commands that only read or delete: a missing file
+    raises FileNotFoundError instead of quietly becoming an empty database.
+    Turns on WAL, a busy timeout and foreign keys, and applies pending migrations once,
+    here, rather than on every call. `clock` returns the current time; tests pass a fake one
+    to create old conversations.
     """
     if str(path) != ":memory:":
+        if not create and not Path(path).is_file():
+            raise FileNotFoundError(f"no database at {path}")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     shared = SharedDatabase(path, clock=clock, busy_timeout=busy_timeout)
     try:

@@ -176,7 +176,31 @@ class ConversationStore:
         conversation survives (retention); so do processed-event rows older than the cutoff
         that belong to no conversation. Returns how many rows of each kind were deleted.
         """
-        cutoff = as_utc_iso(cutoff_utc)
+        counts: dict[str, int] = {}
+        with self._shared.write() as db:
+            # Children before parents, so the foreign keys hold at every step.
+            for label, table_name, where, params in self._purge_plan(as_utc_iso(cutoff_utc)):
+                table = db.table(table_name)
+                counts[label] = table.count_where(where, params)
+                table.delete_where(where, params)
+        if counts["conversations"]:
+            logger.info("purged conversations last active before %s: %s", cutoff_utc, counts)
+        return counts
+
+    def count_older_than(self, cutoff_utc: str | datetime) -> dict[str, int]:
+        """What `purge_older_than` would delete now, counted without deleting anything.
+
+        Lets a command show what it is about to remove and ask before removing it.
+        """
+        with self._shared.read() as db:
+            return {
+                label: db.table(table_name).count_where(where, params)
+                for label, table_name, where, params in self._purge_plan(as_utc_iso(cutoff_utc))
+            }
+
+    @staticmethod
+    def _purge_plan(cutoff: str) -> builtins.list[tuple[str, str, str, builtins.list[str]]]:
+        """(label, table, where, params) for each kind of row a purge removes, children first."""
         old = "select id from conversations where updated_utc < ?"
         old_keys = "select thread_key from conversations where updated_utc < ?"
         # Events of messages that never started a conversation (refused or over a limit)
@@ -185,7 +209,7 @@ class ConversationStore:
             "claimed_utc < ? and (thread_key is null or thread_key not in "
             "(select thread_key from conversations))"
         )
-        plan = [
+        return [
             ("messages", "messages", f"conversation_id in ({old})", [cutoff]),
             ("turns", "turns", f"conversation_id in ({old})", [cutoff]),
             (
@@ -196,16 +220,6 @@ class ConversationStore:
             ),
             ("conversations", "conversations", "updated_utc < ?", [cutoff]),
         ]
-        counts: dict[str, int] = {}
-        with self._shared.write() as db:
-            # Children before parents, so the foreign keys hold at every step.
-            for label, table_name, where, params in plan:
-                table = db.table(table_name)
-                counts[label] = table.count_where(where, params)
-                table.delete_where(where, params)
-        if counts["conversations"]:
-            logger.info("purged conversations last active before %s: %s", cutoff, counts)
-        return counts
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -248,6 +262,47 @@ class ConversationStore:
                     order_by="updated_utc desc, id desc", limit=int(limit)
                 )
             )
+
+    def summaries(
+        self,
+        *,
+        channel: str | None = None,
+        since_utc: str | datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[dict[str, Any]]:
+        """Conversations with their size, most recently active first, for people to browse.
+
+        Each row: thread_key, platform, team, channel, created_utc, updated_utc, messages,
+        turns and content_bytes (the stored message JSON). `channel` and `since_utc` filter.
+        """
+        wheres, params = [], []
+        if channel is not None:
+            wheres.append("c.channel = ?")
+            params.append(channel)
+        if since_utc is not None:
+            wheres.append("c.updated_utc >= ?")
+            params.append(as_utc_iso(since_utc))
+        where = ("where " + " and ".join(wheres)) if wheres else ""
+        sql = (
+            "select c.thread_key, c.platform, c.team, c.channel, c.created_utc, c.updated_utc, "
+            "(select count(*) from messages m where m.conversation_id = c.id) as messages, "
+            "(select coalesce(sum(length(m.content_json)), 0) from messages m "
+            "where m.conversation_id = c.id) as content_bytes, "
+            "(select count(*) from turns t where t.conversation_id = c.id) as turns "
+            f"from conversations c {where} order by c.updated_utc desc, c.id desc limit ?"
+        )
+        with self._shared.read() as db:
+            return builtins.list(db.query(sql, [*params, int(limit)]))
+
+    def keys_for_slack_thread(self, channel: str, thread_ts: str) -> builtins.list[str]:
+        """Thread keys of the Slack thread `thread_ts` in `channel`, in any workspace."""
+        with self._shared.read() as db:
+            rows = db.query(
+                "select thread_key from conversations where thread_key like 'slack:%' "
+                "and substr(thread_key, -length(?)) = ? order by thread_key",
+                [f":{channel}:{thread_ts}", f":{channel}:{thread_ts}"],
+            )
+            return [row["thread_key"] for row in rows]
 
     def export(self, thread_key: str) -> dict[str, Any] | None:
         """Everything stored about one conversation, as JSON-serialisable data; None if unknown."""

@@ -33,7 +33,7 @@ def test_orders_import_reports_counts_and_show_returns_the_tool_result(tmp_path)
     assert "3 new" in result.stdout
     again = shopmate("orders", "import", str(SAMPLE), env=env, cwd=tmp_path)
     assert "0 new, 3 updated" in again.stdout
-    shown = shopmate("orders", "show", " ord-1001 ", env=env, cwd=tmp_path)
+    shown = shopmate("orders", "show", " ord-1001 ", "--json", env=env, cwd=tmp_path)
     assert shown.returncode == 0
     order = json.loads(shown.stdout)
     assert order["track_url"] == "https://track.royalmail.com/tracking/RM493827651GB"
@@ -72,7 +72,9 @@ def test_a_fatal_import_error_commits_nothing(tmp_path):
     result = shopmate("orders", "import", str(bad), env=env, cwd=tmp_path)
     assert result.returncode == 1 and "nothing imported" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "not found" in shopmate("orders", "show", "ORD-1001", env=env, cwd=tmp_path).stdout
+    shown = shopmate("orders", "show", "ORD-1001", env=env, cwd=tmp_path)
+    assert shown.returncode == 2 and "no ShopMate database" in shown.stderr
+    assert not (tmp_path / "s.db").exists(), "nothing was created"
 
 
 def test_chat_streams_answers_shows_tool_calls_and_resumes_a_thread(tmp_path):

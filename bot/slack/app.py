@@ -9,6 +9,7 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
@@ -20,6 +21,18 @@ from bot.slack.responder import SlackResponder
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
+
+
+class _TokenFromEnvironmentNotice(logging.Filter):
+    """Drops Bolt's "As you gave client as well, token will be unused." warning.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment itself and warns when a client is given
+    too, although our client carries that very token (Settings reads the same variable): on
+    a correct configuration it is noise that makes every start look wrong.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def build_web_client(settings: Settings) -> WebClient:
@@ -59,6 +72,9 @@ def build_app(
             native_streaming=settings.slack_native_streaming,
         ),
     )
+    bolt_logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _TokenFromEnvironmentNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_TokenFromEnvironmentNotice())
     app = App(
         client=web_client or build_web_client(settings),
         signing_secret=settings.slack_signing_secret or "",
@@ -68,7 +84,7 @@ def build_app(
         or DrainingExecutor(
             responder.drain, max_workers=settings.slack_workers, thread_name_prefix="slack-listener"
         ),
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
     register_listeners(app, responder)
     return app, responder

@@ -136,7 +136,7 @@ def test_stats_command_runs_from_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Per day" in result.stdout and "Per channel" in result.stdout
     bad = shopmate("stats", "--days", "0", env=env, cwd=tmp_path)
-    assert bad.returncode == 1 and "--days" in bad.stderr
+    assert bad.returncode == 2 and "--days" in bad.stderr
 
 
 def test_stats_without_a_database_says_so_and_creates_nothing(tmp_path):
