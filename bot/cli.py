@@ -52,10 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `shopmate orders` with no action: that group's help, not the top-level one.
         getattr(args, "group_parser", parser).print_help()
         return EXIT_USAGE
-    configure_logging(args.log_level or "INFO")
+    # One --log-level action is shared by every parser (default: absent), so read it safely.
+    level = getattr(args, "log_level", None)
+    configure_logging(level or "INFO")
     try:
         settings = Settings.load()
-        configure_logging(args.log_level or settings.log_level)
+        configure_logging(level or settings.log_level)
         return handler(args, settings)
     except SettingsError as error:  # ConfigError too
         return _fail(error, EXIT_USAGE)
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(error: object, status: int) -> int:
-    logger.debug("details", exc_info=True)
+    logger.debug("the details behind the next line:", exc_info=True)
     print(f"shopmate: {error}", file=sys.stderr)
     return status
 
@@ -93,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
         "from the environment and from .env in the current directory.",
         parents=[common],
     )
-    parser.set_defaults(log_level=None)
     parser.add_argument("--version", action="version", version=f"shopmate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -241,12 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    settings.require("ANTHROPIC_API_KEY")
+    preflight.check_database(settings.db_path, must_exist=False)
     from bot.logging_setup import hold_console_logs
     from bot.terminal import chat
     from bot.wiring import build_services
 
-    settings.require("ANTHROPIC_API_KEY")
-    preflight.check_database(settings.db_path, must_exist=False)
     services = build_services(settings)
     # Log lines wait until the answer is written, so they never land inside the prompt.
     release_logs = hold_console_logs()
@@ -274,27 +275,27 @@ def _check_slack(settings: Settings, *names: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.slack.server import serve
-
     _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
     preflight.check_listen_address(args.host, args.port)
     preflight.verify_slack(settings)
+    from bot.slack.server import serve  # after the checks: a mistake is reported in a blink
+
     return serve(settings, host=args.host, port=args.port)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.slack.server import run_socket_mode
-
     _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
     preflight.verify_slack(settings)
+    from bot.slack.server import run_socket_mode
+
     return run_socket_mode(settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
-
     if args.data_dir is not None:
         preflight.check_writable_directory("--data-dir", args.data_dir)
+    from bot.demo import run_demo
+
     return run_demo(data_dir=args.data_dir, interactive=args.interactive, tokens_per_s=args.pace)
 
 

@@ -98,7 +98,11 @@ def verify_slack(settings: Settings, *, timeout: float = 10.0) -> dict[str, Any]
     traceback from inside Bolt (which calls auth.test itself while building the app).
     """
     url = settings.slack_api_url
-    client = WebClient(token=settings.slack_bot_token, base_url=url, timeout=timeout)
+    # slack_sdk logs each failed attempt at ERROR; the one line below says it all, so its
+    # own lines show only with --log-level debug.
+    quiet = logging.getLogger(f"{__name__}.auth_test")
+    quiet.setLevel(logging.DEBUG if logger.isEnabledFor(logging.DEBUG) else logging.CRITICAL)
+    client = WebClient(token=settings.slack_bot_token, base_url=url, timeout=timeout, logger=quiet)
     try:
         response = client.auth_test()
     except SlackApiError as error:

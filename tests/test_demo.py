@@ -29,6 +29,10 @@ def test_the_demo_plays_the_sample_conversation_offline(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "SIMULATED" in out and "not from Claude" in out
     assert "[get_order ORD-1001 -> shipped]" in out
+    assert "**" not in out, "Markdown is rendered for the terminal, not printed literally"
+    assert out.index("[get_order ORD-1001 -> shipped]") < out.index("RM493827651GB"), (
+        "the lookup is shown before the answer it fed"
+    )
     assert "RM493827651GB" in out and "track.royalmail.com" in out
     assert ESCALATION_LINE in out
     assert "[get_order ORD-9999 -> not found]" in out
