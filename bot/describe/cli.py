@@ -31,25 +31,43 @@ def register(sub: Any) -> None:
         "product is never sent twice.",
     )
     one = p.add_argument_group("one product")
-    one.add_argument("--name")
-    one.add_argument("--material", help="the sustainable material, e.g. 'organic cotton'")
-    one.add_argument("--price", help="e.g. 29.99")
-    one.add_argument("--colours", help="separated by | or commas, e.g. 'navy|sand'")
-    one.add_argument("--key-feature", default="", help="e.g. 'a chest pocket'")
+    one.add_argument("--name", help="the product name; describes one product (default: none)")
+    one.add_argument(
+        "--material", help="the sustainable material, e.g. 'organic cotton' (default: none)"
+    )
+    one.add_argument("--price", help="e.g. 29.99 (default: none)")
+    one.add_argument("--colours", help="separated by | or commas, e.g. 'navy|sand' (default: none)")
+    one.add_argument("--key-feature", default="", help="e.g. 'a chest pocket' (default: none)")
     one.add_argument("--id", dest="product_id", help="product id (default: from the name)")
     many = p.add_argument_group("a catalogue")
     many.add_argument(
-        "--csv", type=Path, help="products: id,name,material,price,colours,key_feature"
+        "--csv",
+        type=Path,
+        help="products: id,name,material,price,colours,key_feature (default: none)",
     )
-    many.add_argument("--out", type=Path, help=f"descriptions to write (default {DEFAULT_OUT})")
-    many.add_argument("--batch", action="store_true", help="submit a Message Batch and return")
-    many.add_argument("--concurrency", type=int, help="live requests at once (default: setting)")
-    p.add_argument("--status", action="store_true", help="show the batches and their progress")
-    p.add_argument("--collect", action="store_true", help="write the results of ended batches")
+    many.add_argument("--out", type=Path, help=f"descriptions to write (default: {DEFAULT_OUT})")
+    many.add_argument(
+        "--batch", action="store_true", help="submit a Message Batch and return (default: live)"
+    )
+    many.add_argument(
+        "--concurrency",
+        type=int,
+        help="live requests at once (default: SHOPMATE_DESCRIBE_CONCURRENCY)",
+    )
     p.add_argument(
-        "--retry", action="store_true", help="with --collect: describe errored/expired live"
+        "--status", action="store_true", help="show the batches and their progress (default: off)"
     )
-    p.add_argument("--force", action="store_true", help="describe again even if stored")
+    p.add_argument(
+        "--collect", action="store_true", help="write the results of ended batches (default: off)"
+    )
+    p.add_argument(
+        "--retry",
+        action="store_true",
+        help="with --collect: describe errored/expired live (default: off)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="describe again even if stored (default: off)"
+    )
     p.set_defaults(handler=cmd_describe)
 
 
