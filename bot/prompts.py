@@ -83,6 +83,10 @@ SHUTDOWN_NOTICE = (
     "again shortly. If nothing follows within a few minutes, please ask again.)_"
 )
 
+DELAYED_NOTE = "_(Sorry for the delay — I was restarted while answering this.)_"
+
+SUPERSEDED_NOTE = "_(A restart interrupted this answer; the full answer follows below.)_"
+
 
 def input_cut_notice(limit: int) -> str:
     """Told to the user before the answer when their message was longer than we read."""

@@ -62,6 +62,10 @@ class Settings:
     # Graceful shutdown and Socket Mode.
     shutdown_grace: float = 20.0
     socket_ping_interval: float = 5.0
+    # Claims as leases: several processes may share one database (see storage/events.py).
+    claim_lease_seconds: float = 30.0
+    lease_renew_seconds: float = 10.0
+    recovery_interval_seconds: float = 15.0
 
     @classmethod
     def load(
@@ -91,6 +95,12 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
+        if self.lease_renew_seconds * 2 > self.claim_lease_seconds:
+            raise SettingsError(
+                f"SHOPMATE_LEASE_RENEW={self.lease_renew_seconds:g} must be at most half of "
+                f"SHOPMATE_CLAIM_LEASE={self.claim_lease_seconds:g}, so one late renewal does not "
+                "hand a message that is being answered to another process."
+            )
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 
@@ -414,5 +424,27 @@ SPECS: tuple[_Spec, ...] = (
         "number",
         "Give the seconds between Socket Mode pings, e.g. 5 (a silent link is dropped after 1.5x).",
         minimum=0.5,
+    ),
+    _Spec(
+        "SHOPMATE_CLAIM_LEASE",
+        "claim_lease_seconds",
+        "number",
+        "Give how many seconds a claimed message stays reserved for its process without a "
+        "renewal, e.g. 30.",
+        minimum=0.5,
+    ),
+    _Spec(
+        "SHOPMATE_LEASE_RENEW",
+        "lease_renew_seconds",
+        "number",
+        "Give how often, in seconds, a process renews the claims it works on, e.g. 10.",
+        minimum=0.1,
+    ),
+    _Spec(
+        "SHOPMATE_RECOVERY_INTERVAL",
+        "recovery_interval_seconds",
+        "number",
+        "Give how often, in seconds, a process looks for messages a dead process left, e.g. 15.",
+        minimum=0.1,
     ),
 )

@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -105,6 +105,10 @@ class SharedDatabase:
     def now(self) -> str:
         """The clock's current time in the stored `*_utc` format."""
         return to_utc_iso(self._clock())
+
+    def later(self, seconds: float) -> str:
+        """The clock's time `seconds` from now, in the stored `*_utc` format (lease expiries)."""
+        return to_utc_iso(self._clock() + timedelta(seconds=seconds))
 
     @contextmanager
     def read(self) -> Iterator[Database]:

@@ -1,17 +1,31 @@
-"""Exactly-once processing of incoming messages, across retries, duplicates and restarts.
+"""Exactly-once processing of incoming messages, across retries, duplicates, crashes and replicas.
 
-Slack re-sends an event it thinks was not acknowledged, and one @mention can arrive as two
-events; each front derives one key per user message and claims it before answering.
+Slack re-sends an event it thinks was not acknowledged, one @mention can arrive as two events,
+and two processes may share one database (a rolling deploy, a second replica): each front
+derives one key per user message and claims it before answering.
 
-`owner` must identify one run of one process (e.g. "host:pid:random"): a claim left unfinished
-by a different owner is taken to belong to a process that died, and is handed over. Two bot
-processes running at the same time on one database would therefore both be allowed to answer
-a message the other is still answering; run one bot process per database.
+A claim is a lease. It names its `owner` (one run of one process, e.g. "host:pid:random") and
+an expiry, `lease_until_utc`, which the owner pushes forward (`renew`) for as long as it works
+on the message. Nobody else may take the message while the lease runs; once it has passed, the
+owner is taken to be dead (or frozen) and another process may take the message over (`claim`
+for a re-delivery, `take_over_expired` for the periodic recovery sweep). Several processes may
+therefore run on one database at the same time: each message is answered by one of them.
+
+The claim also stores the accepted message itself (`message`, a plain dict: its text and where
+to answer) and the Slack messages posted for its answer so far (`record_reply`), so a successor
+can answer it from the stored text, and retire a half-shown answer, instead of asking the person
+to repeat themselves. The stored text is dropped when the message is finished.
+
+Leases compare wall-clock times written by different processes, so every process on one
+database must share a clock, which SQLite's own rule (one machine, a local file) already gives.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 from storage.database import SharedDatabase
 
@@ -19,6 +33,31 @@ logger = logging.getLogger(__name__)
 
 CLAIMED = "claimed"
 DONE = "done"
+DEFAULT_LEASE_SECONDS = 30.0
+
+Claim = dict[str, Any]
+# Columns a Claim carries back to the caller (JSON columns decoded, under their plain names).
+_CLAIM_COLUMNS = (
+    "key, owner, status, thread_key, claimed_utc, lease_until_utc, message_json, replies_json, "
+    "attempts"
+)
+
+
+def _as_claim(row: dict[str, Any], *, previous_owner: str | None = None) -> Claim:
+    message = row.get("message_json")
+    replies = row.get("replies_json")
+    return {
+        "key": row["key"],
+        "owner": row["owner"],
+        "status": row["status"],
+        "thread_key": row["thread_key"],
+        "claimed_utc": row["claimed_utc"],
+        "lease_until_utc": row["lease_until_utc"],
+        "message": json.loads(message) if message else None,
+        "replies": json.loads(replies) if replies else [],
+        "attempts": row["attempts"] or 1,
+        "previous_owner": previous_owner,
+    }
 
 
 class EventLog:
@@ -27,61 +66,230 @@ class EventLog:
     def __init__(self, shared: SharedDatabase) -> None:
         self._shared = shared
 
-    def claim(self, key: str, *, owner: str, thread_key: str | None = None) -> bool:
+    def claim(
+        self,
+        key: str,
+        *,
+        owner: str,
+        thread_key: str | None = None,
+        message: dict[str, Any] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> bool:
         """True when the caller should process the event, False when someone else has or will.
 
-        True for a new key (recorded as claimed by `owner`), and for a key claimed by a
-        different owner that never finished it (taken over). False for a finished key, or one
-        this owner already claimed (a retry arriving while the first delivery is in hand).
-        Atomic across threads and processes: the read and the write share one
-        `BEGIN IMMEDIATE` transaction.
+        See `claim_message`, which also says whether the message was taken over.
         """
+        return (
+            self.claim_message(
+                key,
+                owner=owner,
+                thread_key=thread_key,
+                message=message,
+                lease_seconds=lease_seconds,
+            )
+            is not None
+        )
+
+    def claim_message(
+        self,
+        key: str,
+        *,
+        owner: str,
+        thread_key: str | None = None,
+        message: dict[str, Any] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Claim | None:
+        """Claim `key` for `owner` for `lease_seconds`; the claim, or None if not the caller's.
+
+        A new key is recorded as claimed, with `message` stored beside it. A key another owner
+        claimed is taken over only once its lease has passed; the returned claim then carries
+        `previous_owner`, the replies that owner posted, and `attempts` > 1. None for a
+        finished key, one whose owner's lease still runs, or one this owner already holds (a
+        retry arriving while the first delivery is in hand). Atomic across threads and
+        processes: the read and the write share one `BEGIN IMMEDIATE` transaction.
+        """
+        message_json = json.dumps(message, ensure_ascii=False) if message is not None else None
         with self._shared.write() as db:
             events = db.table("processed_events")
-            rows = list(events.rows_where("key = ?", [key], limit=1))
+            rows = list(events.rows_where("key = ?", [key], select=_CLAIM_COLUMNS, limit=1))
             now = self._shared.now()
+            until = self._shared.later(lease_seconds)
             if not rows:
-                events.insert(
-                    {
-                        "key": key,
-                        "owner": owner,
-                        "status": CLAIMED,
-                        "thread_key": thread_key,
-                        "claimed_utc": now,
-                        "finished_utc": None,
-                    }
-                )
-                return True
+                row = {
+                    "key": key,
+                    "owner": owner,
+                    "status": CLAIMED,
+                    "thread_key": thread_key,
+                    "claimed_utc": now,
+                    "finished_utc": None,
+                    "lease_until_utc": until,
+                    "message_json": message_json,
+                    "replies_json": None,
+                    "attempts": 1,
+                }
+                events.insert(row)
+                return _as_claim(row)
             row = rows[0]
             if row["status"] == DONE or row["owner"] == owner:
-                return False
-            events.update(
-                key,
-                {
-                    "owner": owner,
-                    "claimed_utc": now,
-                    "thread_key": thread_key or row["thread_key"],
-                },
-            )
+                return None
+            if row["lease_until_utc"] is not None and row["lease_until_utc"] > now:
+                if message_json is not None and row["message_json"] is None:
+                    # A claim from before leases stored no text: keep it for whoever answers.
+                    events.update(key, {"message_json": message_json})
+                logger.info(
+                    "event %s is held by %s until %s; leaving it to that owner",
+                    key,
+                    row["owner"],
+                    row["lease_until_utc"],
+                )
+                return None
+            changes = {
+                "owner": owner,
+                "claimed_utc": now,
+                "lease_until_utc": until,
+                "thread_key": thread_key or row["thread_key"],
+                "message_json": row["message_json"] or message_json,
+                "attempts": (row["attempts"] or 1) + 1,
+            }
+            events.update(key, changes)
         logger.warning(
-            "took over event %s from %s, which claimed it at %s and never finished",
+            "took over event %s from %s, whose lease ran out at %s",
             key,
             row["owner"],
-            row["claimed_utc"],
+            row["lease_until_utc"],
         )
-        return True
+        return _as_claim({**row, **changes}, previous_owner=row["owner"])
+
+    def take_over_expired(
+        self, *, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS, limit: int = 20
+    ) -> list[Claim]:
+        """Take over up to `limit` unfinished claims of other owners whose lease has passed.
+
+        Oldest first; each comes back as `claim_message` returns a take-over. This is how a
+        live process finds the messages a dead one accepted, whether or not Slack re-sends
+        them. One transaction, so two processes sweeping at once never take the same claim.
+        """
+        taken: list[Claim] = []
+        expired = "status = ? and owner != ? and (lease_until_utc is null or lease_until_utc <= ?)"
+        # Most sweeps find nothing: look first without taking SQLite's write lock, which
+        # every other process's claims and renewals would have to wait for.
+        with self._shared.read() as db:
+            args = [CLAIMED, owner, self._shared.now()]
+            if not db.table("processed_events").count_where(expired, args):
+                return []
+        with self._shared.write() as db:
+            now = self._shared.now()
+            until = self._shared.later(lease_seconds)
+            events = db.table("processed_events")
+            rows = list(
+                events.rows_where(
+                    expired,
+                    [CLAIMED, owner, now],
+                    select=_CLAIM_COLUMNS,
+                    order_by="claimed_utc, key",
+                    limit=limit,
+                )
+            )
+            for row in rows:
+                changes = {
+                    "owner": owner,
+                    "lease_until_utc": until,
+                    "attempts": (row["attempts"] or 1) + 1,
+                }
+                events.update(row["key"], changes)
+                taken.append(_as_claim({**row, **changes}, previous_owner=row["owner"]))
+        for claim in taken:
+            logger.warning(
+                "took over event %s from %s, whose lease ran out at %s",
+                claim["key"],
+                claim["previous_owner"],
+                next(r["lease_until_utc"] for r in rows if r["key"] == claim["key"]),
+            )
+        return taken
+
+    def renew(
+        self, keys: Iterable[str], *, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> list[str]:
+        """Extend `owner`'s lease on `keys`; return the keys among them it no longer holds.
+
+        A key is lost when another owner took it over (this owner stalled past its lease) or
+        when it was finished; the caller should stop working on a key taken from it.
+        """
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        held: set[str] = set()
+        with self._shared.write() as db:
+            until = self._shared.later(lease_seconds)
+            # Chunks stay far below SQLite's limit on bound parameters.
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                where = f"owner = ? and status = ? and key in ({marks})"
+                db.execute(
+                    f"update processed_events set lease_until_utc = ? where {where}",
+                    [until, owner, CLAIMED, *chunk],
+                )
+                held.update(
+                    row["key"]
+                    for row in db.table("processed_events").rows_where(
+                        where, [owner, CLAIMED, *chunk], select="key"
+                    )
+                )
+        return [key for key in wanted if key not in held]
+
+    def release(self, keys: Iterable[str], *, owner: str) -> int:
+        """End `owner`'s leases on unfinished `keys` now, so a successor needn't wait them out.
+
+        For a process that stops before finishing some messages (a graceful shutdown whose
+        grace ran out): the next sweep of any live process answers them. Returns how many.
+        """
+        wanted = list(dict.fromkeys(keys))
+        released = 0
+        with self._shared.write() as db:
+            now = self._shared.now()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                cursor = db.execute(
+                    "update processed_events set lease_until_utc = ? "
+                    f"where owner = ? and status = ? and key in ({marks})",
+                    [now, owner, CLAIMED, *chunk],
+                )
+                released += cursor.rowcount
+        return released
+
+    def record_reply(self, key: str, ts: str) -> None:
+        """Remember that Slack message `ts` was posted as (part of) the answer to `key`.
+
+        Called right after each message of an answer is created, so a successor that takes
+        the key over knows what is already showing in the thread.
+        """
+        with self._shared.write() as db:
+            rows = list(
+                db.table("processed_events").rows_where(
+                    "key = ?", [key], select="replies_json", limit=1
+                )
+            )
+            if not rows:
+                return
+            replies = json.loads(rows[0]["replies_json"] or "[]")
+            if ts not in replies:
+                replies.append(ts)
+            db.table("processed_events").update(key, {"replies_json": json.dumps(replies)})
 
     def finish(self, key: str) -> None:
-        """Mark the event done, so no later delivery or restart processes it again.
+        """Mark the event done, so no later delivery, sweep or restart processes it again.
 
-        A key that was never claimed is recorded as done too (with a warning): the work
-        happened, so it must not happen again.
+        The stored message text is dropped: the conversation keeps what it needs. A key
+        that was never claimed is recorded as done too (with a warning): the work happened,
+        so it must not happen again.
         """
         with self._shared.write() as db:
             events = db.table("processed_events")
             now = self._shared.now()
             if events.count_where("key = ?", [key]):
-                events.update(key, {"status": DONE, "finished_utc": now})
+                events.update(key, {"status": DONE, "finished_utc": now, "message_json": None})
                 return
             events.insert(
                 {
@@ -95,11 +303,21 @@ class EventLog:
             )
         logger.warning("finished event %s that was never claimed", key)
 
+    def get(self, key: str) -> Claim | None:
+        """The claim recorded for `key` (as `claim_message` returns it), or None."""
+        with self._shared.read() as db:
+            rows = list(
+                db.table("processed_events").rows_where(
+                    "key = ?", [key], select=_CLAIM_COLUMNS, limit=1
+                )
+            )
+        return _as_claim(rows[0]) if rows else None
+
     def unfinished(self, *, exclude_owner: str) -> list[dict[str, str | None]]:
         """Claims never finished by an owner other than `exclude_owner`, oldest first.
 
-        At start-up these are the messages a previous run accepted and then died on; each
-        row has `key`, `owner`, `thread_key` and `claimed_utc`.
+        Each row has `key`, `owner`, `thread_key` and `claimed_utc`, whether or not its
+        lease still runs (tests use it to check that nothing was left behind).
         """
         with self._shared.read() as db:
             return list(

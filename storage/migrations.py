@@ -195,6 +195,27 @@ def m002_product_descriptions(db: Database) -> None:
     db.table("description_batch_items").create_index(["result"])
 
 
+@migrations()
+def m003_claim_leases_and_stored_messages(db: Database) -> None:
+    """Claims become leases, and keep what is needed to answer their message after a crash.
+
+    `lease_until_utc`: the owner renews it while it works; another process may take the
+    message over only once it has passed (NULL, as in claims made before this step, counts
+    as expired). `message_json`: the accepted message (text, sender, where to answer),
+    cleared when the message is finished. `replies_json`: the ts of every Slack message
+    posted for the answer so far, so a successor can retire a half-shown answer.
+    `attempts`: how many owners have claimed it, so a message that keeps killing its
+    owner is given up on instead of taking down every process in turn.
+    """
+    events = db.table("processed_events")
+    events.add_column("lease_until_utc", str)
+    events.add_column("message_json", str)
+    events.add_column("replies_json", str)
+    events.add_column("attempts", int, not_null_default=1)
+    # The recovery sweep looks for claimed rows whose lease has passed, every few seconds.
+    events.create_index(["status", "lease_until_utc"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

@@ -97,3 +97,11 @@ def test_chat_without_a_key_says_how_to_fix_it(tmp_path):
     result = run_cli("chat", env={"SHOPMATE_DB": str(tmp_path / "x.db")}, cwd=tmp_path)
     assert result.returncode == 2
     assert "ANTHROPIC_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lease_renewed_less_often_than_twice_per_lease_is_refused():
+    with pytest.raises(SettingsError, match="SHOPMATE_LEASE_RENEW"):
+        Settings.from_mapping({"SHOPMATE_CLAIM_LEASE": "10", "SHOPMATE_LEASE_RENEW": "6"})
+    settings = Settings.from_mapping({"SHOPMATE_CLAIM_LEASE": "10", "SHOPMATE_LEASE_RENEW": "5"})
+    assert (settings.claim_lease_seconds, settings.lease_renew_seconds) == (10, 5)
+    assert Settings().claim_lease_seconds == 30 and Settings().lease_renew_seconds == 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,28 @@ class Incoming:
     def event_key(self) -> str:
         """One user message, however often and in however many event types Slack sends it."""
         return f"slack:{self.team}:{self.channel}:{self.ts}"
+
+    def to_stored(self) -> dict[str, Any]:
+        """A plain dict to store with the claim, so another process can answer it later."""
+        stored = dataclasses.asdict(self)
+        stored["sender_teams"] = list(self.sender_teams)
+        return stored
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> Incoming | None:
+        """Rebuild a message from `to_stored()`'s dict; None if it is not one (or tampered)."""
+        if not isinstance(stored, dict):
+            return None
+        try:
+            incoming = cls(**{**stored, "sender_teams": tuple(stored.get("sender_teams") or ())})
+        except TypeError:
+            return None
+        ids = (incoming.team, incoming.user_team, incoming.channel, incoming.user)
+        if not (all(_is_id(v) for v in ids) and _is_ts(incoming.ts) and _is_ts(incoming.thread_ts)):
+            return None
+        if not isinstance(incoming.text, str):
+            return None
+        return incoming
 
 
 def parse_event(event: dict[str, Any], *, team: str, bot_user_id: str | None) -> Incoming | None:

@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import prompts
 from bot.events import TextDelta, TurnComplete, TurnFailed
 from bot.slack.budget import CallBudget
-from bot.slack.drain import Drain
+from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
+from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
 from bot.trust import AccessPolicy, Limits, Refusal, UsageLimiter, cut_input
 from bot.wiring import Services
+from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
 
 _FINAL = (TurnComplete, TurnFailed)  # an answer that ended: nothing left for a shutdown to cut
+
+
+# A message whose answering has already been cut short this often (each time by its owner's
+# death) is given up on with a notice: it may be what kills them.
+MAX_ATTEMPTS = 3
+RECOVERY_WORKERS = 4
 
 
 @dataclass
@@ -30,14 +38,16 @@ class SlackResponder:
     """The Slack front: events in, streamed answers out. Knows nothing of SQL or Claude's API.
 
     Before Claude is asked, the sender must be allowed (`access`) and under their limits
-    (`limiter`); both default to what the settings say.
+    (`limiter`); both default to what the settings say. Each message is claimed (a lease,
+    with its text) before anything else happens; `start()` keeps the leases alive and
+    answers what dead processes left behind.
     """
 
     services: Services
     budget: CallBudget = field(default_factory=CallBudget)
     options: ReplyOptions = field(default_factory=ReplyOptions)
     health: StreamingHealth = field(default_factory=StreamingHealth)
-    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    instance_id: str = field(default_factory=new_owner_id)
     serializer: ThreadSerializer = field(default_factory=ThreadSerializer)
     access: AccessPolicy | None = None
     limiter: UsageLimiter | None = None
@@ -51,6 +61,44 @@ class SlackResponder:
             self.limiter = UsageLimiter(
                 self.services.storage.conversations, Limits.from_settings(settings)
             )
+        self.leases = LeaseKeeper(
+            self.services.storage.events,
+            self.instance_id,
+            lease_seconds=settings.claim_lease_seconds,
+            renew_seconds=settings.lease_renew_seconds,
+            sweep_seconds=settings.recovery_interval_seconds,
+        )
+        # Recovered messages are answered here, not on the sweeping thread, so one slow
+        # answer never delays the heartbeat or the next sweep. Counted in the drain like
+        # Bolt's listeners: a graceful shutdown waits for them (or cuts them) too.
+        self._recovery = DrainingExecutor(
+            self.drain, max_workers=RECOVERY_WORKERS, thread_name_prefix="slack-recovery"
+        )
+
+    def start(self, client: WebClient) -> SlackResponder:
+        """Answer what dead processes left now, then renew leases and sweep until `stop()`."""
+        self.recover_unfinished(client)
+        self.leases.start(lambda: self.recover_unfinished(client))
+        return self
+
+    def stop(self, *, release: bool = False) -> None:
+        """Stop renewing and sweeping; answers already running carry on.
+
+        `release=True` also hands on the claims still held (answers cut short, messages
+        still queued), so the next sweep of any live process answers them instead of
+        waiting out their leases. Only for a caller that knows no answer of this process
+        can still run (a graceful shutdown after its grace): a released message that was
+        still being answered here would be answered twice.
+        """
+        self.leases.stop()
+        self._recovery.shutdown(wait=False, cancel_futures=True)
+        held = self.leases.held()
+        if release and held:
+            try:
+                released = self.services.storage.events.release(held, owner=self.instance_id)
+            except StorageClosed:
+                return  # their leases simply run out
+            logger.warning("Handed on %d unfinished messages to the next process", released)
 
     def on_event(
         self, event: dict[str, Any], team: str, bot_user_id: str | None, client: WebClient
@@ -61,14 +109,126 @@ class SlackResponder:
             return
         if not (incoming.is_dm or incoming.mentioned or self._is_follow_up(incoming)):
             return
-        # Claiming first makes a re-delivery, or the same mention arriving again as a
-        # `message` event, a no-op — across restarts too, since claims live in SQLite.
-        claimed = self.services.storage.events.claim(
-            incoming.event_key, owner=self.instance_id, thread_key=incoming.thread_key
+        # Claiming first makes a re-delivery, the same mention arriving again as a `message`
+        # event, or the same event delivered to another process, a no-op — across restarts
+        # too, since claims live in SQLite. The message is stored with the claim, so if this
+        # process dies, another answers it from there.
+        settings = self.services.settings
+        claim = self.services.storage.events.claim_message(
+            incoming.event_key,
+            owner=self.instance_id,
+            thread_key=incoming.thread_key,
+            message=incoming.to_stored(),
+            lease_seconds=settings.claim_lease_seconds,
         )
-        if not claimed:
+        if claim is None:
             logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
+        self.leases.hold(incoming.event_key)
+        taken_over = claim["previous_owner"] is not None
+        if taken_over and claim["attempts"] > MAX_ATTEMPTS:
+            self._give_up(claim, client)
+            return
+        try:
+            self._accept(incoming, client, taken_over=taken_over)
+        except Exception:
+            # Not renewed any more, so the lease runs out and a sweep settles the message.
+            self.leases.drop(incoming.event_key)
+            raise
+
+    def recover_unfinished(self, client: WebClient) -> int:
+        """Take over and answer messages whose owner died (its lease ran out unfinished).
+
+        Slack re-sends only what was not acknowledged, and Bolt acknowledges at once: a
+        message claimed by a process that then died would otherwise get no answer at all.
+        Its text was stored with the claim, so it is answered now, with a note that it was
+        delayed; a half-shown answer of the dead owner is marked as interrupted first. Only
+        a claim without stored text (made before leases existed), or one that has already
+        cut short MAX_ATTEMPTS owners, gets the "please ask again" notice instead. Runs at
+        start-up and every SHOPMATE_RECOVERY_INTERVAL seconds; returns how many it took.
+        """
+        if self.drain.stopping.is_set():
+            return 0  # shutting down: whatever is left is for the next process
+        events = self.services.storage.events
+        settings = self.services.settings
+        claims = events.take_over_expired(
+            owner=self.instance_id, lease_seconds=settings.claim_lease_seconds
+        )
+        logger.debug("Recovery sweep took over %d unfinished messages", len(claims))
+        for claim in claims:
+            self.leases.hold(claim["key"])
+            try:
+                self._recovery.submit(self._recover, claim, client)
+            except RuntimeError:  # stopped meanwhile: the lease will run out for another
+                self.leases.drop(claim["key"])
+        return len(claims)
+
+    def _recover(self, claim: dict[str, Any], client: WebClient) -> None:
+        key = claim["key"]
+        try:
+            incoming = Incoming.from_stored(claim["message"])
+            if incoming is not None and incoming.event_key != key:
+                incoming = None  # a stored message that is not this key's
+            if incoming is not None and claim["attempts"] <= MAX_ATTEMPTS:
+                owner = claim["previous_owner"]
+                logger.warning("Answering %s, which %s left unfinished", key, owner)
+                self._accept(incoming, client, taken_over=True)
+                return
+            self._give_up(claim, client)
+        except Exception:
+            logger.exception("Could not settle %s left unfinished", key)
+
+    def _give_up(self, claim: dict[str, Any], client: WebClient) -> None:
+        """Tell the sender to ask again: the message cannot (or should not) be answered."""
+        key = claim["key"]
+        message = parse_event_key(key)
+        thread = parse_event_key(claim["thread_key"] or "")
+        if message is None or thread is None:
+            self._finish(key)  # not a Slack message of ours
+            return
+        team, channel, _ = message
+        target = ReplyTarget(team=team, channel=channel, thread_ts=thread[2])
+        self._retire(target, claim["replies"], client)
+        # The sender may be unknown here, and native streams in channels need one: post.
+        options = dataclasses.replace(self.options, native_streaming=False)
+        reply = SlackReply(client, self.budget, target, options=options, health=self.health)
+        try:
+            reply.handle(TurnFailed(prompts.RESTARTED_NOTICE, "restarted"))
+        finally:
+            reply.finish()
+            self._finish(key)
+        logger.warning(
+            "Told %s to ask again (stored text: %s, attempts: %s)",
+            key,
+            "yes" if claim["message"] else "no",
+            claim["attempts"],
+        )
+
+    def _retire(self, target: ReplyTarget, replies: list[str], client: WebClient) -> None:
+        """Mark the messages of an interrupted answer as such; the new answer follows."""
+        for ts in replies:
+            for attempt in range(2):
+                self.budget.acquire(target.team, "chat.update")
+                try:
+                    client.chat_update(
+                        channel=target.channel, ts=ts, markdown_text=prompts.SUPERSEDED_NOTE
+                    )
+                    break
+                except SlackApiError as error:
+                    code = error.response.get("error") if error.response is not None else None
+                    if code != "streaming_state_conflict" or attempt:
+                        logger.warning("Could not retire reply %s: %s", ts, code)
+                        break
+                # Still a live native stream (the dead owner never stopped it): stop it first.
+                self.budget.acquire(target.team, "chat.stopStream")
+                try:
+                    client.chat_stopStream(channel=target.channel, ts=ts)
+                except SlackApiError as error:
+                    code = error.response.get("error") if error.response is not None else None
+                    logger.warning("Could not stop stream %s: %s", ts, code)
+
+    def _accept(self, incoming: Incoming, client: WebClient, *, taken_over: bool) -> None:
+        """Decide what a claimed message gets (a refusal or an answer) and queue it."""
         assert self.access is not None
         refusal = self.access.check(
             team=incoming.team, sender_teams=incoming.sender_teams, channel=incoming.channel
@@ -86,44 +246,14 @@ class SlackResponder:
             thread_ts=incoming.thread_ts,
         )
         self.serializer.submit(
-            incoming.thread_key, incoming.ts, lambda: self._answer(incoming, client)
+            incoming.thread_key,
+            incoming.ts,
+            lambda: self._answer(incoming, client, taken_over=taken_over),
         )
 
-    def recover_unfinished(self, client: WebClient) -> int:
-        """Tell the senders of messages a previous run accepted but never finished answering.
-
-        Slack re-sends only what was not acknowledged, and Bolt acknowledges at once: a
-        message claimed by a process that then died would otherwise get no answer at all.
-        Its text was never stored if its turn had not started, so ShopMate cannot answer it
-        now; it says so in the thread, once (the claim makes that exactly once, and a late
-        re-delivery of the same message is then skipped). Returns how many it told.
-        """
-        events = self.services.storage.events
-        told = 0
-        for claim in events.unfinished(exclude_owner=self.instance_id):
-            message = parse_event_key(claim["key"])
-            thread = parse_event_key(claim["thread_key"] or "")
-            if message is None or thread is None:
-                continue  # not a Slack message of ours
-            try:
-                if not events.claim(claim["key"], owner=self.instance_id):
-                    continue
-                team, channel, _ = message
-                target = ReplyTarget(team=team, channel=channel, thread_ts=thread[2])
-                # The sender is unknown here, and native streams in channels need one: post.
-                options = dataclasses.replace(self.options, native_streaming=False)
-                reply = SlackReply(client, self.budget, target, options=options, health=self.health)
-                try:
-                    reply.handle(TurnFailed(prompts.RESTARTED_NOTICE, "restarted"))
-                finally:
-                    reply.finish()
-                    events.finish(claim["key"])
-            except Exception:
-                logger.exception("Could not settle %s left unfinished", claim["key"])
-                continue
-            logger.warning("Told %s that a restart interrupted its answer", claim["key"])
-            told += 1
-        return told
+    def _finish(self, key: str) -> None:
+        self.services.storage.events.finish(key)
+        self.leases.drop(key)
 
     def _is_follow_up(self, incoming: Incoming) -> bool:
         """A message in a thread where ShopMate has already answered needs no new mention."""
@@ -143,7 +273,7 @@ class SlackResponder:
         )
         if not (incoming.is_dm or incoming.mentioned):
             # Someone else's follow-up in a thread ShopMate is in: they were not asking it.
-            self.services.storage.events.finish(incoming.event_key)
+            self._finish(incoming.event_key)
             return
         self.serializer.submit(
             incoming.thread_key,
@@ -151,19 +281,18 @@ class SlackResponder:
             lambda: self._notify(incoming, TurnFailed(refusal.notice, refusal.reason), client),
         )
 
+    def _target(self, incoming: Incoming) -> ReplyTarget:
+        return ReplyTarget(
+            team=incoming.team,
+            channel=incoming.channel,
+            thread_ts=incoming.thread_ts,
+            user=incoming.user,
+            user_team=incoming.user_team,
+        )
+
     def _reply(self, incoming: Incoming, client: WebClient) -> SlackReply:
         return SlackReply(
-            client,
-            self.budget,
-            ReplyTarget(
-                team=incoming.team,
-                channel=incoming.channel,
-                thread_ts=incoming.thread_ts,
-                user=incoming.user,
-                user_team=incoming.user_team,
-            ),
-            options=self.options,
-            health=self.health,
+            client, self.budget, self._target(incoming), options=self.options, health=self.health
         )
 
     def _notify(self, incoming: Incoming, notice: TurnFailed, client: WebClient) -> None:
@@ -173,17 +302,28 @@ class SlackResponder:
             reply.handle(notice)
         finally:
             reply.finish()
-            self.services.storage.events.finish(incoming.event_key)
+            self._finish(incoming.event_key)
 
-    def _answer(self, incoming: Incoming, client: WebClient) -> None:
+    def _answer(self, incoming: Incoming, client: WebClient, *, taken_over: bool = False) -> None:
+        key = incoming.event_key
         if self.drain.expired.is_set():
             # Shutting down and out of time: the claim stays unfinished for the next process.
-            logger.info("Leaving %s to the next process (shutting down)", incoming.event_key)
+            logger.info("Leaving %s to the next process (shutting down)", key)
             return
-        reply = self._reply(incoming, client)
+        events = self.services.storage.events
+        if taken_over:
+            # What the dead owner showed of its answer is marked as interrupted, not left
+            # half-written above the full answer.
+            claim = events.get(key)
+            replies = claim["replies"] if claim else []
+            self._retire(self._target(incoming), replies, client)
+        # Every message this answer creates is recorded with the claim as soon as Slack
+        # returns its ts, so a successor knows what was already shown.
+        recording = RecordingWebClient(client, lambda ts: events.record_reply(key, ts))
+        reply = self._reply(incoming, recording)
         limit = self.services.settings.max_input_chars
         assert self.limiter is not None
-        cut = False
+        cut = lost = False
         try:
             if incoming.has_files and not incoming.text:
                 reply.handle(_only_text())
@@ -192,7 +332,7 @@ class SlackResponder:
                 if refusal is not None:
                     logger.info(
                         "Limited %s: user %s of workspace %s (%s)",
-                        incoming.event_key,
+                        key,
                         incoming.user,
                         incoming.team,
                         refusal.reason,
@@ -200,31 +340,42 @@ class SlackResponder:
                     reply.handle(TurnFailed(refusal.notice, refusal.reason))
                     return
                 reply.start()
+                if taken_over:
+                    reply.handle(TextDelta(prompts.DELAYED_NOTE + "\n\n"))
                 text, was_cut = cut_input(incoming.text, limit)
                 if was_cut:
                     reply.handle(TextDelta(prompts.input_cut_notice(limit) + "\n\n"))
-                events = self.services.conversations.answer(
+                stream = self.services.conversations.answer(
                     incoming.thread_key, text, user=incoming.user, team=incoming.team
                 )
                 try:
-                    for event in events:
+                    for event in stream:
+                        if self.leases.lost(key):
+                            lost = True
+                            logger.warning(
+                                "Stopped answering %s: another process took it over", key
+                            )
+                            break
                         reply.handle(event)
                         if self.drain.expired.is_set() and not isinstance(event, _FINAL):
                             cut = True
                             reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))
                             break
                 finally:
-                    events.close()
+                    stream.close()
         except Exception:
-            logger.exception("Answering %s failed", incoming.event_key)
+            logger.exception("Answering %s failed", key)
             reply.handle(TurnFailed(prompts.FAILURE_NOTICE, "internal error"))
         finally:
             reply.finish()
-            if cut:
-                # Cut by a shutdown: not done, so the next process can answer it again.
-                logger.warning("Cut %s short: the shutdown grace ran out", incoming.event_key)
+            if lost:
+                self.leases.drop(key)
+            elif cut:
+                # Cut by a shutdown: not done, so the next process answers it again from the
+                # stored text (this process renews its lease until it exits).
+                logger.warning("Cut %s short: the shutdown grace ran out", key)
             else:
-                self.services.storage.events.finish(incoming.event_key)
+                self._finish(key)
 
 
 def _only_text() -> TurnFailed:

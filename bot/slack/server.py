@@ -270,13 +270,15 @@ class HttpServer:
 
 
 def start_up(services: Services, responder: SlackResponder, client: WebClient) -> RetentionSweeper:
-    """Chores before taking events: apply retention (then daily), settle an earlier run's work.
+    """Chores before taking events: apply retention (then daily), settle earlier runs' work.
 
-    Returns the running sweeper; stop it when the server stops.
+    The responder starts answering what dead processes left, then keeps its leases alive
+    and sweeps for more until `responder.stop()`. Returns the running retention sweeper;
+    stop it when the server stops.
     """
     settings = services.settings
     sweeper = RetentionSweeper(services.storage.conversations, settings.retention_days).start()
-    responder.recover_unfinished(client)
+    responder.start(client)
     return sweeper
 
 
@@ -343,6 +345,9 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
             _exit_stuck(services)
         server.stop()
     finally:
+        # With nothing left running, the claims still held (cut short by the grace) are
+        # handed on now rather than when their leases run out.
+        responder.stop(release=drain.busy() == 0)
         sweeper.stop()
         services.close()
     logger.info("ShopMate stopped")
@@ -385,6 +390,9 @@ def run_socket_mode(settings: Settings) -> int:
         if not drain.finish(settings.shutdown_grace):
             _exit_stuck(services)
     finally:
+        # With nothing left running, the claims still held (cut short by the grace) are
+        # handed on now rather than when their leases run out.
+        responder.stop(release=drain.busy() == 0)
         sweeper.stop()
         services.close()
     logger.info("ShopMate stopped")

@@ -12,6 +12,7 @@ from bot import prompts
 from bot.simulators.claude import Pace, http_error, reply, tool_call
 from bot.simulators.slack_events import mention_event, message_event, next_ts, sign
 from tests.slack.conftest import CHANNEL, DM, TEAM, USER, start_harness, wait_until
+from tests.slack.replicas import ServeProcess, serve_env
 
 ORDER_QUESTION = "Hi, where is my order ORD-1001?"
 
@@ -142,18 +143,24 @@ def test_a_mention_delivered_as_app_mention_and_message_is_answered_once(harness
     assert len(harness.claude.requests) == 1
 
 
-def test_dedupe_survives_a_restart(harness, services, fake_slack, fake_claude):
+def test_dedupe_survives_a_restart(harness, services, fake_slack, fake_claude, tmp_path):
     mention = harness.mention("hi there")
     harness.wait_answered(mention)
+    asked = len(fake_claude.requests)
     harness.server.stop()
-    restarted = start_harness(services, fake_slack, fake_claude)
+    services.close()
+    # The restart is a new OS process on the same file: nothing in memory survives it.
+    env = serve_env(services.settings.db_path, fake_slack.api_url, fake_claude.url)
+    restarted = ServeProcess(env, tmp_path, "restarted").ready()
     try:
         assert restarted.deliver(mention, retry_num=1, retry_reason="timeout") == 200
-        restarted.settle()
+        key = f"slack:{TEAM}:{CHANNEL}:{mention['event']['ts']}"
+        # The new process handled the re-delivery (and said why it did not answer it).
+        assert restarted.wait_log(rf"Already answered or answering {key}; skipping")
         assert len(harness.replies(mention)) == 1
-        assert len(fake_claude.requests) == 1
+        assert len(fake_claude.requests) == asked
     finally:
-        restarted.server.stop()
+        restarted.stop()
 
 
 def test_bad_or_stale_signatures_are_refused_without_work(harness):

@@ -1,7 +1,15 @@
-"""Many threads (Bolt's listener pool) and a second process sharing one database lose nothing."""
+"""Many threads (Bolt's listener pool), several connections and several OS processes sharing one
+database lose nothing, and claim each message once.
+
+Tests named "connections" open two `Storage` objects in this one process: two SQLite
+connections, so SQLite's own locking is what keeps order, but one Python process. The test
+named "processes" starts real OS processes.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -66,9 +74,9 @@ def test_eight_threads_writing_at_once_lose_nothing_and_keep_their_order(
     assert_nothing_lost_and_order_kept(storage, THREADS)
 
 
-def test_two_storages_on_one_file_writing_at_once_lose_nothing(db_path: Path) -> None:
-    # Two Storage objects are two connections, as the bot and the CLI in two processes are:
-    # here SQLite's own locking (BEGIN IMMEDIATE + busy timeout), not our lock, keeps order.
+def test_two_connections_on_one_file_writing_at_once_lose_nothing(db_path: Path) -> None:
+    # Two Storage objects are two connections (in this one process): here SQLite's own locking
+    # (BEGIN IMMEDIATE + busy timeout), not our Python lock, keeps order.
     first, second = open_storage(db_path), open_storage(db_path)
     try:
         run_at_once(
@@ -113,7 +121,7 @@ def test_eight_threads_claiming_the_same_event_exactly_one_wins(storage: Storage
         assert storage.events.status(key) == "claimed"
 
 
-def test_claiming_is_atomic_across_connections_too(db_path: Path) -> None:
+def test_claiming_is_atomic_across_two_connections_too(db_path: Path) -> None:
     # Two connections race to claim; a second True, or an IntegrityError from a second insert,
     # could only come from a read and write that were not one transaction.
     first, second = open_storage(db_path), open_storage(db_path)
@@ -130,6 +138,53 @@ def test_claiming_is_atomic_across_connections_too(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+CLAIMER = """
+import sys, time
+from pathlib import Path
+from storage import open_storage
+
+db, owner, go, count = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+storage = open_storage(db)
+print("ready", flush=True)
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:  # all processes start claiming together
+    time.sleep(0.001)
+won = [f"evt-{n}" for n in range(count) if storage.events.claim(f"evt-{n}", owner=owner)]
+print(" ".join(won), flush=True)
+storage.close()
+"""
+
+
+def test_processes_racing_to_claim_the_same_events_each_win_distinct_ones(
+    db_path: Path, tmp_path: Path
+) -> None:
+    # Separate OS processes, each its own owner, as two `shopmate serve` on one SHOPMATE_DB:
+    # each message must be claimed by exactly one, and a live claim never taken over.
+    open_storage(db_path).close()  # migrated once, before the race
+    go, count = tmp_path / "go", 200
+    claimers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(db_path), f"process-{n}", str(go), str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    try:
+        for claimer in claimers:
+            assert claimer.stdout is not None and claimer.stdout.readline() == "ready\n"
+        go.touch()
+        won = [claimer.communicate(timeout=60)[0].split() for claimer in claimers]
+    finally:
+        for claimer in claimers:
+            if claimer.poll() is None:
+                claimer.kill()
+                claimer.wait()
+    assert all(claimer.returncode == 0 for claimer in claimers)
+    every = [key for keys in won for key in keys]
+    assert sorted(every) == sorted(f"evt-{n}" for n in range(count)), "each won exactly once"
 
 
 def test_close_closes_every_connection_it_opened(db_path: Path) -> None:

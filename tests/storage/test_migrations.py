@@ -60,6 +60,10 @@ EXPECTED_COLUMNS = {
         "thread_key": str,
         "claimed_utc": str,
         "finished_utc": str,
+        "lease_until_utc": str,
+        "message_json": str,
+        "replies_json": str,
+        "attempts": int,
     },
 }
 
@@ -105,6 +109,7 @@ def test_lookups_have_indexes(db_path: Path) -> None:
     )
     assert ("team", "created_utc") in indexes("turns")
     assert ("thread_key",) in indexes("processed_events")
+    assert ("status", "lease_until_utc") in indexes("processed_events")
     db.close()
 
 
@@ -136,7 +141,11 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
             "migration_set = ?", ["shopmate"], order_by="id"
         )
     ]
-    assert applied == ["m001_initial", "m002_product_descriptions"]
+    assert applied == [
+        "m001_initial",
+        "m002_product_descriptions",
+        "m003_claim_leases_and_stored_messages",
+    ]
     assert migrations.pending(db) == []
     db.close()
 
