@@ -109,17 +109,18 @@ def _drop(socket_mode: FakeSocketMode, pid: int, mode: str, cap_s: float) -> Dro
     cpu0, t0 = _cpu_s(pid), time.monotonic()
     socket_mode.drop(mode)
     reconnected = socket_mode.wait_for(lambda: socket_mode.connected_since(t0) is not None, cap_s)
+    reconnect_s = answered_s = None
+    if reconnected:
+        conn = socket_mode.connected_since(t0)
+        assert conn is not None and conn.hello_sent is not None
+        reconnect_s = conn.hello_sent - t0
+        after = socket_mode.send_event(_event(f"after {mode}"))
+        if socket_mode.wait_for(lambda: socket_mode.acked(after), cap_s):
+            answered_s = socket_mode.acks_for(after)[0].time - t0
     # CPU is counted in 10 ms ticks: over a window of at least CPU_WINDOW_S, or it is noise.
     time.sleep(max(0.0, t0 + CPU_WINDOW_S - time.monotonic()))
     cpu1, t1 = _cpu_s(pid), time.monotonic()
-    if not reconnected:
-        return DropResult(mode, None, 100 * (cpu1 - cpu0) / (t1 - t0), None)
-    conn = socket_mode.connected_since(t0)
-    assert conn is not None and conn.hello_sent is not None
-    after = socket_mode.send_event(_event(f"after {mode}"))
-    acked = socket_mode.wait_for(lambda: socket_mode.acked(after), cap_s)
-    answered = socket_mode.acks_for(after)[0].time - t0 if acked else None
-    return DropResult(mode, conn.hello_sent - t0, 100 * (cpu1 - cpu0) / (t1 - t0), answered)
+    return DropResult(mode, reconnect_s, 100 * (cpu1 - cpu0) / (t1 - t0), answered_s)
 
 
 def _handover(socket_mode: FakeSocketMode) -> tuple[float | None, bool | None]:
@@ -328,8 +329,8 @@ def markdown_section(results: SocketModeResults) -> str:
             "(`bench/socket_mode.py`). *eof*: the TCP connection closed with no close frame; "
             "*silent*: the connection left open but answering nothing (a partition). "
             "reconnect = drop → `hello` on a new connection; CPU = the handler process's CPU "
-            "from the drop until the reconnection, or for 5 s if that was sooner (100% = one "
-            "core); answered = drop → ack of "
+            "from the drop until the reconnection and the ack below, or for 5 s if that was "
+            "sooner (100% = one core); answered = drop → ack of "
             "an event sent once reconnected. refresh = ack latency of the first event on the "
             "connection that replaced one told `disconnect`/`refresh_requested` (Slack re-sends "
             f"after 3 s). `builtin` is Bolt's default; `shopmate` is what `shopmate run` uses. "
