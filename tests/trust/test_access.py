@@ -22,6 +22,7 @@ def test_someone_from_another_organisation_is_refused_without_a_model_call(make_
     app.wait_answered(mention)
 
     assert app.reply_text(mention) == prompts.OTHER_WORKSPACE_NOTICE
+    app.settle()  # the message's listener has finished, not just its claim
     assert app.claude.requests == [], "Claude and the order data are never reached"
     assert not app.services.storage.conversations.exists(thread_key(mention)), "nothing kept"
     refusals = [r.getMessage() for r in caplog.records if "Refused" in r.getMessage()]
@@ -36,6 +37,7 @@ def test_an_event_naming_another_workspace_in_any_team_field_is_refused(make_app
     assert app.deliver(payload) == 200
     app.wait_answered(payload)
     assert app.reply_text(payload) == prompts.OTHER_WORKSPACE_NOTICE
+    app.settle()  # the message's listener has finished, not just its claim
     assert app.claude.requests == []
 
 
@@ -53,6 +55,7 @@ def test_with_allowed_channels_only_those_channels_get_answers(make_app):
     elsewhere = app.mention(QUESTION, channel="C0ELSEWHERE")
     app.wait_answered(elsewhere)
     assert app.reply_text(elsewhere) == prompts.CHANNEL_NOT_ALLOWED_NOTICE
+    app.settle()  # the message's listener has finished, not just its claim
     assert app.claude.requests == []
 
     allowed = app.mention(QUESTION)
@@ -78,6 +81,7 @@ def test_a_guests_chatter_in_a_thread_shopmate_joined_is_ignored_quietly(make_ap
     assert app.deliver(chatter) == 200
     app.wait_answered(chatter)
     assert len(app.replies(first)) == 1, "no refusal posted to someone not asking ShopMate"
+    app.settle()  # the message's listener has finished, not just its claim
     assert len(app.claude.requests) == requests
 
 
