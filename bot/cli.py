@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot import __version__, preflight
+from bot.api.commands import add_api_commands, add_remote_chat_options, cmd_remote_chat
 from bot.logging_setup import configure_logging
 from bot.preflight import ConfigError, Unavailable
 from bot.settings import Settings, SettingsError
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="conversation name to start or resume; stored as local:NAME (default: default)",
     )
+    add_remote_chat_options(p)
 
     p = add(sub, "serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
     p.add_argument(
@@ -235,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.describe.cli import register as register_describe
 
     register_describe(sub)
+    add_api_commands(sub, add)
     return parser
 
 
@@ -242,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.url:
+        return cmd_remote_chat(args, settings)
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.db_path, must_exist=False)
     from bot.logging_setup import hold_console_logs

@@ -66,6 +66,13 @@ class Settings:
     claim_lease_seconds: float = 30.0
     lease_renew_seconds: float = 10.0
     recovery_interval_seconds: float = 15.0
+    # The HTTP API (`shopmate api`) and its terminal client (`shopmate chat --url`).
+    api_key: str | None = None
+    api_workers: int = 64
+    api_key_turns_per_minute: int = 30
+    api_key_tokens_per_day: int = 2_000_000
+    api_max_body_bytes: int = 65_536
+    api_lease_seconds: float = 30.0
 
     @classmethod
     def load(
@@ -446,5 +453,47 @@ SPECS: tuple[_Spec, ...] = (
         "number",
         "Give how often, in seconds, a process looks for messages a dead process left, e.g. 15.",
         minimum=0.1,
+    ),
+    _Spec(
+        "SHOPMATE_API_KEY",
+        "api_key",
+        "string",
+        "Give a key from `shopmate api-keys create NAME` for `shopmate chat --url`.",
+        secret=True,
+    ),
+    _Spec(
+        "SHOPMATE_API_WORKERS",
+        "api_workers",
+        "integer",
+        "Give how many API answers may run at once, e.g. 64.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_API_KEY_TURNS_PER_MINUTE",
+        "api_key_turns_per_minute",
+        "integer",
+        "Give how many answers one API key may get per minute, e.g. 30.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_API_KEY_TOKENS_PER_DAY",
+        "api_key_tokens_per_day",
+        "integer",
+        "Give how many tokens one API key may spend per day, e.g. 2000000.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_API_MAX_BODY_BYTES",
+        "api_max_body_bytes",
+        "integer",
+        "Give the largest API request body accepted, in bytes, e.g. 65536.",
+        minimum=1024,
+    ),
+    _Spec(
+        "SHOPMATE_API_LEASE_SECONDS",
+        "api_lease_seconds",
+        "number",
+        "Give how long an idempotent API request is held for a retry to wait on, e.g. 30.",
+        minimum=1,
     ),
 )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from storage.api_keys import ApiKeyError, ApiKeyStore
+from storage.api_requests import ApiRequestStore
 from storage.conversations import ConversationStore
 from storage.database import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -30,6 +32,9 @@ from storage.orders import OrderStore
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ApiKeyError",
+    "ApiKeyStore",
+    "ApiRequestStore",
     "ConversationStore",
     "DescriptionStore",
     "EventLog",
@@ -54,6 +59,8 @@ class Storage:
         self.orders = OrderStore(shared)
         self.events = EventLog(shared)
         self.descriptions = DescriptionStore(shared)
+        self.api_keys = ApiKeyStore(shared)
+        self.api_requests = ApiRequestStore(shared)
 
     @property
     def path(self) -> str:

@@ -178,6 +178,12 @@ class ConversationStore:
         """
         counts: dict[str, int] = {}
         with self._shared.write() as db:
+            # Stored API answers hold conversation text: they go with their conversation
+            # (not counted apart: they are copies of messages counted above).
+            db.table("api_requests").delete_where(
+                "thread_key in (select thread_key from conversations where updated_utc < ?)",
+                [as_utc_iso(cutoff_utc)],
+            )
             # Children before parents, so the foreign keys hold at every step.
             for label, table_name, where, params in self._purge_plan(as_utc_iso(cutoff_utc)):
                 table = db.table(table_name)

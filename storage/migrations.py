@@ -216,6 +216,47 @@ def m003_claim_leases_and_stored_messages(db: Database) -> None:
     events.create_index(["status", "lease_until_utc"])
 
 
+@migrations()
+def m004_api_keys_and_idempotent_requests(db: Database) -> None:
+    """API keys (only a hash of each) and the stored answers of idempotent API requests.
+
+    `api_keys.key_hash` is the SHA-256 of the key: keys are 256 random bits, so a fast hash
+    is as safe as a slow one and lets every request be checked with one indexed lookup.
+    A name is never reused, even after revocation, because conversations are owned by name.
+    `api_requests` holds one row per (key name, Idempotency-Key): the request's fingerprint,
+    who is running it and until when (a lease), and, once finished, the response to replay.
+    """
+    db.table("api_keys").create(
+        {
+            "name": str,
+            "key_hash": str,
+            "created_utc": str,
+            "revoked_utc": str,
+        },
+        pk="name",
+        not_null={"key_hash", "created_utc"},
+    )
+    db.table("api_keys").create_index(["key_hash"], unique=True)
+    db.table("api_requests").create(
+        {
+            "key_name": str,
+            "idempotency_key": str,
+            "fingerprint": str,
+            "thread_key": str,
+            "owner": str,
+            "lease_until_utc": str,
+            "response_json": str,
+            "created_utc": str,
+            "finished_utc": str,
+        },
+        pk=("key_name", "idempotency_key"),
+        not_null={"fingerprint", "owner", "created_utc"},
+    )
+    # Retention deletes the stored answers of the conversations it purges.
+    db.table("api_requests").create_index(["thread_key"])
+    db.table("api_requests").create_index(["created_utc"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

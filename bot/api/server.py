@@ -1,0 +1,43 @@
+"""`shopmate api`: the HTTP API under uvicorn, with our logging and a clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+
+import uvicorn
+
+from bot.api.app import create_app
+from bot.settings import Settings
+from bot.wiring import build_services
+
+logger = logging.getLogger(__name__)
+
+
+def serve_api(settings: Settings, *, host: str, port: int) -> int:
+    """Serve until SIGINT/SIGTERM; running turns finish and are stored before exit."""
+    services = build_services(settings)
+    try:
+        app = create_app(services, owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}")
+        # Bind first, so `--port 0` works and the log says the real port.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # listening before we say so: an early client waits, not refused
+        bound = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # keep ShopMate's handler (it masks secrets)
+            access_log=False,  # request lines carry no key names; we log turns ourselves
+            timeout_graceful_shutdown=60,
+        )
+        server = uvicorn.Server(config)
+        shown = f"[{host}]" if ":" in host else host
+        logger.info("ShopMate API listening on http://%s:%d (docs at /docs)", shown, bound)
+        server.run(sockets=[sock])
+    finally:
+        services.close()
+    return 0
