@@ -86,9 +86,7 @@ def server_env(db_path: Path, claude: FakeClaude, env: dict[str, str] | None) ->
     }
 
 
-def start_api(
-    db_path: Path, claude: FakeClaude, env: dict[str, str] | None = None
-) -> ApiServer:
+def start_api(db_path: Path, claude: FakeClaude, env: dict[str, str] | None = None) -> ApiServer:
     """Start `python -m bot api --port 0` and wait for the line saying where it listens."""
     with open_storage(db_path) as storage:
         storage.orders.upsert_many(SAMPLE_ORDERS)

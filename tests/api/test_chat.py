@@ -89,7 +89,7 @@ def test_history_is_kept_by_the_server_across_calls(api, fresh):
     assert [e["role"] for e in entries] == ["user", "assistant"] * 3
     assert entries[0]["text"] == "Where is ORD-1001?"
     assert entries[1]["tool_calls"] == first["tool_calls"] and TRACKING in entries[1]["text"]
-    assert entries[3]["text"] == [d for n, d in sse_events(raw) if n == "done"][0]["reply"]
+    assert entries[3]["text"] == next(d for n, d in sse_events(raw) if n == "done")["reply"]
     with api.storage() as storage:
         history = storage.conversations.history(f"api:history:{conversation_id}")
     assert history_problems(history) == []
@@ -137,7 +137,8 @@ def test_an_idempotent_retry_returns_the_first_answer_without_a_model_call(api, 
     assert again.status_code == 200 and again.json() == first.json()
     status, _, raw = stream(api, key, "Where is ORD-1001?", headers=headers)
     events = sse_events(raw)
-    assert status == 200 and events[-1] == ("done", {k: first.json()[k] for k in ("reply", "usage")})
+    expected = {k: first.json()[k] for k in ("reply", "usage")}
+    assert status == 200 and events[-1] == ("done", expected)
     assert events[0][1]["conversation_id"] == first.json()["conversation_id"]
     assert len(fresh.requests) == calls, "the retries made no model call"
     with api.storage() as storage:
