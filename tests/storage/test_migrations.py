@@ -65,6 +65,18 @@ EXPECTED_COLUMNS = {
         "replies_json": str,
         "attempts": int,
     },
+    "api_keys": {"name": str, "key_hash": str, "created_utc": str, "revoked_utc": str},
+    "api_requests": {
+        "key_name": str,
+        "idempotency_key": str,
+        "fingerprint": str,
+        "thread_key": str,
+        "owner": str,
+        "lease_until_utc": str,
+        "response_json": str,
+        "created_utc": str,
+        "finished_utc": str,
+    },
 }
 
 
@@ -145,6 +157,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m001_initial",
         "m002_product_descriptions",
         "m003_claim_leases_and_stored_messages",
+        "m004_api_keys_and_idempotent_requests",
     ]
     assert migrations.pending(db) == []
     db.close()
