@@ -51,7 +51,12 @@ def test_turn_and_token_limits_per_key_give_429_with_retry_after(tmp_path: Path,
         spent = post(server, spender)
         assert spent.status_code == 429 and spent.headers["retry-after"] == "3600"
         assert spent.json() == {"error": prompts.USER_DAILY_LIMIT_NOTICE}
-        assert "Limited API key busy" in server.log() and "Limited API key spender" in server.log()
+        # The server logs before it answers; our reader of its log may lag a little behind.
+        assert wait_until(
+            lambda: (
+                "Limited API key busy" in server.log() and "Limited API key spender" in server.log()
+            )
+        )
     finally:
         server.stop()
 

@@ -8,7 +8,7 @@ from bot.simulators.claude import Pace, reply
 from tests.api.conftest import WAIT, ApiServer, sse_events, wait_until
 from tests.trust.conftest import history_problems
 
-LONG_ANSWER = " ".join(f"word{i}" for i in range(150)) + "\n\nThe end."
+LONG_ANSWER = " ".join(f"word{i}" for i in range(300)) + "\n\nThe end."
 
 
 def stored_history(api: ApiServer, name: str, conversation_id: str) -> list[dict]:
@@ -19,7 +19,7 @@ def stored_history(api: ApiServer, name: str, conversation_id: str) -> list[dict
 def test_a_client_leaving_mid_stream_leaves_a_finished_valid_conversation(api, fresh):
     name = "leaver"
     key = api.new_key(name)
-    fresh.pace = Pace(tokens_per_s=60)  # about 2.5 s of answer: the client leaves early on
+    fresh.pace = Pace(tokens_per_s=60)  # about 5 s of answer: the client leaves early on
     fresh.enqueue(reply(LONG_ANSWER))
     conversation_id = None
     with api.client(key) as client:
@@ -34,6 +34,10 @@ def test_a_client_leaving_mid_stream_leaves_a_finished_valid_conversation(api, f
             conversation_id = sse_events(seen.rsplit("\n\n", 1)[0] + "\n\n")[0][1][
                 "conversation_id"
             ]
+            # The engine is mid-answer on a worker thread; the event loop still serves others.
+            with api.client() as other:
+                assert other.get("/healthz").status_code == 200
+            assert fresh.requests[-1].timing.finished is None, "answered while Claude streams"
         # Leaving the block closed the connection with most of the answer unsent.
     assert conversation_id
     assert "The end." not in seen
