@@ -72,7 +72,6 @@ class Settings:
     api_key_turns_per_minute: int = 30
     api_key_tokens_per_day: int = 2_000_000
     api_max_body_bytes: int = 65_536
-    api_lease_seconds: float = 30.0
 
     @classmethod
     def load(
@@ -488,12 +487,5 @@ SPECS: tuple[_Spec, ...] = (
         "integer",
         "Give the largest API request body accepted, in bytes, e.g. 65536.",
         minimum=1024,
-    ),
-    _Spec(
-        "SHOPMATE_API_LEASE_SECONDS",
-        "api_lease_seconds",
-        "number",
-        "Give how long an idempotent API request is held for a retry to wait on, e.g. 30.",
-        minimum=1,
     ),
 )

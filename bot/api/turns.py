@@ -109,7 +109,8 @@ class TurnRunner:
         settings = services.settings
         self.services = services
         self.owner = owner
-        self.lease_seconds = settings.api_lease_seconds
+        self.lease_seconds = settings.claim_lease_seconds
+        self.renew_seconds = settings.lease_renew_seconds
         self.limiter = UsageLimiter(
             services.storage.conversations,
             Limits(
@@ -186,9 +187,7 @@ class TurnRunner:
                     if isinstance(event, TurnFailed):
                         logger.warning("API turn for key %s failed: %s", turn.key_name, event.error)
                     send(event)
-                    if turn.idempotency_key and time.monotonic() - renewed > (
-                        self.lease_seconds / 3
-                    ):
+                    if turn.idempotency_key and time.monotonic() - renewed > self.renew_seconds:
                         storage.api_requests.renew(
                             turn.key_name,
                             turn.idempotency_key,

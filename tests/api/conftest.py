@@ -137,7 +137,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, claude: FakeClaude) -> Iterato
         {
             "SHOPMATE_API_KEY_TURNS_PER_MINUTE": "1000",
             "SHOPMATE_TEAM_TURNS_PER_MINUTE": "1000",
-            "SHOPMATE_API_LEASE_SECONDS": "5",
+            "SHOPMATE_CLAIM_LEASE": "5",
+            "SHOPMATE_LEASE_RENEW": "1",
         },
     )
     yield server
