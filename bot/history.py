@@ -33,9 +33,25 @@ def repair(history: list[Message]) -> list[Message]:
     A turn that failed leaves the user's message without an answer, so the next user
     message follows it directly: we merge such neighbours into one user turn. A `tool_use`
     without its `tool_result` (which storage never writes, but a hand-edited database might
-    hold) gets an error result so the API accepts the history. Leading assistant messages
+    hold) gets an error result so the API accepts the history. A `tool_result` that answers
+    no `tool_use` in the assistant message just before it (its question was dropped, e.g. with
+    a leading assistant message) is dropped: the API refuses it. Leading assistant messages
     and empty messages are dropped.
     """
+    out = _normalise(history)
+    # Dropping an orphan result can empty a message, which can make a leading assistant
+    # message whose own results then become orphans: repeat until nothing changes (each
+    # round removes at least one block, so this ends).
+    while True:
+        pruned = _drop_orphan_tool_results(out)
+        if pruned == out:
+            break
+        out = _normalise(pruned)
+    return _answer_dangling_tool_uses(out)
+
+
+def _normalise(history: list[Message]) -> list[Message]:
+    """Block lists without empty text, starting with the user, roles alternating."""
     out: list[Message] = []
     for message in history:
         content = [b for b in blocks(message["content"]) if not _is_empty_text(b)]
@@ -48,7 +64,32 @@ def repair(history: list[Message]) -> list[Message]:
             out[-1] = {"role": role, "content": _merge(out[-1]["content"], content)}
         else:
             out.append({"role": role, "content": content})
-    return _answer_dangling_tool_uses(out)
+    return out
+
+
+def _drop_orphan_tool_results(history: list[Message]) -> list[Message]:
+    """History without tool_result blocks that answer no tool_use in the message before."""
+    out: list[Message] = []
+    for index, message in enumerate(history):
+        if message["role"] != "user":
+            out.append(message)
+            continue
+        previous = history[index - 1] if index else None
+        asked = set()
+        if previous is not None and previous["role"] == "assistant":
+            asked = {b.get("id") for b in previous["content"] if b.get("type") == "tool_use"}
+        kept = [
+            b
+            for b in message["content"]
+            if b.get("type") != "tool_result" or b.get("tool_use_id") in asked
+        ]
+        if len(kept) != len(message["content"]):
+            logger.warning(
+                "Repairing history: dropped %d tool_result block(s) answering no tool_use",
+                len(message["content"]) - len(kept),
+            )
+        out.append({"role": "user", "content": kept})
+    return out
 
 
 def _merge(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 from collections.abc import Callable
+from typing import TextIO
 
 # Slack bot/app/user tokens, Anthropic keys, and bearer headers a library might echo.
 _SECRET = re.compile(
@@ -29,12 +31,31 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is now, not what it was when the handler was made.
+
+    `main()` may run many times in one process (tests capture and close stderr between
+    runs); a handler bound to the first stream would then fail on a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Log to stderr with timestamps; idempotent, so tests and the CLI can both call it."""
     root = logging.getLogger()
     root.setLevel(level)
     if not any(getattr(h, "_shopmate", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(SecretMaskingFilter())
         handler._shopmate = True  # type: ignore[attr-defined]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
 from bot.history import repair
 
 MISSING = "This tool call was interrupted before it returned a result."
@@ -166,11 +164,6 @@ def test_string_content_becomes_a_text_block():
     assert repaired(history) == [user(text("q")), assistant(text("a"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/history.py repair() does not remove a tool_result whose tool_use is gone "
-    "(e.g. dropped with a leading assistant message); the API refuses such a request",
-)
 def test_a_tool_result_whose_tool_use_was_dropped_does_not_survive():
     history = [
         assistant(use("t1")),  # a leading assistant message: repair drops it...
@@ -178,4 +171,22 @@ def test_a_tool_result_whose_tool_use_was_dropped_does_not_survive():
         assistant(text("Shipped.")),
         user(text("q")),
     ]
-    repaired(history)
+    assert repaired(history) == [user(text("q"))]
+
+
+def test_a_tool_result_beside_a_question_loses_only_the_orphan():
+    history = [
+        user(text("first")),
+        assistant(text("Hello.")),
+        user(result("gone"), text("second")),  # answers no tool_use in "Hello."
+    ]
+    assert repaired(history) == [
+        user(text("first")),
+        assistant(text("Hello.")),
+        user(text("second")),
+    ]
+
+
+def test_results_that_do_answer_the_tool_use_before_them_are_kept():
+    history = [user(text("q")), assistant(use("t1")), user(result("t1")), assistant(text("a"))]
+    assert repaired(history) == history
