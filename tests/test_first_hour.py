@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -532,9 +533,17 @@ def test_serve_starts_cleanly_on_a_correct_configuration(work: Path, fake_claude
         reader.start()
         try:
             assert listening.wait(timeout=30), "".join(lines)
+            url = re.search(r"listening on (http://\S+?)/slack/events", "".join(lines)).group(1)
+            # Up and answering: the main thread is now waiting, not writing a log line.
+            with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+                assert response.status == 200
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
             reader.join(timeout=10)
     log = "".join(lines)
     assert "token will be unused" not in log
