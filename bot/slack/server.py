@@ -282,15 +282,28 @@ def start_up(services: Services, responder: SlackResponder, client: WebClient) -
     return sweeper
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT; a second signal exits at once (status 1)."""
-    stop = threading.Event()
+class ShutdownRequest(threading.Event):
+    """Set by SIGTERM or SIGINT; remembers which signal, so the main thread can say so."""
+
+    signum: int | None = None
+
+
+def stop_on_signals() -> ShutdownRequest:
+    """An event set by SIGTERM or SIGINT; a second signal exits at once (status 1).
+
+    The handler only sets the event: Python runs it on the main thread between bytecodes,
+    possibly in the middle of a log write, and logging from there raises "reentrant call"
+    on the same stream (the process then hangs instead of stopping). The main thread logs.
+    """
+    stop = ShutdownRequest()
 
     def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
-            logger.warning("Second %s: exiting without waiting", signal.Signals(signum).name)
+            # os.write is safe here where a logging call is not.
+            name = signal.Signals(signum).name
+            os.write(2, f"Second {name}: exiting without waiting\n".encode())
             os._exit(1)
-        logger.info("%s: shutting down gracefully", signal.Signals(signum).name)
+        stop.signum = signum
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -298,10 +311,12 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def _wait(stop: threading.Event) -> None:
+def _wait(stop: ShutdownRequest) -> None:
     # A timed wait keeps the main thread where Python runs signal handlers.
     while not stop.wait(0.5):
         pass
+    name = signal.Signals(stop.signum).name if stop.signum is not None else "stop"
+    logger.info("%s: shutting down gracefully", name)
 
 
 def _exit_stuck(services: Services) -> None:
