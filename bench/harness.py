@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.keys import Key
 from bot.orders_import import parse_orders
 from bot.simulators.claude import FakeClaude, Pace, RecordedRequest
 from bot.simulators.slack import SLACK_LIMITS, FakeSlack, Message
@@ -109,7 +110,7 @@ class Conversation:
 
     @property
     def event_key(self) -> str:
-        return f"slack:{TEAM}:{self.channel}:{self.ts}"
+        return str(Key.slack(TEAM, self.channel, self.ts))
 
     # --- what users saw ---------------------------------------------------------------------
 

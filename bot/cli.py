@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -249,6 +250,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_remote_chat(args, settings)
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.db_path, must_exist=False)
+    from bot.keys import Key
+    from bot.lifecycle import TurnLifecycle
     from bot.logging_setup import hold_console_logs
     from bot.terminal import chat
     from bot.wiring import build_services
@@ -258,8 +261,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     release_logs = hold_console_logs()
     try:
         return chat(
-            services.conversations,
-            f"local:{args.thread}",
+            TurnLifecycle(services, owner=f"terminal:{os.getpid()}"),
+            Key.local(args.thread),
             stdin=sys.stdin,
             out=sys.stdout,
             between_turns=release_logs,

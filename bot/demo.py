@@ -22,6 +22,7 @@ from rich.markdown import Markdown
 from rich.text import Text
 from slack_sdk import WebClient
 
+from bot.keys import Key
 from bot.orders_import import parse_orders
 from bot.settings import Settings
 from bot.simulators.claude import FakeClaude, Pace
@@ -137,7 +138,7 @@ class _Player:
         if status != 200:
             self.screen.print(Text(f"(the app answered HTTP {status}; stopping)"))
             return False
-        self._follow(f"slack:{TEAM}:{CHANNEL}:{ts}")
+        self._follow(str(Key.slack(TEAM, CHANNEL, ts)))
         return True
 
     def _follow(self, event_key: str) -> None:
@@ -199,7 +200,7 @@ class _Player:
         written before the call (the engine joins a turn's texts with a blank line).
         """
         history = self.services.storage.conversations.history(
-            f"slack:{TEAM}:{CHANNEL}:{self.thread_ts}"
+            str(Key.slack(TEAM, CHANNEL, self.thread_ts))
         )
         turn: list[dict] = []
         for message in reversed(history):

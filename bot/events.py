@@ -93,3 +93,26 @@ class TurnFailed:
 
 
 EngineEvent = TextDelta | ToolStarted | ToolFinished | TurnComplete | TurnFailed
+
+
+# The turn lifecycle (bot/lifecycle.py) yields these around the engine's own events.
+
+
+@dataclass(frozen=True)
+class Started:
+    """The message passed its checks (access, limits); Claude is about to be asked."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A fixed sentence from ShopMate itself, not from Claude.
+
+    `kind` says why: "refusal" (who may ask), "limit" (turns or tokens), "only_text" (files
+    without text), "input_cut" (a long message was cut), "restart" (a delayed or lost answer).
+    A `final` notice is the whole reply; a non-final one comes before the answer.
+    """
+
+    kind: str
+    text: str
+    reason: str = ""
+    final: bool = True

@@ -7,8 +7,17 @@ import logging
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.conversation import ConversationService
-from bot.events import TextDelta, ToolFinished, ToolStarted, TurnComplete, TurnFailed
+from bot.events import (
+    Notice,
+    Started,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnComplete,
+    TurnFailed,
+)
+from bot.keys import Key
+from bot.lifecycle import TurnLifecycle, UserMessage
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +40,7 @@ def key_rejected(event: TurnFailed) -> bool:
     return "status=401" in event.error.split()
 
 
-def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | None:
+def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | Notice | None:
     """Write one turn's events as they arrive; returns the event that ended the turn."""
     at_line_start = True
     started = False
@@ -48,8 +57,12 @@ def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | None:
                 write("ShopMate: ")
                 started = True
             write(event.text)
-        elif isinstance(event, ToolStarted):
+        elif isinstance(event, ToolStarted | Started):
             continue
+        elif isinstance(event, Notice):
+            write(("" if at_line_start else "\n") + f"ShopMate: {event.text}\n")
+            if event.final:
+                return event
         elif isinstance(event, ToolFinished):
             write(("" if at_line_start else "\n") + "  " + tool_line(event) + "\n")
             started = False
@@ -65,21 +78,26 @@ def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | None:
 
 
 def chat(
-    service: ConversationService,
-    thread_key: str,
+    lifecycle: TurnLifecycle,
+    conversation: Key,
     *,
     stdin: TextIO,
     out: TextIO,
     between_turns: Callable[[], None] = lambda: None,
 ) -> int:
-    """Read questions line by line until EOF or Ctrl-C; every turn is stored under thread_key.
+    """Read questions line by line until EOF or Ctrl-C; every turn is stored under `conversation`.
+
+    Each question goes through the same lifecycle as Slack's and the API's (limits for the
+    "terminal" user, input cut, engine, storage).
 
     `between_turns` runs before each prompt, when nothing is half-written on the screen (the
     CLI prints held-back log lines there). Returns 2 if Claude refused the API key.
     """
     out.write("ShopMate support chat. Type a question; Ctrl-D or Ctrl-C to leave.\n")
-    if service.storage.conversations.exists(thread_key):
-        count = len(service.storage.conversations.history(thread_key))
+    thread_key = str(conversation)
+    conversations = lifecycle.services.storage.conversations
+    if conversations.exists(thread_key):
+        count = len(conversations.history(thread_key))
         out.write(f"(resuming thread {thread_key!r}: {count} earlier messages)\n")
     out.flush()
     try:
@@ -94,7 +112,9 @@ def chat(
             text = line.strip()
             if not text:
                 continue
-            ended = print_turn(service.answer(thread_key, text), out)
+            # No workspace: stats list terminal turns under "-", as before the lifecycle.
+            message = UserMessage(conversation=conversation, text=text, user="terminal", team="")
+            ended = print_turn(lifecycle.run(message), out)
             if isinstance(ended, TurnFailed) and key_rejected(ended):
                 out.flush()
                 return 2

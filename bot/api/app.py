@@ -28,17 +28,25 @@ from bot.api.guard import BodyGuard
 from bot.api.schemas import ERRORS, ChatRequest, ChatResponse, Conversation
 from bot.api.transcript import transcript
 from bot.api.turns import (
-    Admitted,
     ApiTurn,
     Busy,
     Crashed,
     Ended,
-    Limited,
     TurnItem,
     TurnOutcome,
     TurnRunner,
+    retry_after_for,
 )
-from bot.events import TextDelta, ToolFinished, ToolStarted, TurnComplete, TurnFailed
+from bot.events import (
+    Notice,
+    Started,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnComplete,
+    TurnFailed,
+)
+from bot.keys import Key
 from bot.trust import clean_text
 from bot.wiring import Services
 
@@ -51,11 +59,13 @@ KEEPALIVE_SECONDS = 15.0
 
 def thread_key_for(key_name: str, conversation_id: str) -> str:
     """Conversations are stored per key: another key's id simply names no conversation."""
-    return f"api:{key_name}:{conversation_id}"
+    return str(Key.api(key_name, conversation_id))
 
 
 def conversation_id_of(thread_key: str) -> str:
-    return thread_key.rsplit(":", 1)[1]
+    key = Key.parse(thread_key)
+    assert key is not None, thread_key
+    return key.last
 
 
 def sse(event: str, data: dict[str, Any]) -> str:
@@ -202,11 +212,11 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
         queue: asyncio.Queue[TurnItem] = asyncio.Queue()
         runner.submit(turn, lambda item: loop.call_soon_threadsafe(queue.put_nowait, item))
         first = await queue.get()
-        if isinstance(first, Admitted):
+        if isinstance(first, Started):
             return queue, None
-        if isinstance(first, Limited):
+        if isinstance(first, Notice) and first.kind == "limit":
             return queue, error(
-                429, first.refusal.notice, headers={"Retry-After": str(first.retry_after)}
+                429, first.text, headers={"Retry-After": str(retry_after_for(first))}
             )
         if isinstance(first, Busy):
             return queue, error(409, "this conversation is answering another message")
@@ -304,6 +314,8 @@ async def _stream(conversation_id: str, queue: asyncio.Queue[TurnItem]) -> Async
             yield sse("tool", _tool(item.name, item.input, "finished", is_error=item.is_error))
         elif isinstance(item, TurnComplete):
             yield sse("done", {"reply": item.text, "usage": item.usage.as_dict()})
+        elif isinstance(item, Notice):
+            yield sse("notice", {"text": item.text})
         elif isinstance(item, TurnFailed):
             yield sse("error", {"message": item.message})
         elif isinstance(item, Crashed):

@@ -18,8 +18,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.events import EngineEvent, ToolFinished, TurnComplete, TurnFailed
-from bot.trust import Limits, Refusal, UsageLimiter
+from bot.events import EngineEvent, Notice, Started, ToolFinished, TurnComplete, TurnFailed
+from bot.keys import Key
+from bot.lifecycle import TurnLifecycle, UserMessage
+from bot.trust import Limits
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -40,19 +42,6 @@ class ApiTurn:
 
 
 @dataclass(frozen=True)
-class Admitted:
-    """The turn passed its checks; engine events follow."""
-
-
-@dataclass(frozen=True)
-class Limited:
-    """Over a limit: no model call. `retry_after` is in seconds."""
-
-    refusal: Refusal
-    retry_after: int
-
-
-@dataclass(frozen=True)
 class Busy:
     """The conversation is answering another message right now."""
 
@@ -67,12 +56,12 @@ class Ended:
     """Nothing more will be emitted for this turn."""
 
 
-TurnItem = Admitted | Limited | Busy | Crashed | Ended | EngineEvent
+TurnItem = Started | Notice | Busy | Crashed | Ended | EngineEvent
 
 
-def retry_after_for(refusal: Refusal) -> int:
-    """Seconds until a refused client may usefully try again."""
-    return 60 if refusal.reason.endswith("per_minute") else 3600
+def retry_after_for(notice: Notice) -> int:
+    """Seconds until a client over a limit may usefully try again."""
+    return 60 if notice.reason.endswith("per_minute") else 3600
 
 
 @dataclass
@@ -84,7 +73,7 @@ class TurnOutcome:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
 
-    def add(self, event: EngineEvent) -> None:
+    def add(self, event: TurnItem) -> None:
         if isinstance(event, ToolFinished):
             self.tool_calls.append(
                 {"name": event.name, "input": event.input, "is_error": event.is_error}
@@ -111,9 +100,12 @@ class TurnRunner:
         self.owner = owner
         self.lease_seconds = settings.claim_lease_seconds
         self.renew_seconds = settings.lease_renew_seconds
-        self.limiter = UsageLimiter(
-            services.storage.conversations,
-            Limits(
+        # The lifecycle every front shares, with the API's own limits: per key ("user") and
+        # for all keys together ("team" api). Access is the key's business: no policy check.
+        self.lifecycle = TurnLifecycle(
+            services,
+            owner=owner,
+            limits=Limits(
                 user_turns_per_minute=settings.api_key_turns_per_minute,
                 team_turns_per_minute=settings.team_turns_per_minute,
                 user_tokens_per_day=settings.api_key_tokens_per_day,
@@ -157,44 +149,49 @@ class TurnRunner:
     def _answer(self, turn: ApiTurn, send: Callable[[TurnItem], None]) -> None:
         storage = self.services.storage
         answered = False
+        message = UserMessage(
+            conversation=Key.api(turn.key_name, turn.conversation_id),
+            text=turn.text,
+            user=turn.key_name,
+            team=API_TEAM,
+        )
         try:
-            with self.limiter.turn(user=turn.key_name, team=API_TEAM) as refusal:
-                if refusal is not None:
-                    logger.info("Limited API key %s (%s)", turn.key_name, refusal.reason)
-                    send(Limited(refusal, retry_after_for(refusal)))
-                    return
-                storage.conversations.ensure(
-                    turn.thread_key, platform="api", team=API_TEAM, channel=turn.key_name
-                )
-                send(Admitted())
-                logger.info(
-                    "API turn for key %s in conversation %s", turn.key_name, turn.conversation_id
-                )
-                outcome = TurnOutcome(turn.conversation_id)
-                renewed = time.monotonic()
-                for event in self.services.conversations.answer(
-                    turn.thread_key, turn.text, user=turn.key_name, team=API_TEAM
-                ):
-                    outcome.add(event)
-                    if isinstance(event, TurnComplete) and turn.idempotency_key:
-                        storage.api_requests.finish(
-                            turn.key_name,
-                            turn.idempotency_key,
-                            owner=self.owner,
-                            response=outcome.as_response(),
-                        )
-                    answered = answered or isinstance(event, TurnComplete)
-                    if isinstance(event, TurnFailed):
-                        logger.warning("API turn for key %s failed: %s", turn.key_name, event.error)
-                    send(event)
-                    if turn.idempotency_key and time.monotonic() - renewed > self.renew_seconds:
-                        storage.api_requests.renew(
-                            turn.key_name,
-                            turn.idempotency_key,
-                            owner=self.owner,
-                            lease_seconds=self.lease_seconds,
-                        )
-                        renewed = time.monotonic()
+            outcome = TurnOutcome(turn.conversation_id)
+            renewed = time.monotonic()
+            for event in self.lifecycle.run(message):
+                if isinstance(event, Started):
+                    # The conversation is this key's from now on (channel = the key's name,
+                    # which is how `stats` shows API usage).
+                    storage.conversations.ensure(
+                        turn.thread_key, platform="api", team=API_TEAM, channel=turn.key_name
+                    )
+                    logger.info(
+                        "API turn for key %s in conversation %s",
+                        turn.key_name,
+                        turn.conversation_id,
+                    )
+                elif isinstance(event, Notice) and event.kind == "limit":
+                    logger.info("Limited API key %s (%s)", turn.key_name, event.reason)
+                outcome.add(event)
+                if isinstance(event, TurnComplete) and turn.idempotency_key:
+                    storage.api_requests.finish(
+                        turn.key_name,
+                        turn.idempotency_key,
+                        owner=self.owner,
+                        response=outcome.as_response(),
+                    )
+                answered = answered or isinstance(event, TurnComplete)
+                if isinstance(event, TurnFailed):
+                    logger.warning("API turn for key %s failed: %s", turn.key_name, event.error)
+                send(event)
+                if turn.idempotency_key and time.monotonic() - renewed > self.renew_seconds:
+                    storage.api_requests.renew(
+                        turn.key_name,
+                        turn.idempotency_key,
+                        owner=self.owner,
+                        lease_seconds=self.lease_seconds,
+                    )
+                    renewed = time.monotonic()
         except Exception:
             logger.exception("API turn for key %s crashed", turn.key_name)
             send(Crashed())

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.keys import SLACK, Key
+from bot.lifecycle import UserMessage
 from bot.trust import clean_text
 
 # Message subtypes that are not a person writing to us: edits, deletions, joins, bot posts...
@@ -37,12 +39,25 @@ class Incoming:
 
     @property
     def thread_key(self) -> str:
-        return f"slack:{self.team}:{self.channel}:{self.thread_ts}"
+        return str(Key.slack(self.team, self.channel, self.thread_ts))
 
     @property
     def event_key(self) -> str:
         """One user message, however often and in however many event types Slack sends it."""
-        return f"slack:{self.team}:{self.channel}:{self.ts}"
+        return str(Key.slack(self.team, self.channel, self.ts))
+
+    def as_message(self) -> UserMessage:
+        """This message as the turn lifecycle takes it (any front's shape)."""
+        return UserMessage(
+            conversation=Key.slack(self.team, self.channel, self.thread_ts),
+            text=self.text,
+            user=self.user,
+            team=self.team,
+            message=Key.slack(self.team, self.channel, self.ts),
+            channel=self.channel,
+            sender_teams=self.sender_teams,
+            has_files=self.has_files,
+        )
 
     def to_stored(self) -> dict[str, Any]:
         """A plain dict to store with the claim, so another process can answer it later."""
@@ -123,10 +138,10 @@ def _is_ts(value: Any) -> bool:
 
 def parse_event_key(key: str) -> tuple[str, str, str] | None:
     """(team, channel, ts) from an `Incoming.event_key` or `thread_key`; None if not one."""
-    parts = key.split(":")
-    if len(parts) != 4 or parts[0] != "slack":
+    parsed = Key.parse(key)
+    if parsed is None or parsed.platform != SLACK:
         return None
-    _, team, channel, ts = parts
+    team, channel, ts = parsed.parts
     if not (_is_id(team) and _is_id(channel) and _is_ts(ts)):
         return None
     return team, channel, ts

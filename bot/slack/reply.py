@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.events import EngineEvent, TextDelta, ToolStarted, TurnComplete, TurnFailed
+from bot.events import EngineEvent, Notice, TextDelta, ToolStarted, TurnComplete, TurnFailed
 from bot.slack.budget import CallBudget, Reservation
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
 
@@ -194,7 +194,14 @@ class SlackReply:
             self._status_supported = False
             self._open_message(placeholder=True)
 
-    def handle(self, event: EngineEvent) -> None:
+    def handle(self, event: EngineEvent | Notice) -> None:
+        if isinstance(event, Notice):
+            # ShopMate's own sentences: a final one is the whole reply (said like a failed
+            # answer's notice), any other one a paragraph before the answer.
+            if event.final:
+                event = TurnFailed(event.text, event.reason)
+            else:
+                event = TextDelta(event.text + "\n\n")
         if isinstance(event, TextDelta):
             self._pending += event.text
             # The first words go out at once; after that, one call per flush interval.

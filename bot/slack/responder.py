@@ -11,20 +11,26 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import prompts
-from bot.events import TextDelta, TurnComplete, TurnFailed
+from bot.events import Notice, Started, TurnComplete, TurnFailed
+from bot.lifecycle import TurnLifecycle
 from bot.slack.budget import CallBudget
 from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
-from bot.trust import AccessPolicy, Limits, Refusal, UsageLimiter, cut_input
+from bot.trust import AccessPolicy, Limits, UsageLimiter
 from bot.wiring import Services
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
 
-_FINAL = (TurnComplete, TurnFailed)  # an answer that ended: nothing left for a shutdown to cut
+
+def _ends(event: object) -> bool:
+    """An answer that ended: nothing left for a shutdown to cut."""
+    return isinstance(event, TurnComplete | TurnFailed) or (
+        isinstance(event, Notice) and event.final
+    )
 
 
 # A message whose answering has already been cut short this often (each time by its owner's
@@ -61,6 +67,12 @@ class SlackResponder:
             self.limiter = UsageLimiter(
                 self.services.storage.conversations, Limits.from_settings(settings)
             )
+        # What happens to a message (claim, access, limits, input cut, engine, storage) is the
+        # lifecycle's, shared with the other fronts; this class decides which messages enter,
+        # and keeps their leases, order and replies.
+        self.lifecycle = TurnLifecycle(
+            self.services, owner=self.instance_id, access=self.access, limiter=self.limiter
+        )
         self.leases = LeaseKeeper(
             self.services.storage.events,
             self.instance_id,
@@ -113,16 +125,8 @@ class SlackResponder:
         # event, or the same event delivered to another process, a no-op — across restarts
         # too, since claims live in SQLite. The message is stored with the claim, so if this
         # process dies, another answers it from there.
-        settings = self.services.settings
-        claim = self.services.storage.events.claim_message(
-            incoming.event_key,
-            owner=self.instance_id,
-            thread_key=incoming.thread_key,
-            message=incoming.to_stored(),
-            lease_seconds=settings.claim_lease_seconds,
-        )
+        claim = self.lifecycle.claim(incoming.as_message(), stored=incoming.to_stored())
         if claim is None:
-            logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
         self.leases.hold(incoming.event_key)
         taken_over = claim["previous_owner"] is not None
@@ -193,7 +197,7 @@ class SlackResponder:
         options = dataclasses.replace(self.options, native_streaming=False)
         reply = SlackReply(client, self.budget, target, options=options, health=self.health)
         try:
-            reply.handle(TurnFailed(prompts.RESTARTED_NOTICE, "restarted"))
+            reply.handle(Notice("restart", prompts.RESTARTED_NOTICE, "restarted"))
         finally:
             reply.finish()
             self._finish(key)
@@ -229,10 +233,7 @@ class SlackResponder:
 
     def _accept(self, incoming: Incoming, client: WebClient, *, taken_over: bool) -> None:
         """Decide what a claimed message gets (a refusal or an answer) and queue it."""
-        assert self.access is not None
-        refusal = self.access.check(
-            team=incoming.team, sender_teams=incoming.sender_teams, channel=incoming.channel
-        )
+        refusal = self.lifecycle.check_access(incoming.as_message())
         if refusal is not None:
             self._refuse(incoming, refusal, client)
             return
@@ -261,16 +262,7 @@ class SlackResponder:
             return False
         return self.services.storage.conversations.exists(incoming.thread_key)
 
-    def _refuse(self, incoming: Incoming, refusal: Refusal, client: WebClient) -> None:
-        # Logged without the message: who, where and why is enough to audit a refusal.
-        logger.info(
-            "Refused %s: user %s of workspace %s in channel %s (%s)",
-            incoming.event_key,
-            incoming.user,
-            incoming.user_team,
-            incoming.channel,
-            refusal.reason,
-        )
+    def _refuse(self, incoming: Incoming, refusal: Notice, client: WebClient) -> None:
         if not (incoming.is_dm or incoming.mentioned):
             # Someone else's follow-up in a thread ShopMate is in: they were not asking it.
             self._finish(incoming.event_key)
@@ -278,7 +270,7 @@ class SlackResponder:
         self.serializer.submit(
             incoming.thread_key,
             incoming.ts,
-            lambda: self._notify(incoming, TurnFailed(refusal.notice, refusal.reason), client),
+            lambda: self._notify(incoming, refusal, client),
         )
 
     def _target(self, incoming: Incoming) -> ReplyTarget:
@@ -295,7 +287,7 @@ class SlackResponder:
             client, self.budget, self._target(incoming), options=self.options, health=self.health
         )
 
-    def _notify(self, incoming: Incoming, notice: TurnFailed, client: WebClient) -> None:
+    def _notify(self, incoming: Incoming, notice: Notice, client: WebClient) -> None:
         """Answer with a fixed sentence instead of Claude, and mark the message done."""
         reply = self._reply(incoming, client)
         try:
@@ -321,48 +313,29 @@ class SlackResponder:
         # returns its ts, so a successor knows what was already shown.
         recording = RecordingWebClient(client, lambda ts: events.record_reply(key, ts))
         reply = self._reply(incoming, recording)
-        limit = self.services.settings.max_input_chars
-        assert self.limiter is not None
         cut = lost = False
         try:
-            if incoming.has_files and not incoming.text:
-                reply.handle(_only_text())
-                return
-            with self.limiter.turn(user=incoming.user, team=incoming.team) as refusal:
-                if refusal is not None:
-                    logger.info(
-                        "Limited %s: user %s of workspace %s (%s)",
-                        key,
-                        incoming.user,
-                        incoming.team,
-                        refusal.reason,
-                    )
-                    reply.handle(TurnFailed(refusal.notice, refusal.reason))
-                    return
-                reply.start()
-                if taken_over:
-                    reply.handle(TextDelta(prompts.DELAYED_NOTE + "\n\n"))
-                text, was_cut = cut_input(incoming.text, limit)
-                if was_cut:
-                    reply.handle(TextDelta(prompts.input_cut_notice(limit) + "\n\n"))
-                stream = self.services.conversations.answer(
-                    incoming.thread_key, text, user=incoming.user, team=incoming.team
-                )
-                try:
-                    for event in stream:
-                        if self.leases.lost(key):
-                            lost = True
-                            logger.warning(
-                                "Stopped answering %s: another process took it over", key
+            stream = self.lifecycle.run(incoming.as_message())
+            try:
+                for event in stream:
+                    if isinstance(event, Started):
+                        reply.start()
+                        if taken_over:
+                            reply.handle(
+                                Notice("restart", prompts.DELAYED_NOTE, "delayed", final=False)
                             )
-                            break
-                        reply.handle(event)
-                        if self.drain.expired.is_set() and not isinstance(event, _FINAL):
-                            cut = True
-                            reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))
-                            break
-                finally:
-                    stream.close()
+                        continue
+                    if self.leases.lost(key):
+                        lost = True
+                        logger.warning("Stopped answering %s: another process took it over", key)
+                        break
+                    reply.handle(event)
+                    if self.drain.expired.is_set() and not _ends(event):
+                        cut = True
+                        reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))
+                        break
+            finally:
+                stream.close()
         except Exception:
             logger.exception("Answering %s failed", key)
             reply.handle(TurnFailed(prompts.FAILURE_NOTICE, "internal error"))
@@ -376,7 +349,3 @@ class SlackResponder:
                 logger.warning("Cut %s short: the shutdown grace ran out", key)
             else:
                 self._finish(key)
-
-
-def _only_text() -> TurnFailed:
-    return TurnFailed(prompts.ONLY_TEXT_NOTICE, "non-text message")
