@@ -11,12 +11,20 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import describe_bench, field_bench, report, scenarios, socket_mode, storage_bench
+from bench import (
+    api_bench,
+    describe_bench,
+    field_bench,
+    report,
+    scenarios,
+    socket_mode,
+    storage_bench,
+)
 from bench.harness import DEFAULT_PACE
 from bot.simulators.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field", "socket")
+ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field", "socket", "api")
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
 
@@ -74,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(field_bench.render(results.extra["field"])))
     if "socket" in results.extra:
         print(socket_mode.markdown_section(results.extra["socket"]))
+    if "api" in results.extra:
+        print(api_bench.table(results.extra["api"]))
     # The tracked RESULTS.md changes only when asked, so a run never dirties the checkout.
     if (args.write or args.out is not None) and not args.no_write:
         out = args.out or RESULTS
@@ -146,6 +156,9 @@ def run(
         say("10. Socket Mode faults (each handler side by side) and the drain on SIGTERM")
         # Bolt's default handler needs about a minute to come back: a cap above that.
         results.extra["socket"] = socket_mode.run(cap_s=75.0, pace=pace, log=say)
+    if "api" in only:
+        say("11. the HTTP API: first text one at a time, 50 streams at once, beside Slack")
+        results.extra["api"] = api_bench.run(6 if quick else 12, pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results
