@@ -76,7 +76,8 @@ class TurnLifecycle:
     def claim(
         self, incoming: UserMessage, *, stored: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
-        """Lease the message for this process; the claim, or None if it is not ours to answer.
+        """Lease the message for this process; the claim, or None if it is not ours to answer
+        (already answered, or held by a live owner; the front says so in its own log).
 
         `stored` is what a successor needs to answer it if this process dies.
         """
@@ -89,8 +90,6 @@ class TurnLifecycle:
             message=stored,
             lease_seconds=self.services.settings.claim_lease_seconds,
         )
-        if claim is None:
-            logger.info("Already answered or answering %s; skipping", incoming.message)
         return claim
 
     def finish(self, incoming: UserMessage) -> None:

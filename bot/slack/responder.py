@@ -127,6 +127,7 @@ class SlackResponder:
         # process dies, another answers it from there.
         claim = self.lifecycle.claim(incoming.as_message(), stored=incoming.to_stored())
         if claim is None:
+            logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
         self.leases.hold(incoming.event_key)
         taken_over = claim["previous_owner"] is not None
