@@ -30,6 +30,7 @@ from bot.events import (
 )
 from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
 from bot.prefetch import Prefetcher, text_of
+from bot.settings import Settings
 from bot.tools.registry import ToolRegistry, ToolResult
 
 logger = logging.getLogger(__name__)
@@ -39,10 +40,11 @@ logger = logging.getLogger(__name__)
 class EngineConfig:
     """How the loop talks to Claude; built from Settings by the caller."""
 
-    model: str = "claude-sonnet-4-6"
-    max_tokens: int = 1024
-    max_rounds: int = 6
-    history_token_budget: int = 20_000
+    # Defaults live in Settings only; these read them from there.
+    model: str = Settings.model
+    max_tokens: int = Settings.max_tokens
+    max_rounds: int = Settings.max_tool_rounds
+    history_token_budget: int = Settings.history_token_budget
     system_prompt: str = prompts.SYSTEM_PROMPT
     tool_workers: int = 4
 

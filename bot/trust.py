@@ -109,10 +109,11 @@ class UsageSource(Protocol):
 class Limits:
     """Per-user and per-workspace caps on turns per minute and tokens per (rolling) day."""
 
-    user_turns_per_minute: int = 10
-    team_turns_per_minute: int = 120
-    user_tokens_per_day: int = 500_000
-    team_tokens_per_day: int = 5_000_000
+    # Defaults live in Settings only; these read them from there.
+    user_turns_per_minute: int = Settings.user_turns_per_minute
+    team_turns_per_minute: int = Settings.team_turns_per_minute
+    user_tokens_per_day: int = Settings.user_tokens_per_day
+    team_tokens_per_day: int = Settings.team_tokens_per_day
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
