@@ -72,6 +72,7 @@ class Settings:
     api_key_turns_per_minute: int = 30
     api_key_tokens_per_day: int = 2_000_000
     api_max_body_bytes: int = 65_536
+    api_key_describes_per_minute: int = 30
 
     @classmethod
     def load(
@@ -487,5 +488,12 @@ SPECS: tuple[_Spec, ...] = (
         "integer",
         "Give the largest API request body accepted, in bytes, e.g. 65536.",
         minimum=1024,
+    ),
+    _Spec(
+        "SHOPMATE_API_KEY_DESCRIBES_PER_MINUTE",
+        "api_key_describes_per_minute",
+        "integer",
+        "Give how many new product descriptions one API key may ask for per minute, e.g. 30.",
+        minimum=1,
     ),
 )

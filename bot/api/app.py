@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bot import prompts
+from bot.api.describe import add_describe_route
 from bot.api.guard import BodyGuard
 from bot.api.schemas import ERRORS, ChatRequest, ChatResponse, Conversation
 from bot.api.transcript import transcript
@@ -273,6 +274,7 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
             return refused
         return _event_stream(_stream(prepared.conversation_id, queue))
 
+    add_describe_route(app, services, authenticate=authenticate)
     return app
 
 

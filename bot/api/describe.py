@@ -1,0 +1,175 @@
+"""`POST /describe`: one product's description over HTTP, through the same `Copywriter` as the CLI.
+
+The route is thin on purpose: the body is validated by `catalogue.make_product` (so a product is
+accepted or refused exactly as in products.csv), and `Copywriter.describe` does the voice checks,
+the one retry and the storage. A product whose inputs are unchanged is answered from the
+database and never sent again ("never pay twice"), whichever key or front asked first.
+
+`describe` blocks on the SDK, so it runs on a worker thread, at most `describe_concurrency` at
+once; the event loop only waits. A client that disconnects does not stop a paid call: it
+finishes and is stored, and asking again returns it.
+
+Limits: answers from storage cost nothing and are not counted; each new description counts
+against the key's `api_key_describes_per_minute` (429 with Retry-After when over it).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the handler's annotations.
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.api.schemas import ERRORS
+from bot.describe.catalogue import BadProduct, make_product, slug
+from bot.describe.prompt import ExamplesError, load_prompt
+from bot.describe.service import Copywriter, FatalAPIError, Outcome
+from bot.wiring import Services
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60.0
+
+
+class DescribeRequest(BaseModel):
+    """One product, with the fields of a products.csv row."""
+
+    # Strict like /chat: `5` is not a name; unknown fields are refused, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str | None = Field(
+        default=None,
+        description="The product's id (letters, digits, - and _); defaults to one from the name.",
+        examples=["tee-moss"],
+    )
+    name: str = Field(examples=["Moss Tee"])
+    material: str = Field(examples=["organic cotton"])
+    price: str | float = Field(examples=["29.99"])
+    colours: list[str] | str = Field(
+        description="A list, or one string with colours separated by |.",
+        examples=[["moss", "oat"]],
+    )
+    key_feature: str | None = Field(default="", examples=["a relaxed fit"])
+
+
+class DescribeResponse(BaseModel):
+    id: str
+    status: str = Field(description="ok (kept), rejected (broke the voice twice), pending")
+    description: str = Field(description="The text to publish; empty unless status is ok.")
+    problems: list[str]
+    error: str | None
+    stored: bool = Field(description="Answered from storage: no model call this time.")
+
+
+class KeyWindow:
+    """New descriptions per key over the last minute, counted when admitted (so in flight too).
+
+    Kept in memory: a restart forgets the window, which at worst admits one more minute's worth.
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._admitted: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, key_name: str) -> int | None:
+        """None when admitted (and counted); otherwise the seconds until one is allowed."""
+        now = self.clock()
+        with self._lock:
+            times = self._admitted.setdefault(key_name, deque())
+            while times and times[0] <= now - WINDOW_SECONDS:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return max(1, math.ceil(times[0] + WINDOW_SECONDS - now))
+            times.append(now)
+            return None
+
+
+def add_describe_route(
+    app: FastAPI, services: Services, *, authenticate: Callable[..., str]
+) -> None:
+    """Register `POST /describe` on `app`, authenticated by the app's own key dependency."""
+    settings = services.settings
+    window = KeyWindow(settings.api_key_describes_per_minute)
+    workers = anyio.CapacityLimiter(settings.describe_concurrency)
+    try:
+        prompt = load_prompt(settings.describe_model, settings.describe_examples)
+    except ExamplesError as exc:
+        # The chat API still serves; only descriptions are unavailable until this is fixed.
+        logger.error("POST /describe is unavailable: %s", exc)
+        copywriter: Copywriter | None = None
+        unavailable = f"descriptions are unavailable: {exc}"
+    else:
+        copywriter = Copywriter(services.engine.client, services.storage.descriptions, prompt)
+        unavailable = ""
+
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    @app.post(
+        "/describe",
+        response_model=DescribeResponse,
+        responses={k: ERRORS[k] for k in (400, 401, 413, 415, 422, 429, 503)},
+        summary="Write (or fetch the stored) description of one product in ThreadCo's voice",
+        description="Same voice checks and storage as `shopmate describe`: an unchanged "
+        "product is answered from storage with no model call (`stored: true`). A draft that "
+        "breaks the voice twice comes back as `status: rejected` with its `problems`.",
+    )
+    async def describe(body: DescribeRequest, key_name: str = Depends(authenticate)) -> Any:
+        try:
+            product = make_product(
+                id=body.id if body.id is not None else slug(body.name),
+                name=body.name,
+                material=body.material,
+                price=body.price,
+                colours=body.colours,
+                key_feature=body.key_feature,
+            )
+        except BadProduct as exc:
+            return error(422, str(exc))
+        if copywriter is None:
+            return error(503, unavailable)
+        known = await anyio.to_thread.run_sync(
+            lambda: copywriter.stored([product]).get(product.id), limiter=workers
+        )
+        if known is not None:
+            return _respond(known)
+        wait = window.admit(key_name)
+        if wait is not None:
+            logger.info("Limited API key %s (describes per minute)", key_name)
+            return error(
+                429,
+                f"this key may ask for {window.per_minute} new descriptions a minute; "
+                f"try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        logger.info("Describing %s for API key %s", product.id, key_name)
+        try:
+            # Not cancellable: a call that is paid for finishes and is stored even if the
+            # client has gone.
+            outcome = await anyio.to_thread.run_sync(copywriter.describe, product, limiter=workers)
+        except FatalAPIError as exc:
+            logger.error("POST /describe cannot reach Claude: %s", exc)
+            return error(503, f"descriptions are unavailable: {exc}")
+        return _respond(outcome)
+
+
+def _respond(outcome: Outcome) -> Any:
+    """ok/rejected → 200, pending (in a batch) → 202, error (nothing paid) → 503."""
+    body = outcome.as_dict()
+    if outcome.status == "error":
+        headers = None
+        if outcome.retry_after is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(outcome.retry_after)))}
+        return JSONResponse(body, status_code=503, headers=headers)
+    if outcome.status == "pending":
+        return JSONResponse(body, status_code=202)
+    return body
