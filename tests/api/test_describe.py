@@ -8,10 +8,12 @@ product names, so tests don't share state.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from bot.describe.catalogue import make_product
@@ -19,7 +21,7 @@ from bot.describe.prompt import load_prompt
 from bot.settings import DEFAULT_DESCRIBE_MODEL
 from bot.simulators.claude import FakeClaude, http_error
 from bot.simulators.copywriter import ScriptedCopywriter
-from tests.api.conftest import ApiServer, start_api
+from tests.api.conftest import WAIT, ApiServer, start_api, wait_until
 
 DESCRIBES_PER_MINUTE = 3
 JSON = {"Content-Type": "application/json"}
@@ -226,3 +228,43 @@ def test_a_failed_call_is_a_503_and_not_stored(
     retried = describe(api, key, product(name))
     assert retried.status_code == 200 and retried.json()["stored"] is False
     assert writer.calls[name] == 2
+
+
+def test_a_description_being_written_never_blocks_the_server(
+    api: ApiServer, key: str, writer: ScriptedCopywriter
+):
+    name = unique("Slow Tee")
+    gate = writer.gate(name)
+    results: list[object] = []
+    asker = threading.Thread(target=lambda: results.append(describe(api, key, product(name))))
+    asker.start()
+    try:
+        assert wait_until(lambda: writer.calls[name] == 1), "the request never reached the model"
+        # The model is holding its answer; the API still answers others meanwhile.
+        with httpx2.Client(base_url=api.url, timeout=10) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        gate.set()
+        asker.join(WAIT)
+    assert [r.status_code for r in results] == [200]  # type: ignore[attr-defined]
+
+
+def test_a_client_that_leaves_still_gets_its_paid_answer_stored(
+    api: ApiServer, key: str, writer: ScriptedCopywriter
+):
+    name = unique("Gone Tee")
+    gate = writer.gate(name)
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        with (
+            httpx2.Client(base_url=api.url, headers=headers, timeout=1.0) as client,
+            pytest.raises(httpx2.TimeoutException),
+        ):
+            # The client gives up while the model is still writing.
+            client.post("/describe", json=product(name))
+        assert wait_until(lambda: writer.calls[name] == 1)
+    finally:
+        gate.set()
+    # The call finishes on the server and is stored: asking again costs nothing.
+    assert wait_until(lambda: describe(api, key, product(name)).json()["stored"] is True)
+    assert writer.calls[name] == 1
