@@ -1,7 +1,7 @@
 """Products in and descriptions out: products.csv (bad rows by line number), descriptions.csv.
 
-One validation (`make_product`) serves the CSV reader, the `--name/--material/...` flags and,
-later, the HTTP API's `POST /describe`, so a product is accepted or refused the same way
+One validation (`make_product`) serves the CSV reader, the `--name/--material/...` flags and
+the HTTP API's `POST /describe`, so a product is accepted or refused the same way
 everywhere.
 """
 

@@ -2,9 +2,9 @@
 
 Every front goes through `Copywriter.describe` (the CLI, the live runner, `--collect --retry`)
 or `Copywriter.finish` (a batch's answers), so the voice checks, the retry and the storage rules
-are the same everywhere. The HTTP API's `POST /describe` will be a thin wrapper: parse the
-body with `catalogue.make_product`, call `describe` in a worker thread (it blocks on the SDK),
-and return `Outcome.as_dict()`.
+are the same everywhere. The HTTP API's `POST /describe` (bot/api/describe.py) is a thin
+wrapper: it parses the body with `catalogue.make_product`, calls `describe` in a worker thread
+(it blocks on the SDK), and returns `Outcome.as_dict()`.
 
 Money rules: an answer that was paid for is stored, accepted (`ok`) or refused by the voice
 checks (`rejected`), under (product id, input hash); the same inputs are never sent again unless
