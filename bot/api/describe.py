@@ -7,13 +7,16 @@ database and never sent again ("never pay twice"), whichever key or front asked 
 
 `describe` blocks on the SDK, so it runs on a worker thread, at most `describe_concurrency` at
 once; the event loop only waits. A client that disconnects does not stop a paid call: it
-finishes and is stored, and asking again returns it.
+finishes and is stored, and asking again returns it. Requests for a product that is being
+written right now wait for that call instead of paying for a second one.
 
 Limits: answers from storage cost nothing and are not counted; each new description counts
 against the key's `api_key_describes_per_minute` (429 with Retry-After when over it).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the handler's annotations.
+import asyncio
+import dataclasses
 import logging
 import math
 import threading
@@ -26,6 +29,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from bot.api.schemas import ERRORS
 from bot.describe.catalogue import BadProduct, make_product, slug
@@ -100,6 +104,8 @@ def add_describe_route(
     settings = services.settings
     window = KeyWindow(settings.api_key_describes_per_minute)
     workers = anyio.CapacityLimiter(settings.describe_concurrency)
+    # Descriptions being written now, by (product id, input hash); touched only on the loop.
+    writing: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
     try:
         prompt = load_prompt(settings.describe_model, settings.describe_examples)
     except ExamplesError as exc:
@@ -137,11 +143,16 @@ def add_describe_route(
             return error(422, str(exc))
         if copywriter is None:
             return error(503, unavailable)
-        known = await anyio.to_thread.run_sync(
-            lambda: copywriter.stored([product]).get(product.id), limiter=workers
-        )
+        known = await run_in_threadpool(lambda: copywriter.stored([product]).get(product.id))
         if known is not None:
             return _respond(known)
+        inputs = copywriter.key(product)
+        running = writing.get(inputs)
+        if running is not None:
+            # The same product is being written for another request right now: share that
+            # call rather than pay for a second one (free, so not counted against the limit).
+            logger.info("Waiting for %s, already being written", product.id)
+            return await _shared(running)
         wait = window.admit(key_name)
         if wait is not None:
             logger.info("Limited API key %s (describes per minute)", key_name)
@@ -152,14 +163,26 @@ def add_describe_route(
                 headers={"Retry-After": str(wait)},
             )
         logger.info("Describing %s for API key %s", product.id, key_name)
-        try:
-            # Not cancellable: a call that is paid for finishes and is stored even if the
-            # client has gone.
-            outcome = await anyio.to_thread.run_sync(copywriter.describe, product, limiter=workers)
-        except FatalAPIError as exc:
+        # A task of its own: a paid call finishes and is stored even if this client has gone.
+        task = asyncio.ensure_future(
+            anyio.to_thread.run_sync(copywriter.describe, product, limiter=workers)
+        )
+        writing[inputs] = task
+        task.add_done_callback(lambda _: writing.pop(inputs, None))
+        return await _shared(task, first=True)
+
+
+async def _shared(task: asyncio.Future[Outcome], *, first: bool = False) -> Any:
+    """The outcome of a running description; `first` is the request that paid for it."""
+    try:
+        outcome = await asyncio.shield(task)
+    except FatalAPIError as exc:
+        if first:
             logger.error("POST /describe cannot reach Claude: %s", exc)
-            return error(503, f"descriptions are unavailable: {exc}")
-        return _respond(outcome)
+        return JSONResponse({"error": f"descriptions are unavailable: {exc}"}, status_code=503)
+    if not first and outcome.status != "error":
+        outcome = dataclasses.replace(outcome, stored=True)
+    return _respond(outcome)
 
 
 def _respond(outcome: Outcome) -> Any:

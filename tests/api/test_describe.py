@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from bot.describe.catalogue import make_product
+from bot.describe.catalogue import make_product, slug
 from bot.describe.prompt import load_prompt
 from bot.settings import DEFAULT_DESCRIBE_MODEL
 from bot.simulators.claude import FakeClaude, http_error
@@ -68,6 +68,11 @@ def product(name: str, **changes: object) -> dict[str, object]:
         "key_feature": "a relaxed fit",
         **changes,
     }
+
+
+def product_id(name: str) -> str:
+    """The id the API makes from a name when the body has none (as `shopmate describe` does)."""
+    return slug(name)
 
 
 def unique(label: str) -> str:
@@ -268,3 +273,34 @@ def test_a_client_that_leaves_still_gets_its_paid_answer_stored(
     # The call finishes on the server and is stored: asking again costs nothing.
     assert wait_until(lambda: describe(api, key, product(name)).json()["stored"] is True)
     assert writer.calls[name] == 1
+
+
+def test_two_requests_for_one_product_at_once_share_one_call(
+    api: ApiServer, key: str, writer: ScriptedCopywriter
+):
+    name = unique("Twin Tee")
+    gate = writer.gate(name)
+    other = api.new_key(f"describe-other-{uuid.uuid4().hex[:8]}")
+    results: dict[str, object] = {}
+
+    def ask(who: str, asker: str) -> None:
+        results[who] = describe(api, asker, product(name))
+
+    first = threading.Thread(target=ask, args=("first", key))
+    second = threading.Thread(target=ask, args=("second", other))
+    try:
+        first.start()
+        assert wait_until(lambda: writer.calls[name] == 1), "the request never reached the model"
+        second.start()
+        # The second request has arrived and waits for the call in progress.
+        assert wait_until(
+            lambda: f"Waiting for {product_id(name)}, already being written" in api.log()
+        )
+    finally:
+        gate.set()
+        first.join(WAIT)
+        second.join(WAIT)
+    one, two = (results[who].json() for who in ("first", "second"))  # type: ignore[attr-defined]
+    assert one["status"] == "ok" and one["stored"] is False
+    assert two == {**one, "stored": True}
+    assert writer.calls[name] == 1, "the same product was paid for twice"
