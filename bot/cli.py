@@ -119,17 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_remote_chat_options(p)
 
     p = add(sub, "serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)",
-    )
-    p.add_argument(
-        "--port",
-        type=preflight.port_argument,
-        default=3000,
-        help="port to listen on, 1 to 65535 (default: 3000)",
-    )
+    preflight.add_listen_options(p, default_port=3000)
 
     add(sub, "run", cmd_run, "Connect to Slack with Socket Mode (no public URL needed).")
 

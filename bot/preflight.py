@@ -324,6 +324,21 @@ def port_argument(text: str) -> int:
     return port
 
 
+def add_listen_options(parser: argparse.ArgumentParser, *, default_port: int) -> None:
+    """`--host` and `--port` for a command that listens (`serve`, `api`), checked alike."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port_argument,
+        default=default_port,
+        help=f"port to listen on, 1 to 65535 (default: {default_port})",
+    )
+
+
 def pace_argument(text: str) -> float:
     """`--pace 40`: simulated tokens per second, 1 to MAX_PACE."""
     try:

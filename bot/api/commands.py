@@ -25,17 +25,7 @@ def add_api_commands(
     from bot import preflight
 
     p = add(sub, "api", cmd_api, "Serve the HTTP API (/chat, /chat/stream) with uvicorn.")
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)",
-    )
-    p.add_argument(
-        "--port",
-        type=preflight.port_argument,
-        default=8000,
-        help="port to listen on, 1 to 65535 (default: 8000)",
-    )
+    preflight.add_listen_options(p, default_port=8000)
 
     keys = add(sub, "api-keys", None, "Create, list and revoke API keys (create, list, revoke).")
     keys_sub = keys.add_subparsers(
