@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.console import read_questions
 from bot.events import (
     Notice,
     Started,
@@ -101,17 +102,7 @@ def chat(
         out.write(f"(resuming thread {thread_key!r}: {count} earlier messages)\n")
     out.flush()
     try:
-        while True:
-            between_turns()
-            out.write("You: ")
-            out.flush()
-            line = stdin.readline()
-            if not line:
-                out.write("\n")
-                break
-            text = line.strip()
-            if not text:
-                continue
+        for text in read_questions(stdin, out, between_turns):
             # No workspace: stats list terminal turns under "-", as before the lifecycle.
             message = UserMessage(conversation=conversation, text=text, user="terminal", team="")
             ended = print_turn(lifecycle.run(message), out)

@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 import httpx2
 
+from bot.console import read_questions
+
 logger = logging.getLogger(__name__)
 
 
@@ -117,16 +119,7 @@ def remote_chat(
         out.write(f"(resuming conversation {conversation_id}: {count} earlier messages)\n")
     out.flush()
     try:
-        while True:
-            out.write("You: ")
-            out.flush()
-            line = stdin.readline()
-            if not line:
-                out.write("\n")
-                break
-            text = line.strip()
-            if not text:
-                continue
+        for text in read_questions(stdin, out):
             try:
                 conversation_id = (
                     print_stream(client.stream(text, conversation_id), out) or conversation_id
