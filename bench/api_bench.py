@@ -28,7 +28,7 @@ from bench import scenarios
 from bench.harness import DEFAULT_PACE, TRACKING
 from bench.stats import Summary
 from bot.orders_import import parse_orders
-from bot.simulators.claude import FakeClaude, Pace
+from fakes.claude import FakeClaude, Pace
 from storage import open_storage
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "bot/data/sample_orders.csv"

@@ -21,7 +21,7 @@ from bench import (
     storage_bench,
 )
 from bench.harness import DEFAULT_PACE
-from bot.simulators.claude import Pace
+from fakes.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field", "socket", "api")

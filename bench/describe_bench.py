@@ -24,9 +24,9 @@ from bot.describe import batch as batch_mode
 from bot.describe.catalogue import Product, make_product
 from bot.describe.live import run_live
 from bot.settings import DEFAULT_DESCRIBE_MODEL, Settings
-from bot.simulators.claude import FakeClaude, Pace
-from bot.simulators.copywriter import ScriptedCopywriter
 from bot.stats import PRICES, cost_of
+from fakes.claude import FakeClaude, Pace
+from fakes.claude.copywriter import ScriptedCopywriter
 from storage import open_storage
 
 HAIKU_MIN_CACHEABLE_TOKENS = 4096

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import DEFAULT_PACE, TRACKING, Conversation, Stack
-from bot.simulators.claude import Pace
+from fakes.claude import Pace
 
 SIZES = (15, 30, 50)
 CHANNELS = 5  # the burst is spread over this many channels (posts are ~1/s per channel)

@@ -31,10 +31,10 @@ from typing import Any
 
 from bot.keys import Key
 from bot.orders_import import parse_orders
-from bot.simulators.claude import FakeClaude, Pace, RecordedRequest
-from bot.simulators.slack import SLACK_LIMITS, FakeSlack, Message
-from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
 from bot.slack.reply import PLACEHOLDER
+from fakes.claude import FakeClaude, Pace, RecordedRequest
+from fakes.slack import SLACK_LIMITS, FakeSlack, Message
+from fakes.slack.events import EventSender, mention_event, message_event, next_ts
 from storage import open_storage
 
 REPO = Path(__file__).resolve().parent.parent

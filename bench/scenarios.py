@@ -17,7 +17,7 @@ from bench import seed
 from bench.harness import DEFAULT_PACE, TRACKING, Conversation, RssSampler, Stack
 from bench.stats import Summary
 from bot.history import estimate_tokens
-from bot.simulators.claude import FakeClaude, Pace, count_input_tokens
+from fakes.claude import FakeClaude, Pace, count_input_tokens
 
 ORDER_QUESTION = "Hi, where is my order {order}? ({tag})"
 # Item 1 times one answer in a workspace whose Slack budget is not spent: Tier 2

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.simulators.claude import FakeClaude, Pace
-from bot.simulators.scripted_model import reply
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import EventSender, mention_event, next_ts
-from bot.simulators.socket_mode import FakeSocketMode
+from fakes.claude import FakeClaude, Pace
+from fakes.claude.scripted_model import reply
+from fakes.slack import FakeSlack
+from fakes.slack.events import EventSender, mention_event, next_ts
+from fakes.slack.socket_mode import FakeSocketMode
 
 HANDLERS = ("builtin", "websocket_client", "aiohttp", "websockets", "shopmate")
 DROPS = ("eof", "silent")

@@ -25,12 +25,12 @@ from slack_sdk import WebClient
 from bot.keys import Key
 from bot.orders_import import parse_orders
 from bot.settings import Settings
-from bot.simulators.claude import FakeClaude, Pace
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
 from bot.slack.app import build_app
 from bot.slack.server import EVENTS_PATH, HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
+from fakes.claude import FakeClaude, Pace
+from fakes.slack import FakeSlack
+from fakes.slack.events import EventSender, mention_event, message_event, next_ts
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import pytest
 
 from bot.orders_import import parse_orders
 from bot.settings import Settings
-from bot.simulators.claude import FakeClaude
 from bot.wiring import Services, build_services
+from fakes.claude import FakeClaude
 
 SECRET = "test-signing-secret"
 

@@ -6,7 +6,7 @@ import itertools
 
 from bot.events import TurnComplete, TurnFailed
 from bot.history import repair
-from bot.simulators.claude import http_error, reply, stream_error, tool_call
+from fakes.claude import http_error, reply, stream_error, tool_call
 
 THREAD = "local:test"
 

@@ -10,7 +10,8 @@ import pytest
 from bot import prompts
 from bot.engine import Engine, EngineConfig
 from bot.events import TextDelta, ToolFinished, ToolStarted, TurnComplete, TurnFailed
-from bot.simulators.claude import (
+from bot.tools import ToolRegistry, get_order_tool
+from fakes.claude import (
     FakeClaude,
     cut_stream,
     http_error,
@@ -18,7 +19,6 @@ from bot.simulators.claude import (
     stream_error,
     tool_call,
 )
-from bot.tools import ToolRegistry, get_order_tool
 from tests.conftest import SAMPLE_ORDERS
 
 

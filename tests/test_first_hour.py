@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.simulators.claude import FakeClaude, HttpError
-from bot.simulators.slack import FakeSlack
+from fakes.claude import FakeClaude, HttpError
+from fakes.slack import FakeSlack
 from storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[1]

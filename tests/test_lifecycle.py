@@ -9,9 +9,9 @@ from bot import prompts
 from bot.events import Notice, Started, TextDelta, TurnComplete
 from bot.keys import Key
 from bot.lifecycle import TurnLifecycle, UserMessage
-from bot.simulators.claude import reply
 from bot.terminal import chat
 from bot.trust import AccessPolicy, Limits
+from fakes.claude import reply
 
 
 def message(text: str = "hello", **kw) -> UserMessage:

@@ -16,8 +16,8 @@ import pytest
 from bot.events import TextDelta, ToolFinished, ToolStarted, TurnComplete
 from bot.prefetch import OrderIdPrefetcher, PlannedCall
 from bot.settings import Settings
-from bot.simulators.claude import FakeClaude, reply, tool_call
 from bot.wiring import Services, build_services
+from fakes.claude import FakeClaude, reply, tool_call
 from tests.conftest import SAMPLE_ORDERS
 from tests.test_conversation import assert_valid_request
 

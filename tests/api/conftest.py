@@ -21,7 +21,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from bot.simulators.claude import FakeClaude
+from fakes.claude import FakeClaude
 from storage import Storage, open_storage
 from tests.conftest import SAMPLE_ORDERS
 
@@ -148,7 +148,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, claude: FakeClaude) -> Iterato
 @pytest.fixture
 def fresh(claude: FakeClaude) -> FakeClaude:
     """The module's fake Claude with no queued answers, no recorded requests, normal pace."""
-    from bot.simulators.claude import Pace
+    from fakes.claude import Pace
 
     claude.reset()
     claude.pace = Pace()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot import prompts
-from bot.simulators.claude import http_error, reply
+from fakes.claude import http_error, reply
 from tests.api.conftest import ApiServer, sse_events, wait_until
 from tests.trust.conftest import history_problems
 

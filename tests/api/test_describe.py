@@ -19,8 +19,8 @@ import pytest
 from bot.describe.catalogue import make_product, slug
 from bot.describe.prompt import load_prompt
 from bot.settings import DEFAULT_DESCRIBE_MODEL
-from bot.simulators.claude import FakeClaude, http_error
-from bot.simulators.copywriter import ScriptedCopywriter
+from fakes.claude import FakeClaude, http_error
+from fakes.claude.copywriter import ScriptedCopywriter
 from tests.api.conftest import WAIT, ApiServer, start_api, wait_until
 
 DESCRIBES_PER_MINUTE = 3

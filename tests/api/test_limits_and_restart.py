@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from bot import prompts
-from bot.simulators.claude import FakeClaude, Pace, reply
+from fakes.claude import FakeClaude, Pace, reply
 from tests.api.conftest import start_api, wait_until
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.simulators.claude import Pace, reply
+from fakes.claude import Pace, reply
 from tests.api.conftest import WAIT, ApiServer, sse_events, wait_until
 from tests.trust.conftest import history_problems
 

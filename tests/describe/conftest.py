@@ -14,8 +14,8 @@ import pytest
 
 from bot.claude_client import CappedRetryAnthropic
 from bot.describe import Copywriter, load_prompt
-from bot.simulators.claude import FakeClaude
-from bot.simulators.copywriter import ScriptedCopywriter
+from fakes.claude import FakeClaude
+from fakes.claude.copywriter import ScriptedCopywriter
 from storage import Storage, open_storage
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from bot.describe import batch
 from bot.describe.catalogue import make_product
-from bot.simulators.claude import http_error
+from fakes.claude import http_error
 from storage import open_storage
 from tests.describe.conftest import describe_calls, product_rows, run_child, write_csv
 

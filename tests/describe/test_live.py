@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.describe import Copywriter
 from bot.describe.catalogue import make_product
 from bot.describe.live import run_live
-from bot.simulators.claude import FakeClaude, http_error
+from fakes.claude import FakeClaude, http_error
 from storage import open_storage
 from tests.describe.conftest import describe_calls, product_rows, run_child, write_csv
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from bot.simulators.claude import FakeClaude
-from bot.simulators.slack import FakeSlack, Message
-from bot.simulators.slack_events import EventSender, mention_event, message_event, next_ts
 from bot.slack.app import build_app, build_web_client
 from bot.slack.budget import CallBudget
 from bot.slack.responder import SlackResponder
 from bot.slack.server import HttpServer, make_wsgi_app
 from bot.wiring import Services
+from fakes.claude import FakeClaude
+from fakes.slack import FakeSlack, Message
+from fakes.slack.events import EventSender, mention_event, message_event, next_ts
 from tests.conftest import SECRET
 
 TEAM = "T0001"

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from bot.simulators.claude import FakeClaude
-from bot.simulators.slack import FakeSlack
+from fakes.claude import FakeClaude
+from fakes.slack import FakeSlack
 
 TEAM = "T0001"
 CHANNEL = "C0001"

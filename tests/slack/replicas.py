@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.simulators.claude import ScriptedModel
-from bot.simulators.slack_events import EventSender
+from fakes.claude import ScriptedModel
+from fakes.slack.events import EventSender
 
 SECRET = "processes-test-secret"
 WAIT = 30.0  # generous: several Python processes start at once on a loaded 2-core machine

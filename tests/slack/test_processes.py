@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot import prompts
-from bot.simulators.claude import FakeClaude, Pace, ScriptedModel
-from bot.simulators.slack import FakeSlack, Message
-from bot.simulators.slack_events import mention_event
+from fakes.claude import FakeClaude, Pace, ScriptedModel
+from fakes.slack import FakeSlack, Message
+from fakes.slack.events import mention_event
 from storage import Storage, open_storage, to_utc_iso, utc_now
 from tests.conftest import SAMPLE_ORDERS
 from tests.slack.conftest import CHANNEL, TEAM, USER, wait_until

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.simulators.claude import FakeClaude
-from bot.simulators.scripted_model import reply
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import mention_event, next_ts
-from bot.simulators.socket_mode import FakeSocketMode
+from fakes.claude import FakeClaude
+from fakes.claude.scripted_model import reply
+from fakes.slack import FakeSlack
+from fakes.slack.events import mention_event, next_ts
+from fakes.slack.socket_mode import FakeSocketMode
 from tests.slack.processes import CHANNEL, TEAM, ShopMateProcess, environment
 
 WAIT = 30.0  # generous: a loaded 2-core CI machine

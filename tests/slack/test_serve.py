@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.simulators.claude import FakeClaude
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import EventSender, mention_event, next_ts
+from fakes.claude import FakeClaude
+from fakes.slack import FakeSlack
+from fakes.slack.events import EventSender, mention_event, next_ts
 
 SECRET = "serve-test-secret"
 

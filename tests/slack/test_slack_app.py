@@ -9,8 +9,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from bot import prompts
-from bot.simulators.claude import Pace, http_error, reply, tool_call
-from bot.simulators.slack_events import mention_event, message_event, next_ts, sign
+from fakes.claude import Pace, http_error, reply, tool_call
+from fakes.slack.events import mention_event, message_event, next_ts, sign
 from tests.slack.conftest import CHANNEL, DM, TEAM, USER, start_harness, wait_until
 from tests.slack.replicas import ServeProcess, serve_env
 
@@ -271,7 +271,7 @@ def test_slack_errors_are_logged_by_method_and_code_without_secrets(harness, cap
 
 
 def test_without_native_streaming_it_posts_and_updates(services, fake_claude):
-    from bot.simulators.slack import FakeSlack
+    from fakes.slack import FakeSlack
 
     with FakeSlack(team_id=TEAM, streaming_supported=False) as slack:
         h = start_harness(services, slack, fake_claude)
@@ -288,8 +288,8 @@ def test_without_native_streaming_it_posts_and_updates(services, fake_claude):
 
 
 def test_an_expired_stream_continues_in_a_new_message(services, fake_claude):
-    from bot.simulators.claude import Pace
-    from bot.simulators.slack import FakeSlack
+    from fakes.claude import Pace
+    from fakes.slack import FakeSlack
 
     fake_claude.pace = Pace(first_token_s=0.0, tokens_per_s=60)
     text = "One two three four five six seven eight nine ten. " * 6

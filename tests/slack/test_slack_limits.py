@@ -1,6 +1,6 @@
 """Slack's limits in a busy workspace: every answer arrives whole and once, and no 429 is provoked.
 
-The fake Slack here models Slack's limits as token buckets (bot/simulators/slack.py) that are
+The fake Slack here models Slack's limits as token buckets (fakes/slack/limits.py) that are
 stricter than the bot's own pacing and never reset during a test. Its "minute" is shortened to
 MINUTE_S seconds and the bot's budget is told the same, so a minute of traffic takes seconds.
 """
@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.simulators.claude import FakeClaude, Pace, reply
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import mention_event, next_ts
 from bot.slack.budget import CallBudget
 from bot.wiring import Services
+from fakes.claude import FakeClaude, Pace, reply
+from fakes.slack import FakeSlack
+from fakes.slack.events import mention_event, next_ts
 from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, start_harness, wait_until
 
 MINUTE_S = 12.0  # one Slack minute, compressed fivefold for the fake and the bot alike

@@ -16,12 +16,12 @@ from slack_sdk import WebClient
 from bot.claude_client import CappedRetryAnthropic
 from bot.history import repair
 from bot.settings import Settings
-from bot.simulators.claude import FakeClaude
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import EventSender
 from bot.slack.app import build_app, build_web_client
 from bot.slack.server import HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
+from fakes.claude import FakeClaude
+from fakes.slack import FakeSlack
+from fakes.slack.events import EventSender
 from tests.conftest import SAMPLE_ORDERS
 from tests.slack.conftest import TEAM, Harness, ListenerPool
 

@@ -10,9 +10,9 @@ import urllib.parse
 import pytest
 
 from bot import prompts
-from bot.simulators.claude import reply, tool_call
-from bot.simulators.slack_events import mention_event, message_event, next_ts
 from bot.slack.server import payload_problem
+from fakes.claude import reply, tool_call
+from fakes.slack.events import mention_event, message_event, next_ts
 from tests.slack.conftest import CHANNEL, DM, TEAM, USER
 from tests.trust.conftest import history_problems, thread_key
 

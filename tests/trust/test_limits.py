@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import prompts
-from bot.simulators.slack_events import mention_event
 from bot.trust import Limits, UsageLimiter, cut_input
+from fakes.slack.events import mention_event
 from tests.slack.conftest import TEAM, USER, WAIT, wait_until
 from tests.trust.conftest import thread_key
 

@@ -12,10 +12,10 @@ import logging
 import pytest
 
 from bot import prompts
-from bot.simulators.slack_events import mention_event, next_ts
 from bot.slack.incoming import parse_event
 from bot.slack.responder import MAX_ATTEMPTS
 from bot.slack.server import start_up
+from fakes.slack.events import mention_event, next_ts
 from tests.slack.conftest import CHANNEL, TEAM, USER, wait_until
 from tests.slack.replicas import GatedModel
 from tests.trust.conftest import slack_client, thread_key

@@ -10,9 +10,9 @@ import pytest
 
 from bot import prompts
 from bot.logging_setup import SecretMaskingFilter
-from bot.simulators.claude import FakeClaude, http_error
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import mention_event
+from fakes.claude import FakeClaude, http_error
+from fakes.slack import FakeSlack
+from fakes.slack.events import mention_event
 from tests.slack.conftest import CHANNEL, TEAM, USER
 from tests.trust.conftest import open_services, start_app, trust_settings
 

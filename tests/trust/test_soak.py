@@ -35,10 +35,10 @@ import pytest
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import prompts
-from bot.simulators.claude import FakeClaude, Pace, Response, cut_stream, http_error, stream_error
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import mention_event
 from bot.slack.server import start_up
+from fakes.claude import FakeClaude, Pace, Response, cut_stream, http_error, stream_error
+from fakes.slack import FakeSlack
+from fakes.slack.events import mention_event
 from tests.slack.conftest import TEAM, Harness
 from tests.trust.conftest import (
     all_history_problems,

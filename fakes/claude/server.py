@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -16,38 +15,27 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 
-from bot.simulators.scripted_model import (
+from fakes.claude.responses import (
+    CutStream,
+    HttpError,
+    Pace,
+    RecordedRequest,
+    Responder,
+    Response,
+    ResponseTiming,
+    StreamError,
+)
+from fakes.claude.scripted_model import (
     SCRIPTED_MODEL_NAME,
     Reply,
     ScriptedModel,
     ToolCall,
     make_id,
-    reply,
-    tool_call,
 )
-
-__all__ = [
-    "CutStream",
-    "FakeClaude",
-    "HttpError",
-    "Pace",
-    "RecordedRequest",
-    "Reply",
-    "Responder",
-    "Response",
-    "ResponseTiming",
-    "ScriptedModel",
-    "StreamError",
-    "ToolCall",
-    "count_input_tokens",
-    "cut_stream",
-    "http_error",
-    "reply",
-    "stream_error",
-    "tool_call",
-]
+from fakes.claude.tokens import PromptCache, count_input_tokens, tokens_of
+from fakes.claude.validation import validate_request
 
 logger = logging.getLogger(__name__)
 
@@ -66,415 +54,6 @@ _ERROR_STATUS = {
     "api_error": 500,
     "overloaded_error": 529,
 }
-
-
-# --------------------------------------------------------------------------- response specs
-
-
-@dataclass(frozen=True)
-class Pace:
-    """How fast the fake "generates": a wait before the first token, then a token rate.
-
-    `tokens_per_s=None` means as fast as the socket allows. Benchmarks use `Pace(0.4, 60)`, close
-    to a real model, so that streaming vs. non-streaming differences show up in wall time.
-    """
-
-    first_token_s: float = 0.0
-    tokens_per_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.first_token_s < 0:
-            raise ValueError("first_token_s must be >= 0")
-        if self.tokens_per_s is not None and self.tokens_per_s <= 0:
-            raise ValueError("tokens_per_s must be > 0 or None")
-
-
-@dataclass(frozen=True)
-class HttpError:
-    """A plain HTTP error answer, as the API sends before any streaming starts."""
-
-    status: int
-    error_type: str
-    message: str
-    retry_after: float | None = None
-    should_retry: bool | None = None
-
-
-@dataclass(frozen=True)
-class StreamError:
-    """A 200 SSE stream that sends some text, then an `error` event (e.g. overloaded mid-answer)."""
-
-    after_text: str = ""
-    error_type: str = "overloaded_error"
-    message: str = "Overloaded"
-
-
-@dataclass(frozen=True)
-class CutStream:
-    """A 200 SSE stream that ends before `message_delta`/`message_stop`.
-
-    `abort=False` ends the HTTP body cleanly and closes the connection (the SDK sees a short
-    stream); `abort=True` drops the socket mid-body (the HTTP layer sees a broken transfer).
-    """
-
-    after_text: str = ""
-    abort: bool = False
-
-
-Response = Reply | HttpError | StreamError | CutStream
-
-
-def http_error(
-    status: int,
-    error_type: str,
-    message: str,
-    retry_after: float | None = None,
-    *,
-    should_retry: bool | None = None,
-) -> HttpError:
-    """An HTTP error answer; `retry_after` (seconds) sets `retry-after` and `retry-after-ms`."""
-    return HttpError(status, error_type, message, retry_after, should_retry)
-
-
-def stream_error(
-    after_text: str = "", error_type: str = "overloaded_error", message: str = "Overloaded"
-) -> StreamError:
-    """A stream that fails after `after_text` with an SSE `error` event."""
-    return StreamError(after_text, error_type, message)
-
-
-def cut_stream(after_text: str = "", *, abort: bool = False) -> CutStream:
-    """A stream that stops after `after_text`, before the message is finished."""
-    return CutStream(after_text, abort)
-
-
-class Responder(Protocol):
-    """Whatever answers requests when the queue is empty (e.g. `ScriptedModel`)."""
-
-    def respond(self, request: dict[str, Any]) -> Response:
-        """Return the response spec for one Messages API request body."""
-        ...
-
-
-@dataclass
-class ResponseTiming:
-    """When the fake wrote its answer (time.monotonic()), filled in while it is written.
-
-    Benchmarks use it to time what happens after Claude's first and last token without
-    guessing from the Pace. Every field stays None until that part of the answer is sent.
-    """
-
-    streamed: bool = False
-    first_delta: float | None = None  # first content_block_delta of any kind
-    first_text: float | None = None  # first text_delta
-    last_text: float | None = None
-    last_delta: float | None = None
-    finished: float | None = None  # message_stop (or the whole JSON body) written
-    output_tokens: int | None = None
-
-    def delta(self, now: float, *, text: bool) -> None:
-        if self.first_delta is None:
-            self.first_delta = now
-        self.last_delta = now
-        if text:
-            if self.first_text is None:
-                self.first_text = now
-            self.last_text = now
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP request as the fake saw it, recorded before it was answered.
-
-    `timing` is filled in as the answer is written (see ResponseTiming).
-    """
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    raw: bytes
-    time: float
-    client: tuple[str, int]
-    timing: ResponseTiming = field(default_factory=ResponseTiming, compare=False)
-
-
-# --------------------------------------------------------------------------- token accounting
-
-
-def _strip_cache_control(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_strip_cache_control(v) for v in value]
-    return value
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _tokens_of(text: str) -> int:
-    return max(1, math.ceil(len(text) / 4))
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """One cacheable unit of the prompt (a tool, a system block, a message block)."""
-
-    text: str
-    tokens: int
-    cache_control: dict[str, Any] | None
-
-
-def _segments(body: dict[str, Any]) -> list[_Segment]:
-    """The prompt in the API's cache order: tools, then system, then messages."""
-    out: list[_Segment] = []
-
-    def add(kind: str, block: Any) -> None:
-        cc = block.get("cache_control") if isinstance(block, dict) else None
-        text = kind + _canonical(_strip_cache_control(block))
-        out.append(_Segment(text, _tokens_of(text), cc if isinstance(cc, dict) else None))
-
-    for tool in body.get("tools") or []:
-        add("tool:", tool)
-    system = body.get("system")
-    if isinstance(system, str) and system:
-        add("system:", {"type": "text", "text": system})
-    elif isinstance(system, list):
-        for block in system:
-            add("system:", block)
-    for index, message in enumerate(body.get("messages") or []):
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        for position, block in enumerate(blocks or []):
-            marker = f"{message.get('role')}#{index}:" if position == 0 else "+:"
-            add(marker, block)
-    return out
-
-
-def count_input_tokens(body: dict[str, Any]) -> int:
-    """Approximate input tokens: about four characters of JSON prompt per token."""
-    return max(1, sum(s.tokens for s in _segments(body)))
-
-
-@dataclass(frozen=True)
-class _Usage:
-    input_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    one_hour: bool
-
-    def as_dict(self, output_tokens: int) -> dict[str, Any]:
-        creation = self.cache_creation_input_tokens
-        return {
-            "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": creation,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-            "cache_creation": {
-                "ephemeral_5m_input_tokens": 0 if self.one_hour else creation,
-                "ephemeral_1h_input_tokens": creation if self.one_hour else 0,
-            },
-            "output_tokens": output_tokens,
-            "service_tier": "standard",
-        }
-
-
-class _PromptCache:
-    """Prefix-hash -> expiry, emulating prompt caching closely enough for cost benchmarks."""
-
-    def __init__(self, min_tokens: int, ttl_s: float) -> None:
-        self._min_tokens = min_tokens
-        self._ttl_s = ttl_s
-        self._entries: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def account(self, body: dict[str, Any]) -> _Usage:
-        """Split the prompt into read / written / uncached tokens and remember what was written."""
-        segments = _segments(body)
-        total = max(1, sum(s.tokens for s in segments))
-        breakpoints = [i for i, s in enumerate(segments) if s.cache_control is not None]
-        if not breakpoints:
-            return _Usage(total, 0, 0, one_hour=False)
-        hashes: list[str] = []
-        cumulative: list[int] = []
-        running = hashlib.sha256(str(body.get("model", "")).encode())
-        tokens = 0
-        for segment in segments:
-            running.update(segment.text.encode("utf-8"))
-            hashes.append(running.hexdigest())
-            tokens += segment.tokens
-            cumulative.append(tokens)
-
-        now = time.monotonic()
-        with self._lock:
-            read = 0
-            hit_hashes: list[str] = []
-            for bp in breakpoints:
-                for j in range(bp, max(-1, bp - _CACHE_LOOKBACK_BLOCKS), -1):
-                    if self._entries.get(hashes[j], 0.0) > now:
-                        hit_hashes.append(hashes[j])
-                        read = max(read, cumulative[j])
-                        break
-            last = breakpoints[-1]
-            written = 0
-            if cumulative[last] >= self._min_tokens:
-                written = max(0, cumulative[last] - read)
-            for bp in breakpoints:
-                if cumulative[bp] >= self._min_tokens:
-                    ttl = self._ttl_s
-                    if (segments[bp].cache_control or {}).get("ttl") == "1h":
-                        ttl = max(ttl, 3600.0)
-                    self._entries[hashes[bp]] = now + ttl
-            for h in hit_hashes:  # a hit refreshes the entry, as the API does
-                self._entries[h] = max(self._entries[h], now + self._ttl_s)
-        one_hour = (segments[last].cache_control or {}).get("ttl") == "1h"
-        return _Usage(total - read - written, written, read, one_hour)
-
-
-# --------------------------------------------------------------------------- request checks
-
-
-def _content_blocks(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, list):
-        return [b for b in content if isinstance(b, dict)]
-    return []
-
-
-def _validate(body: Any) -> str | None:
-    """The `invalid_request_error` message the real API would give, or None if acceptable.
-
-    Only rules the real API is known to enforce, so the fake catches the seed's bugs (tool blocks
-    without `tools`, unanswered `tool_use`) without rejecting anything the API accepts.
-    """
-    if not isinstance(body, dict):
-        return "Request body must be a JSON object"
-    for name in ("model", "max_tokens", "messages"):
-        if name not in body:
-            return f"{name}: Field required"
-    if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
-        return "max_tokens: Input should be a positive integer"
-    messages = body["messages"]
-    if not isinstance(messages, list) or not messages:
-        return "messages: at least one message is required"
-    uses_tool_blocks = False
-    seen_tool_use_ids: set[str] = set()
-    breakpoints = sum(
-        1
-        for block in [*(body.get("tools") or []), *_content_blocks(body.get("system"))]
-        if isinstance(block, dict) and "cache_control" in block
-    )
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
-        content = message.get("content")
-        is_final_assistant = index == len(messages) - 1 and message["role"] == "assistant"
-        if isinstance(content, str):
-            if not content and not is_final_assistant:
-                return (
-                    f"messages.{index}: all messages must have non-empty content except for "
-                    "the optional final assistant message"
-                )
-            continue
-        if not isinstance(content, list):
-            return f"messages.{index}.content: Input should be a valid list or string"
-        if not content and not is_final_assistant:
-            return (
-                f"messages.{index}: all messages must have non-empty content except for the "
-                "optional final assistant message"
-            )
-        seen_other = False
-        for position, block in enumerate(content):
-            if not isinstance(block, dict):
-                return f"messages.{index}.content.{position}: Input should be an object"
-            kind = block.get("type")
-            if "cache_control" in block:
-                breakpoints += 1
-            if kind == "text" and not block.get("text") and not is_final_assistant:
-                return (
-                    f"messages.{index}.content.{position}.text: "
-                    "text content blocks must be non-empty"
-                )
-            if kind in ("tool_use", "tool_result"):
-                uses_tool_blocks = True
-            if kind == "tool_use":
-                tool_use_id = block.get("id")
-                if not isinstance(tool_use_id, str) or not _TOOL_USE_ID_RE.fullmatch(tool_use_id):
-                    return (
-                        f"messages.{index}.content.{position}.tool_use.id: String should match "
-                        "pattern '^[a-zA-Z0-9_-]+$'"
-                    )
-                if tool_use_id in seen_tool_use_ids:
-                    return f"messages.{index}.content.{position}: `tool_use` ids must be unique"
-                seen_tool_use_ids.add(tool_use_id)
-            if kind == "tool_result":
-                if message["role"] != "user":
-                    return f"messages.{index}: tool_result blocks are only allowed in user messages"
-                if seen_other:
-                    return (
-                        f"messages.{index}: tool_result blocks must come first in the content, "
-                        "before any other blocks"
-                    )
-            else:
-                seen_other = True
-    if breakpoints > _MAX_CACHE_BREAKPOINTS:
-        return (
-            f"A maximum of {_MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
-            f"Found {breakpoints}."
-        )
-    if uses_tool_blocks and not body.get("tools"):
-        return "Requests which include `tool_use` or `tool_result` blocks must define tools."
-    for index, message in enumerate(messages):
-        if message["role"] != "assistant":
-            continue
-        use_ids = [
-            b.get("id") for b in _content_blocks(message["content"]) if b.get("type") == "tool_use"
-        ]
-        following = messages[index + 1] if index + 1 < len(messages) else None
-        result_ids = {
-            b.get("tool_use_id")
-            for b in _content_blocks((following or {}).get("content"))
-            if b.get("type") == "tool_result"
-        }
-        if use_ids and following is not None:
-            missing = [i for i in use_ids if i not in result_ids]
-            if missing:
-                return (
-                    f"messages.{index + 1}: `tool_use` ids were found without `tool_result` "
-                    f"blocks immediately after: {', '.join(map(str, missing))}. Each `tool_use` "
-                    "block must have a corresponding `tool_result` block in the next message."
-                )
-    for index, message in enumerate(messages):
-        if message["role"] != "user":
-            continue
-        result_ids = [
-            b.get("tool_use_id")
-            for b in _content_blocks(message["content"])
-            if b.get("type") == "tool_result"
-        ]
-        if not result_ids:
-            continue
-        previous = messages[index - 1] if index > 0 else {}
-        use_ids = {
-            b.get("id")
-            for b in _content_blocks(previous.get("content"))
-            if b.get("type") == "tool_use"
-        }
-        unexpected = [i for i in result_ids if i not in use_ids]
-        if unexpected:
-            return (
-                f"messages.{index}.content: unexpected `tool_use_id` found in `tool_result` "
-                f"blocks: {', '.join(map(str, unexpected))}. Each `tool_result` block must have "
-                "a corresponding `tool_use` block in the previous message."
-            )
-    return None
 
 
 # --------------------------------------------------------------------------- wire helpers
@@ -625,7 +204,7 @@ class FakeClaude:
         self.model_name = model_name
         self._host = host
         self._port = port
-        self._cache = _PromptCache(min_cacheable_tokens, cache_ttl_s)
+        self._cache = PromptCache(min_cacheable_tokens, cache_ttl_s)
         self._queue: collections.deque[Response] = collections.deque()
         self._requests: list[RecordedRequest] = []
         self._cond = threading.Condition()
@@ -633,7 +212,7 @@ class FakeClaude:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        from bot.simulators.claude_batches import FakeBatches  # it builds on this module
+        from fakes.claude.batches import FakeBatches  # it builds on this module
 
         self.batches = FakeBatches(self)
 
@@ -764,7 +343,7 @@ class FakeClaude:
         if path == "/v1/messages/count_tokens":
             self._send_json(handler, 200, {"input_tokens": count_input_tokens(parsed)})
             return
-        problem = _validate(parsed) if self.validate else None
+        problem = validate_request(parsed) if self.validate else None
         if problem is not None:
             self._send_error(handler, HttpError(400, "invalid_request_error", problem))
             return
@@ -853,7 +432,7 @@ class FakeClaude:
         allow_tools = stop_reason != "max_tokens" or len(chunks) == len(_split_words(spec.text))
         for call in spec.tool_calls if allow_tools else ():
             text = json.dumps(call.input, ensure_ascii=False)
-            cost = _TOOL_USE_OVERHEAD_TOKENS + _tokens_of(text)
+            cost = _TOOL_USE_OVERHEAD_TOKENS + tokens_of(text)
             if used + cost > budget:
                 stop_reason = "max_tokens"
                 break

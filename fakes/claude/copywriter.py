@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any
 
-from bot.simulators.scripted_model import Reply, ScriptedModel, _text_of
+from fakes.claude.scripted_model import Reply, ScriptedModel, _text_of
 
 logger = logging.getLogger(__name__)
 

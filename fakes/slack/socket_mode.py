@@ -88,6 +88,8 @@ class Ack:
 class _Envelope:
     envelope_id: str
     payload: dict[str, Any]
+    # "events_api" for Events API bodies, "interactive" for block_actions and other clicks.
+    kind: str = "events_api"
     retry_attempt: int = 0
     last_sent: float | None = None
     acked: bool = False
@@ -305,7 +307,7 @@ class FakeSocketMode:
             body = {
                 "envelope_id": envelope_id,
                 "payload": envelope.payload,
-                "type": "events_api",
+                "type": envelope.kind,
                 "accepts_response_payload": False,
                 "retry_attempt": envelope.retry_attempt,
                 "retry_reason": "timeout" if envelope.retry_attempt else "",
@@ -347,9 +349,16 @@ class FakeSocketMode:
 
         With no open connection it waits for the next one, as Slack queues it.
         """
+        return self._send_new(payload, "events_api")
+
+    def send_interaction(self, payload: dict[str, Any]) -> str:
+        """Deliver an interaction (e.g. `block_actions`) as an `interactive` envelope."""
+        return self._send_new(payload, "interactive")
+
+    def _send_new(self, payload: dict[str, Any], kind: str) -> str:
         envelope_id = str(uuid.uuid4())
         with self._cond:
-            self._envelopes[envelope_id] = _Envelope(envelope_id, payload)
+            self._envelopes[envelope_id] = _Envelope(envelope_id, payload, kind)
 
         async def go() -> None:
             await self._send_envelope(envelope_id)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import anthropic
 import pytest
 
-from bot.simulators.claude import FakeClaude, http_error, reply
+from fakes.claude import FakeClaude, http_error, reply
 
 PARAMS = {
     "model": "claude-haiku-4-5",

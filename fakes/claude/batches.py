@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.simulators.scripted_model import Reply
+from fakes.claude.responses import CutStream, HttpError, StreamError
+from fakes.claude.scripted_model import Reply
+from fakes.claude.validation import validate_request
 
 if TYPE_CHECKING:
-    from bot.simulators.claude import FakeClaude, _Handler
+    from fakes.claude.server import FakeClaude, _Handler
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +128,10 @@ class FakeBatches:
             self._error(handler, 404, "not_found_error", f"No batch at {path}")
 
     def _error(self, handler: _Handler, status: int, kind: str, message: str) -> None:
-        from bot.simulators.claude import HttpError
 
         self._fake._send_error(handler, HttpError(status, kind, message))
 
     def _create(self, handler: _Handler, body: dict[str, Any] | None) -> None:
-        from bot.simulators.claude import _validate
 
         requests = (body or {}).get("requests")
         if not isinstance(requests, list) or not requests:
@@ -165,7 +165,7 @@ class FakeBatches:
                 )
                 return
             seen.add(custom_id)
-            problem = _validate(params) if self._fake.validate else None
+            problem = validate_request(params) if self._fake.validate else None
             if problem is None and isinstance(params, dict):
                 extra = [p for p in _FORBIDDEN_PARAMS if p in params]
                 if extra:
@@ -233,7 +233,6 @@ class FakeBatches:
 
     def _process(self, batch: FakeBatch, *, expire: set[str]) -> None:
         """Run every request through the fake's responder and end the batch."""
-        from bot.simulators.claude import CutStream, HttpError, StreamError
 
         fake = self._fake
         for custom_id, params in batch.requests:

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
@@ -225,6 +226,50 @@ def message_changed_event(
     return envelope(event, team=team, bot_user_id=bot_user_id, api_app_id=api_app_id)
 
 
+def block_actions_payload(
+    *,
+    team: str,
+    channel: str,
+    user: str,
+    message: dict[str, Any],
+    action: dict[str, Any],
+    team_domain: str = "shopmate-test",
+    api_app_id: str = DEFAULT_API_APP_ID,
+    response_url: str = "https://hooks.slack.com/actions/T0001/1/fake",
+) -> dict[str, Any]:
+    """A `block_actions` interaction: `user` clicked `action` on `message` (a message dict as
+    conversations.replies returns it: ts, thread_ts, text, blocks).
+
+    `action` is the element's part as Slack reports it, e.g. {"type": "button", "action_id":
+    "...", "block_id": "...", "value": "..."}; `action_ts` is added. Slack form-encodes this as
+    `payload=<json>` and signs that form body (`EventSender.post_interaction`).
+    """
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+        "api_app_id": api_app_id,
+        "token": DEFAULT_VERIFICATION_TOKEN,
+        "container": container,
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}",
+        "team": {"id": team, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": channel.lower()},
+        "message": message,
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [{**action, "action_ts": next_ts()}],
+    }
+
+
 def url_verification(challenge: str, *, token: str = DEFAULT_VERIFICATION_TOKEN) -> dict[str, Any]:
     """The handshake Slack sends when the Request URL is saved; the app echoes `challenge`."""
     return {"token": token, "challenge": challenge, "type": "url_verification"}
@@ -259,9 +304,34 @@ class EventSender:
         send stale or forged requests. Non-2xx answers are returned, not raised.
         """
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
+        return self._send(body, "application/json", retry_num, retry_reason, timestamp, signature)
+
+    def post_interaction(
+        self,
+        payload: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, bytes, float]:
+        """Send an interaction (a button click) as Slack does: form-encoded `payload=<json>`,
+        signed over that form body, to the same Request URL as events."""
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode("utf-8")
+        return self._send(
+            body, "application/x-www-form-urlencoded", None, None, timestamp, signature
+        )
+
+    def _send(
+        self,
+        body: bytes,
+        content_type: str,
+        retry_num: int | None,
+        retry_reason: str | None,
+        timestamp: int | None,
+        signature: str | None,
+    ) -> tuple[int, bytes, float]:
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             "X-Slack-Request-Timestamp": str(ts),
             "X-Slack-Signature": signature or sign(self.signing_secret, body, ts),

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from bot import prompts
-from bot.simulators.claude import (
+from fakes.claude import (
     FakeClaude,
     Pace,
     count_input_tokens,
@@ -25,7 +25,7 @@ from bot.simulators.claude import (
     stream_error,
     tool_call,
 )
-from bot.simulators.scripted_model import (
+from fakes.claude.scripted_model import (
     ESCALATION_LINE,
     NOT_FOUND_TEXT,
     SCRIPTED_MODEL_NAME,

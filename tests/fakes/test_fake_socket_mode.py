@@ -10,9 +10,9 @@ import websocket
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.simulators.slack import FakeSlack
-from bot.simulators.slack_events import mention_event
-from bot.simulators.socket_mode import FakeSocketMode
+from fakes.slack import FakeSlack
+from fakes.slack.events import mention_event
+from fakes.slack.socket_mode import FakeSocketMode
 
 
 @pytest.fixture
@@ -56,6 +56,18 @@ def test_an_envelope_has_slacks_shape_and_an_ack_is_recorded(socket_mode: FakeSo
     ws.send(json.dumps({"envelope_id": envelope_id}))
     assert socket_mode.wait_for(lambda: socket_mode.acked(envelope_id))
     assert len(socket_mode.acks_for(envelope_id)) == 1
+    ws.close()
+
+
+def test_a_click_is_delivered_as_an_interactive_envelope(socket_mode: FakeSocketMode):
+    ws = _connect(socket_mode.new_url())
+    click = {"type": "block_actions", "actions": [{"action_id": "a", "value": "v"}]}
+    envelope_id = socket_mode.send_interaction(click)
+    request = SocketModeRequest.from_dict(json.loads(ws.recv()))
+    assert request is not None and request.type == "interactive"
+    assert request.envelope_id == envelope_id and request.payload == click
+    ws.send(json.dumps({"envelope_id": envelope_id}))
+    assert socket_mode.wait_for(lambda: socket_mode.acked(envelope_id))
     ws.close()
 
 

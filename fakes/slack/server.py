@@ -11,134 +11,29 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from fakes.slack.chat import ChatMethods
+from fakes.slack.directory import DirectoryMethods
+from fakes.slack.ephemeral import Ephemeral, EphemeralMethods
+from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS, Buckets
+from fakes.slack.messages import (
+    JSON_ARGS,
+    STREAM_METHODS,
+    Call,
+    Message,
+    SlackError,
+    StatusUpdate,
+    require,
+    set_visible,
+    ts_key,
+)
+
 logger = logging.getLogger(__name__)
-
-# Slack's limits per method per workspace, modelled as token buckets: `SLACK_LIMITS` calls a
-# minute refill the bucket, which holds at most `SLACK_BURSTS` calls. Slack counts per minute
-# but does not promise to absorb a minute's calls in one burst; a bucket is the honest model,
-# and deliberately not the bot's own pacing algorithm, so agreement with it proves nothing.
-# Tiers (PLATFORM-NOTES): Tier 2 ~20/min, Tier 3 ~50/min, Tier 4 ~100/min. chat.postMessage is
-# "special": about 1 per second per channel (see CHANNEL_POST_LIMIT), several hundred a minute
-# per workspace.
-SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
-    {
-        "auth.test": 100,
-        "chat.postMessage": 300,
-        "chat.update": 50,  # Tier 3
-        "chat.delete": 50,  # Tier 3
-        "chat.startStream": 20,  # Tier 2
-        "chat.appendStream": 100,  # Tier 4
-        "chat.stopStream": 20,  # Tier 2
-        "assistant.threads.setStatus": 50,  # Tier 3 assumed
-        "conversations.replies": 50,  # Tier 3 (internal apps; non-Marketplace apps get far less)
-        "users.info": 100,  # Tier 4
-        "team.info": 50,  # Tier 3
-    }
-)
-# The most calls a full bucket lets through at once; methods not listed get a fifth of a minute.
-SLACK_BURSTS: Mapping[str, int] = MappingProxyType(
-    {
-        "chat.postMessage": 20,
-        "chat.update": 10,
-        "chat.delete": 10,
-        "chat.startStream": 4,
-        "chat.appendStream": 20,
-        "chat.stopStream": 4,
-        "assistant.threads.setStatus": 10,
-    }
-)
-# chat.postMessage per channel: (burst, seconds per call) — 1/s sustained, two at once at most.
-CHANNEL_POST_LIMIT: tuple[int, float] = (2, 1.0)
-
-POST_TEXT_MAX = 40_000
-UPDATE_TEXT_MAX = 4_000
-MARKDOWN_TEXT_MAX = 12_000
-SECTION_TEXT_MAX = 3_000
-MARKDOWN_BLOCKS_MAX = 12_000
-BLOCKS_MAX = 50
-
-STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
-# Arguments that arrive as JSON strings when a client form-encodes its request.
-_JSON_ARGS = frozenset({"blocks", "chunks", "attachments", "metadata", "loading_messages"})
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the fake received; tests assert on what the bot actually sent."""
-
-    method: str
-    args: dict[str, Any]
-    time: float
-    token_present: bool
-    ok: bool
-    error: str | None
-    status: int
-    team_id: str | None = None
-    content_type: str = ""
-
-
-@dataclass(frozen=True)
-class Visible:
-    """One state of a message as a user would have seen it, stamped with time.monotonic()."""
-
-    time: float
-    text: str
-
-
-class StatusUpdate(NamedTuple):
-    """One assistant.threads.setStatus call; unpacks as (time, channel, thread_ts, status)."""
-
-    time: float
-    channel: str
-    thread_ts: str
-    status: str
-
-
-@dataclass
-class Message:
-    """A message in the fake workspace; `text` is what a user currently sees.
-
-    `format` is "markdown" when everything visible is rendered as standard Markdown (markdown_text,
-    streams, `markdown` blocks) and "mrkdwn" when any of it is Slack's own markup (plain `text`,
-    section/context/header blocks, rich_text), where a literal `**bold**` shows its asterisks.
-    """
-
-    channel: str
-    ts: str
-    thread_ts: str | None
-    text: str
-    format: str
-    user: str
-    bot_id: str | None
-    created: float
-    raw_text: str = ""
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    streaming: bool = False
-    stream_started: float | None = None
-    stream_mode: str | None = None
-    stopped_by_user: bool = False
-    deleted: bool = False
-    history: list[Visible] = field(default_factory=list)
-
-    @property
-    def from_bot(self) -> bool:
-        """True for messages the app posted (as opposed to seeded user messages)."""
-        return self.bot_id is not None
-
-
-class SlackError(Exception):
-    """Raised inside a method handler to answer `{"ok": false, "error": ...}`."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
 
 
 @dataclass
@@ -153,162 +48,6 @@ class _Response(NamedTuple):
     status: int
     headers: dict[str, str]
     payload: dict[str, Any]
-
-
-class _Buckets:
-    """Token buckets per key: `rate` tokens a second up to `burst`; a call takes one token.
-
-    Never emptied by `FakeSlack.reset()`: Slack does not forget the calls of a minute ago
-    because a test moved on to its next phase.
-    """
-
-    def __init__(self) -> None:
-        self._state: dict[tuple[str, ...], tuple[float, float]] = {}  # key -> (tokens, at)
-
-    def _tokens(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> float:
-        tokens, at = self._state.get(key, (float(burst), now))
-        return min(float(burst), tokens + max(0.0, now - at) * rate)
-
-    def wait_needed(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> float:
-        """Seconds until the bucket holds a whole token (0 when a call may go now)."""
-        tokens = self._tokens(key, rate, burst, now)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
-
-    def take(self, key: tuple[str, ...], rate: float, burst: int, now: float) -> None:
-        self._state[key] = (self._tokens(key, rate, burst, now) - 1.0, now)
-
-
-def _ts_key(ts: str) -> tuple[int, int]:
-    """Sort key for Slack timestamps ("1700000000.000100"), exact where float would round."""
-    sec, _, frac = ts.partition(".")
-    try:
-        return int(sec or 0), int((frac or "0").ljust(6, "0")[:6])
-    except ValueError:
-        return 0, 0
-
-
-def _block_parts(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(format, text) for every piece of visible text in `blocks`."""
-    parts: list[tuple[str, str]] = []
-
-    def text_obj(obj: Any) -> None:
-        if isinstance(obj, Mapping) and isinstance(obj.get("text"), str):
-            fmt = "mrkdwn" if obj.get("type") == "mrkdwn" else "plain_text"
-            parts.append((fmt, obj["text"]))
-
-    def rich(node: Any, out: list[str]) -> None:
-        if isinstance(node, Mapping):
-            if node.get("type") in ("text", "link") and isinstance(node.get("text"), str):
-                out.append(node["text"])
-            elif node.get("type") == "link" and isinstance(node.get("url"), str):
-                out.append(node["url"])
-            for child in node.get("elements", ()) or ():
-                rich(child, out)
-
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "markdown" and isinstance(block.get("text"), str):
-            parts.append(("markdown", block["text"]))
-        elif kind in ("section", "header"):
-            text_obj(block.get("text"))
-            for f in block.get("fields", ()) or ():
-                text_obj(f)
-        elif kind == "context":
-            for element in block.get("elements", ()) or ():
-                if isinstance(element, Mapping) and element.get("type") in ("mrkdwn", "plain_text"):
-                    text_obj(element)
-        elif kind == "rich_text":
-            out: list[str] = []
-            rich(block, out)
-            if out:
-                parts.append(("rich_text", "".join(out)))
-    return parts
-
-
-def _render(msg: Message) -> tuple[str, str]:
-    """(visible text, format) of a message: blocks win over the `text` fallback, as in Slack."""
-    if msg.blocks:
-        parts = _block_parts(msg.blocks)
-        if parts:
-            fmt = "markdown" if all(p[0] == "markdown" for p in parts) else "mrkdwn"
-            return "\n".join(p[1] for p in parts), fmt
-    return msg.raw_text, "mrkdwn"
-
-
-def _set_visible(msg: Message, now: float) -> None:
-    """Re-render and append to history when what the user sees changed."""
-    text, fmt = _render(msg)
-    msg.text, msg.format = text, fmt
-    last = msg.history[-1].text if msg.history else ""
-    if text != last:
-        msg.history.append(Visible(now, text))
-
-
-def _present(args: Mapping[str, Any], key: str) -> bool:
-    value = args.get(key)
-    return value is not None and value != ""
-
-
-def _parse_blocks(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SlackError("invalid_blocks_format") from exc
-    if not isinstance(raw, list):
-        raise SlackError("invalid_blocks_format")
-    if len(raw) > BLOCKS_MAX:
-        raise SlackError("invalid_blocks")
-    markdown_total = 0
-    for block in raw:
-        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-            raise SlackError("invalid_blocks")
-        if block["type"] == "markdown":
-            text = block.get("text")
-            if not isinstance(text, str):
-                raise SlackError("invalid_blocks")
-            markdown_total += len(text)
-        elif block["type"] == "section":
-            text = block.get("text")
-            if isinstance(text, Mapping) and len(str(text.get("text", ""))) > SECTION_TEXT_MAX:
-                raise SlackError("invalid_blocks")
-    if markdown_total > MARKDOWN_BLOCKS_MAX:
-        raise SlackError("invalid_blocks")
-    return [dict(b) for b in raw]
-
-
-def _parse_chunks(raw: Any) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SlackError("invalid_arguments") from exc
-    if not isinstance(raw, list) or not all(isinstance(c, Mapping) for c in raw):
-        raise SlackError("invalid_arguments")
-    return [dict(c) for c in raw]
-
-
-def _stream_text(args: Mapping[str, Any], chunks: list[dict[str, Any]]) -> str:
-    """The Markdown one stream call adds: markdown_text, then markdown_text chunks in order."""
-    pieces = [args["markdown_text"]] if isinstance(args.get("markdown_text"), str) else []
-    pieces += [
-        str(c.get("text", "")) for c in chunks if c.get("type") == "markdown_text"
-    ]  # other chunk types (plan_update, task_update, blocks) carry no message text here
-    text = "".join(pieces)
-    if len(text) > MARKDOWN_TEXT_MAX:
-        raise SlackError("msg_too_long")
-    return text
-
-
-def _require(args: Mapping[str, Any], *keys: str) -> None:
-    for key in keys:
-        if not _present(args, key):
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": [f"[ERROR] missing required field: {key}"]},
-            )
 
 
 class _Server(ThreadingHTTPServer):
@@ -356,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("fake slack: " + format, *args)
 
 
-class FakeSlack:
+class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
     Exists so tests, benchmarks and the offline demo exercise the real slack_sdk and Bolt code
@@ -414,28 +153,22 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # Each mixin declares the Web API methods it serves (METHODS: name -> attribute), so a
+        # new group of methods is a new mixin, not an edit here.
         self._handlers: dict[str, Callable[[dict[str, Any], float, str], dict[str, Any]]] = {
-            "auth.test": self._auth_test,
-            "chat.postMessage": self._post_message,
-            "chat.update": self._update,
-            "chat.delete": self._delete,
-            "chat.startStream": self._start_stream,
-            "chat.appendStream": self._append_stream,
-            "chat.stopStream": self._stop_stream,
-            "assistant.threads.setStatus": self._set_status,
-            "conversations.replies": self._replies,
-            "users.info": self._users_info,
-            "team.info": self._team_info,
-            "apps.connections.open": self._connections_open,
+            method: getattr(self, attribute)
+            for klass in reversed(type(self).__mro__)
+            for method, attribute in vars(klass).get("METHODS", {}).items()
         }
-        self._buckets = _Buckets()
-        # A FakeSocketMode (bot/simulators/socket_mode.py) whose URLs apps.connections.open
+        self._buckets = Buckets()
+        # A FakeSocketMode (fakes/slack/socket_mode.py) whose URLs apps.connections.open
         # hands out; None answers `not_allowed`, as for an app without Socket Mode.
         self.socket_mode: Any = None
         self._init_state()
 
     def _init_state(self) -> None:
         self._calls: list[Call] = []
+        self._ephemerals: list[Ephemeral] = []
         self._messages: dict[tuple[str, str], Message] = {}
         self._statuses: list[StatusUpdate] = []
         self._current_status: dict[tuple[str, str], str] = {}
@@ -567,7 +300,7 @@ class FakeSlack:
         with self._cond:
             ts = ts or self._next_ts()
             msg = Message(channel, ts, thread_ts, "", "mrkdwn", user, None, now, raw_text=text)
-            _set_visible(msg, now)
+            set_visible(msg, now)
             self._messages[(channel, ts)] = msg
             self._cond.notify_all()
         return ts
@@ -620,7 +353,7 @@ class FakeSlack:
             ]
             for m in found:
                 self._expire(m, now)
-            return [copy.deepcopy(m) for m in sorted(found, key=lambda m: _ts_key(m.ts))]
+            return [copy.deepcopy(m) for m in sorted(found, key=lambda m: ts_key(m.ts))]
 
     def message(self, channel: str, ts: str) -> Message:
         """A copy of one message (KeyError if unknown), deleted ones included."""
@@ -684,7 +417,7 @@ class FakeSlack:
                 args.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             else:
                 bad_body = "invalid_form_data"
-        for key in _JSON_ARGS & args.keys():
+        for key in JSON_ARGS & args.keys():
             if isinstance(args[key], str) and args[key][:1] in ("[", "{"):
                 with contextlib.suppress(ValueError):  # else left as a string for the handler
                     args[key] = json.loads(args[key])
@@ -819,7 +552,7 @@ class FakeSlack:
 
     def _find(self, args: Mapping[str, Any]) -> Message:
         channel = self._channel(args)
-        _require(args, "ts")
+        require(args, "ts")
         msg = self._messages.get((channel, str(args["ts"])))
         if msg is None or msg.deleted:
             raise SlackError("message_not_found")
@@ -852,236 +585,3 @@ class FakeSlack:
         if msg.blocks:
             out["blocks"] = copy.deepcopy(msg.blocks)
         return out
-
-    @staticmethod
-    def _content(args: Mapping[str, Any], text_max: int) -> tuple[str | None, list | None]:
-        """Validate text/blocks/markdown_text; returns (text, blocks) to apply (None = absent)."""
-        has_md = _present(args, "markdown_text")
-        if has_md and (_present(args, "text") or args.get("blocks")):
-            raise SlackError("markdown_text_conflict")
-        text = args.get("text")
-        if text is not None and not isinstance(text, str):
-            text = str(text)
-        if text is not None and len(text) > text_max:
-            raise SlackError("msg_too_long")
-        blocks = _parse_blocks(args["blocks"]) if args.get("blocks") is not None else None
-        if has_md:
-            markdown = str(args["markdown_text"])
-            # chat.update refuses text near 4,000 characters, whichever field carries it.
-            if len(markdown) > min(text_max, MARKDOWN_TEXT_MAX):
-                raise SlackError("msg_too_long")
-            # Slack turns markdown_text into a `markdown` block; the text fallback is the same.
-            return markdown, [{"type": "markdown", "text": markdown}]
-        return text, blocks
-
-    # ----------------------------------------------------------------- methods
-
-    def _auth_test(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        return {
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team_name,
-            "user": "shopmate",
-            "team_id": team,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
-
-    def _post_message(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        channel = self._channel(args)
-        text, blocks = self._content(args, POST_TEXT_MAX)
-        if not text and not blocks and not args.get("attachments"):
-            raise SlackError("no_text")
-        thread_ts = str(args["thread_ts"]) if _present(args, "thread_ts") else None
-        msg = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            thread_ts=thread_ts,
-            text="",
-            format="mrkdwn",
-            user=self.bot_user_id,
-            bot_id=self.bot_id,
-            created=now,
-            raw_text=text or "",
-            blocks=blocks or [],
-        )
-        _set_visible(msg, now)
-        self._messages[(channel, msg.ts)] = msg
-        self._clear_status(channel, thread_ts)
-        return {"channel": channel, "ts": msg.ts, "message": self._message_dict(msg, team)}
-
-    def _update(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        msg = self._find(args)
-        if not msg.from_bot:
-            raise SlackError("cant_update_message")
-        self._expire(msg, now)
-        if msg.streaming:
-            # Reported from live use: an edit to a live stream is refused; stop it first.
-            raise SlackError("streaming_state_conflict")
-        text, blocks = self._content(args, UPDATE_TEXT_MAX)
-        if text is None and blocks is None and not args.get("attachments"):
-            raise SlackError("no_text")
-        if text is not None:
-            msg.raw_text = text
-        if blocks is not None:
-            # Omitting `blocks` keeps the old ones (documented); `[]` removes them.
-            msg.blocks = blocks
-        _set_visible(msg, now)
-        return {
-            "channel": msg.channel,
-            "ts": msg.ts,
-            "text": msg.raw_text,
-            "message": self._message_dict(msg, team),
-        }
-
-    def _delete(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        msg = self._find(args)
-        if not msg.from_bot:
-            raise SlackError("cant_delete_message")
-        msg.deleted = True
-        msg.streaming = False
-        msg.history.append(Visible(now, ""))
-        return {"channel": msg.channel, "ts": msg.ts}
-
-    def _start_stream(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        channel = self._channel(args)
-        self._stream_channel(channel)
-        _require(args, "thread_ts")
-        if not channel.startswith("D"):
-            if not _present(args, "recipient_team_id"):
-                raise SlackError("missing_recipient_team_id")
-            if not _present(args, "recipient_user_id"):
-                raise SlackError("missing_recipient_user_id")
-        chunks = _parse_chunks(args.get("chunks"))
-        text = _stream_text(args, chunks)
-        thread_ts = str(args["thread_ts"])
-        msg = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            thread_ts=thread_ts,
-            text="",
-            format="markdown",
-            user=self.bot_user_id,
-            bot_id=self.bot_id,
-            created=now,
-            blocks=[{"type": "markdown", "text": text}],
-            streaming=True,
-            stream_started=now,
-            stream_mode="chunks" if chunks else "text",
-        )
-        msg.raw_text = text
-        _set_visible(msg, now)
-        self._messages[(channel, msg.ts)] = msg
-        self._clear_status(channel, thread_ts)
-        return {"channel": channel, "ts": msg.ts}
-
-    def _append_to_stream(self, msg: Message, args: Mapping[str, Any], *, required: bool) -> None:
-        chunks = _parse_chunks(args.get("chunks"))
-        if required and not chunks and not _present(args, "markdown_text"):
-            raise SlackError("invalid_arguments")
-        if chunks and msg.stream_mode == "text":
-            # Reported from live use: a stream opened with markdown_text takes no chunks.
-            raise SlackError("streaming_mode_mismatch")
-        text = _stream_text(args, chunks)
-        if text:
-            msg.blocks[0]["text"] += text
-            msg.raw_text += text
-
-    def _append_stream(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        msg = self._streaming(args, now)
-        self._append_to_stream(msg, args, required=True)
-        _set_visible(msg, now)
-        return {"channel": msg.channel, "ts": msg.ts}
-
-    def _stop_stream(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        msg = self._streaming(args, now)
-        blocks = _parse_blocks(args["blocks"]) if args.get("blocks") else []
-        self._append_to_stream(msg, args, required=False)
-        msg.blocks.extend(blocks)
-        msg.streaming = False
-        _set_visible(msg, now)
-        return {"channel": msg.channel, "ts": msg.ts, "message": self._message_dict(msg, team)}
-
-    def _set_status(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        channel = self._channel(args, "channel_id")
-        _require(args, "thread_ts")
-        if "status" not in args:
-            _require(args, "status")
-        status = str(args.get("status") or "")
-        thread_ts = str(args["thread_ts"])
-        self._statuses.append(StatusUpdate(now, channel, thread_ts, status))
-        if status:
-            self._current_status[(channel, thread_ts)] = status
-        else:
-            self._current_status.pop((channel, thread_ts), None)
-        return {}
-
-    def _replies(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        channel = self._channel(args)
-        _require(args, "ts")
-        ts = str(args["ts"])
-        found = sorted(
-            (
-                m
-                for m in self._messages.values()
-                if m.channel == channel and not m.deleted and (m.ts == ts or m.thread_ts == ts)
-            ),
-            key=lambda m: _ts_key(m.ts),
-        )
-        # An unknown thread answers ok with no messages (the fake never saw the user's post),
-        # so bots work without seeding; seed with add_user_message() for realistic history.
-        try:
-            limit = max(1, min(int(args.get("limit") or 1000), 1000))
-            start = int(args.get("cursor") or 0)
-        except ValueError as exc:
-            raise SlackError("invalid_cursor") from exc
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        out = [self._message_dict(m, team) for m in page]
-        for item in out:
-            item.setdefault("thread_ts", ts)
-        return {
-            "messages": out,
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
-
-    def _users_info(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        user = args.get("user")
-        if not isinstance(user, str) or not user:
-            raise SlackError("user_not_found")
-        is_bot = user == self.bot_user_id
-        name = "shopmate" if is_bot else user.lower()
-        return {
-            "user": {
-                "id": user,
-                "team_id": team,
-                "name": name,
-                "real_name": "ShopMate" if is_bot else f"User {user}",
-                "tz": "America/New_York",
-                "tz_offset": -18000,
-                "is_bot": is_bot,
-                "deleted": False,
-                "profile": {
-                    "display_name": name,
-                    "real_name": "ShopMate" if is_bot else f"User {user}",
-                    "team": team,
-                },
-            }
-        }
-
-    def _connections_open(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        if self.socket_mode is None:
-            raise SlackError("not_allowed")
-        return {"url": self.socket_mode.new_url()}
-
-    def _team_info(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
-        return {
-            "team": {
-                "id": team,
-                "name": self.team_name,
-                "domain": self.team_domain,
-                "email_domain": "",
-                "icon": {},
-            }
-        }

@@ -21,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.simulators.slack import SLACK_BURSTS, SLACK_LIMITS, FakeSlack
-from bot.simulators.slack_events import (
+from fakes.slack import SLACK_BURSTS, SLACK_LIMITS, FakeSlack
+from fakes.slack.events import (
     EventSender,
+    block_actions_payload,
     mention_event,
     message_changed_event,
     message_event,
@@ -728,6 +729,15 @@ def bolt_url(slack: FakeSlack) -> Iterator[str]:
     def on_mention(event: dict[str, Any], say: Any) -> None:
         say(text=f"On it: {event['text']}", thread_ts=event.get("thread_ts") or event["ts"])
 
+    @app.action("fake_click")
+    def on_click(ack: Any, body: dict[str, Any], client: Any) -> None:
+        ack()
+        client.chat_postEphemeral(
+            channel=body["channel"]["id"],
+            user=body["user"]["id"],
+            text=f"clicked {body['actions'][0]['value']} on {body['container']['message_ts']}",
+        )
+
     server = make_server(
         "127.0.0.1",
         0,
@@ -781,3 +791,45 @@ def test_bolt_many_events_at_once(slack: FakeSlack, bolt_url: str) -> None:
     assert {m.text for i in range(12) for m in slack.messages(f"C{i}")} == {
         f"On it: <@UBOT> q{i}" for i in range(12)
     }
+
+
+def test_ephemeral_messages_reach_only_their_person_and_never_the_thread() -> None:
+    with FakeSlack() as slack:
+        client = WebClient(token="xoxb-test", base_url=slack.api_url)
+        client.chat_postEphemeral(channel="C1", user="U1", text="Only you can see this")
+        assert [e.text for e in slack.ephemerals("U1")] == ["Only you can see this"]
+        assert slack.ephemerals("U2") == []
+        assert slack.messages("C1") == []
+
+
+def test_permalinks_have_slacks_shape_and_name_the_thread_of_a_reply() -> None:
+    with FakeSlack(team_domain="threadco") as slack:
+        client = WebClient(token="xoxb-test", base_url=slack.api_url)
+        top = client.chat_postMessage(channel="C1", text="top")["ts"]
+        reply_ts = client.chat_postMessage(channel="C1", text="reply", thread_ts=top)["ts"]
+        link = client.chat_getPermalink(channel="C1", message_ts=reply_ts)["permalink"]
+        assert link == (
+            f"https://threadco.slack.com/archives/C1/p{reply_ts.replace('.', '')}"
+            f"?thread_ts={top}&cid=C1"
+        )
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_getPermalink(channel="C1", message_ts="not-a-ts")
+        assert refused.value.response["error"] == "message_not_found"
+
+
+def test_a_click_arrives_signed_and_form_encoded_as_bolt_expects(
+    slack: FakeSlack, bolt_url: str
+) -> None:
+    sender = EventSender(bolt_url, SECRET)
+    message = {"ts": "1700000000.000100", "thread_ts": THREAD, "text": "an answer", "blocks": []}
+    click = block_actions_payload(
+        team="T0001",
+        channel="C1",
+        user="U7",
+        message=message,
+        action={"type": "button", "action_id": "fake_click", "block_id": "b1", "value": "yes"},
+    )
+    assert sender.post_interaction(click)[0] == 200
+    assert slack.wait_for(lambda: len(slack.ephemerals("U7")) == 1, timeout=10)
+    assert slack.ephemerals("U7")[0].text == "clicked yes on 1700000000.000100"
+    assert sender.post_interaction(click, signature="v0=" + "0" * 64)[0] == 401

@@ -1,0 +1,163 @@
+"""What the fake Claude can be told to answer (a reply, an HTTP error, a mid-stream error, a
+cut stream) and what it records of each request."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fakes.claude.scripted_model import (
+    Reply,
+)
+
+logger = logging.getLogger(__name__)
+
+_TOOL_USE_OVERHEAD_TOKENS = 8  # a tool_use costs a few tokens beyond its JSON input
+_CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
+_MAX_CACHE_BREAKPOINTS = 4
+_WORD_RE = re.compile(r"\s*\S+\s*|\s+")
+_TOOL_USE_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+# --------------------------------------------------------------------------- response specs
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the fake "generates": a wait before the first token, then a token rate.
+
+    `tokens_per_s=None` means as fast as the socket allows. Benchmarks use `Pace(0.4, 60)`, close
+    to a real model, so that streaming vs. non-streaming differences show up in wall time.
+    """
+
+    first_token_s: float = 0.0
+    tokens_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.first_token_s < 0:
+            raise ValueError("first_token_s must be >= 0")
+        if self.tokens_per_s is not None and self.tokens_per_s <= 0:
+            raise ValueError("tokens_per_s must be > 0 or None")
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """A plain HTTP error answer, as the API sends before any streaming starts."""
+
+    status: int
+    error_type: str
+    message: str
+    retry_after: float | None = None
+    should_retry: bool | None = None
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """A 200 SSE stream that sends some text, then an `error` event (e.g. overloaded mid-answer)."""
+
+    after_text: str = ""
+    error_type: str = "overloaded_error"
+    message: str = "Overloaded"
+
+
+@dataclass(frozen=True)
+class CutStream:
+    """A 200 SSE stream that ends before `message_delta`/`message_stop`.
+
+    `abort=False` ends the HTTP body cleanly and closes the connection (the SDK sees a short
+    stream); `abort=True` drops the socket mid-body (the HTTP layer sees a broken transfer).
+    """
+
+    after_text: str = ""
+    abort: bool = False
+
+
+Response = Reply | HttpError | StreamError | CutStream
+
+
+def http_error(
+    status: int,
+    error_type: str,
+    message: str,
+    retry_after: float | None = None,
+    *,
+    should_retry: bool | None = None,
+) -> HttpError:
+    """An HTTP error answer; `retry_after` (seconds) sets `retry-after` and `retry-after-ms`."""
+    return HttpError(status, error_type, message, retry_after, should_retry)
+
+
+def stream_error(
+    after_text: str = "", error_type: str = "overloaded_error", message: str = "Overloaded"
+) -> StreamError:
+    """A stream that fails after `after_text` with an SSE `error` event."""
+    return StreamError(after_text, error_type, message)
+
+
+def cut_stream(after_text: str = "", *, abort: bool = False) -> CutStream:
+    """A stream that stops after `after_text`, before the message is finished."""
+    return CutStream(after_text, abort)
+
+
+class Responder(Protocol):
+    """Whatever answers requests when the queue is empty (e.g. `ScriptedModel`)."""
+
+    def respond(self, request: dict[str, Any]) -> Response:
+        """Return the response spec for one Messages API request body."""
+        ...
+
+
+@dataclass
+class ResponseTiming:
+    """When the fake wrote its answer (time.monotonic()), filled in while it is written.
+
+    Benchmarks use it to time what happens after Claude's first and last token without
+    guessing from the Pace. Every field stays None until that part of the answer is sent.
+    """
+
+    streamed: bool = False
+    first_delta: float | None = None  # first content_block_delta of any kind
+    first_text: float | None = None  # first text_delta
+    last_text: float | None = None
+    last_delta: float | None = None
+    finished: float | None = None  # message_stop (or the whole JSON body) written
+    output_tokens: int | None = None
+
+    def delta(self, now: float, *, text: bool) -> None:
+        if self.first_delta is None:
+            self.first_delta = now
+        self.last_delta = now
+        if text:
+            if self.first_text is None:
+                self.first_text = now
+            self.last_text = now
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One HTTP request as the fake saw it, recorded before it was answered.
+
+    `timing` is filled in as the answer is written (see ResponseTiming).
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    raw: bytes
+    time: float
+    client: tuple[str, int]
+    timing: ResponseTiming = field(default_factory=ResponseTiming, compare=False)

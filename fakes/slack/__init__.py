@@ -1,0 +1,19 @@
+"""A fake Slack: the Web API (`server`, its methods grouped in mixins `chat` and `directory`),
+its limits (`limits`), what it shows (`messages`), signed Events API deliveries (`events`) and a
+Socket Mode server (`socket_mode`). Tests, benchmarks and the demo drive the real SDKs at it."""
+
+from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS
+from fakes.slack.messages import Call, Message, SlackError, StatusUpdate, Visible
+from fakes.slack.server import FakeSlack
+
+__all__ = [
+    "CHANNEL_POST_LIMIT",
+    "SLACK_BURSTS",
+    "SLACK_LIMITS",
+    "Call",
+    "FakeSlack",
+    "Message",
+    "SlackError",
+    "StatusUpdate",
+    "Visible",
+]
