@@ -107,3 +107,28 @@ def test_chat_streams_answers_shows_tool_calls_and_resumes_a_thread(tmp_path):
 def test_no_command_prints_help(tmp_path):
     result = shopmate(cwd=tmp_path)
     assert result.returncode == 2 and "serve" in result.stdout
+
+
+def test_commands_that_never_call_claude_start_without_loading_the_anthropic_sdk(tmp_path):
+    """The SDK takes about a second to import; `orders`, `stats`, `history`, `api-keys` and
+    `--help` are the commands people run by hand and in scripts, so they must not pay for it."""
+    script = (
+        "import contextlib, io, sys\n"
+        "from bot.cli import main\n"
+        "for argv in (['orders', 'show', 'ORD-1001'], ['stats'], ['history', 'list'],\n"
+        "             ['api-keys', 'list'], ['--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "print(sorted(m for m in ('anthropic', 'slack_bolt', 'fastapi') if m in sys.modules))\n"
+    )
+    env = {"SHOPMATE_DB": str(tmp_path / "shopmate.db")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost", **env},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
