@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -36,13 +37,20 @@ class ConversationService:
     ) -> Iterator[EngineEvent]:
         conversations = self.storage.conversations
         history = conversations.history(thread_key)
-        conversations.add_user_message(thread_key, text, user=user, team=team)
-        owner: dict[str, Any] = {"user": user, "team": team, "model": self.engine.config.model}
+        question_id = conversations.add_user_message(thread_key, text, user=user, team=team)
+        owner: dict[str, Any] = {
+            "user": user,
+            "team": team,
+            "model": self.engine.config.model,
+            "question_id": question_id,
+        }
         for event in self.engine.run_turn(history, text):
             if isinstance(event, TurnComplete):
-                conversations.add_turn(
+                turn_id = conversations.add_turn(
                     thread_key, event.messages, usage=event.usage.as_dict(), **owner
                 )
+                # Fronts link what they show to the stored turn (feedback buttons rate it).
+                event = dataclasses.replace(event, turn_id=turn_id)
             elif isinstance(event, TurnFailed):
                 conversations.add_turn(
                     thread_key,

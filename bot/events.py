@@ -81,6 +81,7 @@ class TurnComplete:
     usage: Usage
     stop_reason: str | None
     notice: str | None = None
+    turn_id: int | None = None  # the stored turn, once storage has it (feedback rates it)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Settings:
     slack_workers: int = 64
     flush_interval: float = 0.4
     slack_native_streaming: bool = True
+    slack_feedback: bool = True
     slack_minute_s: float = 60.0
     log_level: str = "INFO"
     # Trust settings (who may ask, what it costs, what is kept).
@@ -323,6 +324,12 @@ SPECS: tuple[_Spec, ...] = (
         "slack_native_streaming",
         "boolean",
         "Say true to use Slack's chat.startStream, false to post and update.",
+    ),
+    _Spec(
+        "SHOPMATE_FEEDBACK",
+        "slack_feedback",
+        "boolean",
+        "Say true to put thumbs up/down under every finished answer in Slack, false not to.",
     ),
     _Spec(
         "SHOPMATE_SLACK_MINUTE_S",

@@ -26,6 +26,7 @@ from storage.database import (
 )
 from storage.descriptions import DescriptionStore
 from storage.events import EventLog
+from storage.feedback import FeedbackStore
 from storage.migrations import migrate
 from storage.orders import OrderStore
 
@@ -38,6 +39,7 @@ __all__ = [
     "ConversationStore",
     "DescriptionStore",
     "EventLog",
+    "FeedbackStore",
     "OrderStore",
     "Storage",
     "StorageClosed",
@@ -61,6 +63,7 @@ class Storage:
         self.descriptions = DescriptionStore(shared)
         self.api_keys = ApiKeyStore(shared)
         self.api_requests = ApiRequestStore(shared)
+        self.feedback = FeedbackStore(shared)
 
     @property
     def path(self) -> str:

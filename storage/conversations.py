@@ -127,6 +127,7 @@ class ConversationStore:
         model: str | None = None,
         status: str = "complete",
         error: str | None = None,
+        question_id: int | None = None,
     ) -> int:
         """Append a turn's messages and record the turn, in ONE transaction; returns the turn id.
 
@@ -134,6 +135,8 @@ class ConversationStore:
         or none of it is, so the history never ends in a tool_use without its tool_result.
         A failed turn may have no messages; it is still recorded, because its tokens were spent.
         Usage keys other than the four token counts and `model_calls` are ignored.
+        `question_id` is the stored user message the turn answers (`add_user_message`'s id),
+        so a rating of the answer can be shown with its question.
         """
         if status not in TURN_STATUSES:
             raise ValueError(f"turn status must be one of {sorted(TURN_STATUSES)}, got {status!r}")
@@ -164,6 +167,7 @@ class ConversationStore:
                     "channel": conversation["channel"],
                     "model": model,
                     "created_utc": now,
+                    "question_id": question_id,
                 }
             )
             self._touch(db, conversation_id, now)

@@ -257,6 +257,42 @@ def m004_api_keys_and_idempotent_requests(db: Database) -> None:
     db.table("api_requests").create_index(["created_utc"])
 
 
+@migrations()
+def m006_feedback(db: Database) -> None:
+    """Thumbs up/down on answers: one rating per person per turn, and each turn's question.
+
+    `feedback` has one row per (turn, user): a second click changes it (an upsert), and
+    `action_ts` (Slack's time of the click) tells a re-delivered click (equal) and a late
+    one (older) from a new one. `channel`/`message_ts` are the rated Slack message, for a
+    permalink; `team_domain` is the workspace's, as the click reported it.
+    The table is created in SQL because sqlite-utils cannot declare ON DELETE CASCADE:
+    with it, a purge that deletes a turn takes its ratings along, and the purge (which
+    knows nothing of ratings) keeps working with foreign keys on.
+    `turns.question_id` is the id of the user message a turn answers, so a rating can be
+    shown next to the question it judges (NULL for turns stored before this step).
+    """
+    db.execute(
+        """
+        CREATE TABLE [feedback] (
+            [turn_id] INTEGER NOT NULL REFERENCES [turns]([id]) ON DELETE CASCADE,
+            [user] TEXT NOT NULL,
+            [team] TEXT,
+            [team_domain] TEXT,
+            [rating] TEXT NOT NULL,
+            [channel] TEXT,
+            [message_ts] TEXT,
+            [action_ts] TEXT NOT NULL,
+            [created_utc] TEXT NOT NULL,
+            [updated_utc] TEXT NOT NULL,
+            PRIMARY KEY ([turn_id], [user])
+        )
+        """
+    )
+    # The review lists ratings newest first, within a period.
+    db.table("feedback").create_index(["updated_utc"])
+    db.table("turns").add_column("question_id", int)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
 from bot.slack.drain import DrainingExecutor
+from bot.slack.feedback import register_feedback_listeners
 from bot.slack.reply import ReplyOptions
 from bot.slack.responder import SlackResponder
 from bot.wiring import Services
@@ -70,6 +71,7 @@ def build_app(
         options=ReplyOptions(
             flush_interval=settings.flush_interval,
             native_streaming=settings.slack_native_streaming,
+            feedback=settings.slack_feedback,
         ),
     )
     bolt_logger = logging.getLogger("slack_bolt")
@@ -87,6 +89,8 @@ def build_app(
         logger=bolt_logger,
     )
     register_listeners(app, responder)
+    # Clicks on buttons already shown are stored even with SHOPMATE_FEEDBACK off.
+    register_feedback_listeners(app, services.storage.feedback)
     return app, responder
 
 

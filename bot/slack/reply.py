@@ -8,6 +8,8 @@ shared per-workspace CallBudget: progress calls are skipped when it is tight, th
 deliver the final text wait their turn and are retried (Retry-After, bounded). The promise:
 every character Claude wrote becomes visible once, in order — in a new message in the thread
 when the current one can no longer be edited, and with a notice if Slack refuses even that.
+A finished answer's last message also carries the feedback buttons (bot/slack/feedback.py),
+sent with the call that ends it: chat.stopStream, the final chat.update, or the last post.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.events import EngineEvent, Notice, TextDelta, ToolStarted, TurnComplete, TurnFailed
 from bot.slack.budget import CallBudget, Reservation
+from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ UNEDITABLE = frozenset(
         "stopped_by_user",
     }
 )
+# Slack refused the blocks themselves: the call is made again without them.
+BAD_BLOCKS = frozenset({"invalid_blocks", "invalid_blocks_format"})
 # About where the message is: this channel's type has no native streaming.
 CHANNEL_NO_STREAMING = frozenset(
     {"method_not_supported_for_channel_type", "channel_type_not_supported"}
@@ -133,6 +138,7 @@ class ReplyOptions:
     flush_interval: float = 0.4
     native_streaming: bool = True
     message_chars: int = DEFAULT_MESSAGE_CHARS
+    feedback: bool = True  # thumbs up/down under a finished answer (SHOPMATE_FEEDBACK)
 
 
 @dataclass
@@ -180,6 +186,10 @@ class SlackReply:
         self._status: str = ""
         self._status_supported = True
         self._finished = False
+        # Blocks for the call that ends the answer (feedback buttons), once it is complete;
+        # `_closing` is set when that call is the next one made.
+        self._closing_blocks: list[dict[str, Any]] = []
+        self._closing = False
 
     # ----- engine events -------------------------------------------------------------------
 
@@ -216,6 +226,8 @@ class SlackReply:
             self._pending += ("\n\n" if (self._shown or self._pending) else "") + event.message
             self.finish()
         elif isinstance(event, TurnComplete):
+            if self.options.feedback and event.turn_id is not None:
+                self._closing_blocks = feedback_blocks(event.turn_id)
             self.finish()
 
     def finish(self) -> None:
@@ -254,11 +266,13 @@ class SlackReply:
             self._pending = rest + self._pending
         if self._mode is None:
             if final:
+                self._closing = True
                 self._post_rest()
             elif self._pending:
                 self._open_message()
             return
         if final:
+            self._closing = True
             self._finish_message()
         elif self._pending:
             self._progress()
@@ -291,10 +305,13 @@ class SlackReply:
     def _finish_message(self) -> None:
         """End the open message with the pending text; what it won't take is posted anew."""
         t = self.target
+        blocks = self._closing_blocks if self._closing else []
         if self._mode == "stream":
             kwargs: dict[str, Any] = {"channel": t.channel, "ts": self._ts}
             if self._pending:
                 kwargs["markdown_text"] = self._pending
+            if blocks:
+                kwargs["blocks"] = blocks  # rendered under the finished stream
             outcome = self._final_call("chat.stopStream", self.client.chat_stopStream, **kwargs)
             if outcome.ok:
                 self._shown += self._pending
@@ -303,7 +320,7 @@ class SlackReply:
                 # Tried and tried: Slack ends the stream itself within minutes; the text
                 # must not wait for that.
                 logger.error("Could not stop the stream %s in %s", self._ts, t.channel)
-        elif self._mode == "update" and self._pending:
+        elif self._mode == "update" and (self._pending or blocks):
             text = self._shown + self._pending
             outcome = self._final_call(
                 "chat.update",
@@ -311,7 +328,7 @@ class SlackReply:
                 reservation=self._reservation,
                 channel=t.channel,
                 ts=self._ts,
-                markdown_text=text,
+                **_content(text, blocks),
             )
             if outcome.ok:
                 self._shown, self._pending = text, ""
@@ -397,12 +414,13 @@ class SlackReply:
         t = self.target
         parts = [p for p in split_message(self._pending, self.options.message_chars) if p]
         for i, part in enumerate(parts):
+            last = i + 1 == len(parts)
             outcome = self._final_call(
                 "chat.postMessage",
                 self.client.chat_postMessage,
                 channel=t.channel,
                 thread_ts=t.thread_ts,
-                markdown_text=part,
+                **_content(part, self._closing_blocks if self._closing and last else []),
             )
             if not outcome.ok:
                 logger.error(
@@ -488,6 +506,12 @@ class SlackReply:
                 return outcome
             reservation = None
             outcome = self._call(method, fn, **kwargs)
+            if outcome.error in BAD_BLOCKS and "blocks" in kwargs:
+                # The answer matters more than its buttons: deliver it without them.
+                logger.error("Slack refused the feedback blocks (%s); sent without", outcome.error)
+                self._closing_blocks = []
+                kwargs = _without_blocks(kwargs)
+                continue
             if outcome.ok or outcome.error in UNEDITABLE | CHANNEL_NO_STREAMING | HOPELESS:
                 return outcome
             if outcome.error not in RATE_LIMITED and attempt + 1 < FINAL_ATTEMPTS:
@@ -519,6 +543,26 @@ class SlackReply:
                 "Slack API call failed: method=%s error=%s", method, type(error).__name__
             )
             return _Outcome(error="connection")
+
+
+def _content(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A message's content arguments: Markdown alone, or as a `markdown` block above `blocks`.
+
+    Slack takes `markdown_text` or `blocks`, never both; `markdown_text` becomes one
+    `markdown` block anyway, so the answer looks the same either way. `text` is the
+    fallback for notifications (our messages stay under chat.update's ~4,000 characters).
+    """
+    if not blocks:
+        return {"markdown_text": text}
+    return {"text": text, "blocks": [{"type": "markdown", "text": text}, *blocks]}
+
+
+def _without_blocks(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The same call without blocks; a text sent beside a `markdown` block becomes Markdown."""
+    kwargs = {k: v for k, v in kwargs.items() if k != "blocks"}
+    if "text" in kwargs:
+        kwargs["markdown_text"] = kwargs.pop("text")
+    return kwargs
 
 
 def _retry_after(headers: Any) -> float:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -40,6 +41,10 @@ def make_wsgi_app(
     drain: Drain | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """Routes: POST /slack/events to Bolt, GET /healthz for load balancers; bodies are capped.
+
+    /slack/events takes both the Events API (JSON) and interactivity (button clicks: a
+    form-encoded `payload=` field holding JSON), signed alike; the manifest gives Slack
+    this one URL for both.
 
     Bolt verifies the signature (bad or stale → 401) and acks before its listeners run,
     so Slack's 3-second deadline is met however long Claude takes. A body Bolt could not
@@ -128,17 +133,35 @@ _TEXT_FIELDS = (
 )
 # Fields that are an id or an object carrying one (`"team": "T1"` or `"team": {"id": "T1"}`).
 _ENTITY_FIELDS = ("enterprise", "team", "user", "channel")
-_NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "view")
+_NESTED = (
+    "event",
+    "message",
+    "previous_message",
+    "item",
+    "assistant_thread",
+    "view",
+    "container",
+)
+# Fields of each action in an interactivity payload's `actions` list that Bolt matches on.
+_ACTION_FIELDS = ("type", "action_id", "block_id", "value", "action_ts")
 
 
 def payload_problem(raw: bytes) -> str | None:
-    """Why `raw` is not an Events API body Bolt can take, or None if it is one.
+    """Why `raw` is not a body Bolt can take, or None if it is one.
 
-    Checks shapes only (UTF-8 JSON object; ids and text strings; nested parts objects),
+    An Events API body is JSON; an interactivity body (a button click) is a form whose
+    `payload` field holds the JSON, read the way Bolt reads it. Checks shapes only (UTF-8
+    JSON object; ids and text strings; nested parts objects; actions a list of objects),
     never meaning: an unknown event type is well-formed and Bolt answers it.
     """
     try:
-        body = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if not text.lstrip().startswith("{") and "payload" in text:
+            form = dict(parse_qsl(text, keep_blank_values=True))
+            if "payload" not in form:
+                return "a form body without a payload field"
+            text = form["payload"]
+        body = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return "not UTF-8 JSON"
     if not isinstance(body, dict):
@@ -155,6 +178,14 @@ def payload_problem(raw: bytes) -> str | None:
         and all(isinstance(u, dict) for u in body["response_urls"])
     ):
         return "response_urls is not a list of objects"
+    actions = body.get("actions")
+    if actions is not None:
+        if not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+            return "actions is not a list of objects"
+        for action in actions:
+            for name in _ACTION_FIELDS:
+                if action.get(name) is not None and not isinstance(action[name], str):
+                    return f"actions: {name} is not a string"
     for part in [body, *(authorizations or [])]:
         problem = _part_problem(part, depth=0)
         if problem:

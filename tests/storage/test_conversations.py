@@ -160,6 +160,7 @@ def test_add_turn_records_usage_status_model_and_channel_of_the_conversation(
         "channel": "C1",
         "model": "claude-sonnet-4-6",
         "created_utc": "2026-03-01T09:00:00.000000+00:00",
+        "question_id": None,
     }
 
 

@@ -44,6 +44,7 @@ EXPECTED_COLUMNS = {
         "channel": str,
         "model": str,
         "created_utc": str,
+        "question_id": int,
     },
     "orders": {
         "order_id": str,
@@ -76,6 +77,18 @@ EXPECTED_COLUMNS = {
         "response_json": str,
         "created_utc": str,
         "finished_utc": str,
+    },
+    "feedback": {
+        "turn_id": int,
+        "user": str,
+        "team": str,
+        "team_domain": str,
+        "rating": str,
+        "channel": str,
+        "message_ts": str,
+        "action_ts": str,
+        "created_utc": str,
+        "updated_utc": str,
     },
 }
 
@@ -158,6 +171,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m002_product_descriptions",
         "m003_claim_leases_and_stored_messages",
         "m004_api_keys_and_idempotent_requests",
+        "m006_feedback",
     ]
     assert migrations.pending(db) == []
     db.close()
