@@ -1,4 +1,5 @@
-"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe.
+"""The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe,
+feedback.
 
 Every mistake a person can make here ends in one line on stderr that names the setting or
 option and the fix: exit status 2 for a configuration or usage mistake, 1 for anything else.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot import __version__, preflight
 from bot.api.commands import add_api_commands, add_remote_chat_options, cmd_remote_chat
+from bot.feedback_report import add_feedback_command
 from bot.logging_setup import configure_logging
 from bot.preflight import ConfigError, Unavailable
 from bot.settings import Settings, SettingsError
@@ -229,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_describe(sub)
     add_api_commands(sub, add)
+    add_feedback_command(sub, add)
     return parser
 
 

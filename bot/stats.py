@@ -1,4 +1,5 @@
-"""`shopmate stats`: turns, tokens and estimated cost per day and per channel, from storage."""
+"""`shopmate stats`: turns, tokens and estimated cost per day and per channel, from storage,
+and the share of answers rated thumbs up (bot/feedback_report.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from bot.feedback_report import print_feedback_share
 from bot.settings import Settings
 from storage import open_storage
 
@@ -109,6 +111,7 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
         return 0
     with open_storage(settings.db_path) as storage:
         rows = storage.conversations.usage_report(since, by_model=True)
+        ratings = storage.feedback.share_report(since)
     out.write(f"ShopMate usage since {since:%Y-%m-%d} (UTC), {days} day(s), {settings.db_path}\n")
     if not rows:
         out.write("No turns recorded in this period.\n")
@@ -134,6 +137,7 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
             + ", ".join(sorted(unknown))
             + "\n"
         )
+    print_feedback_share(ratings, out)
     return 0
 
 
