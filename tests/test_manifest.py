@@ -18,6 +18,7 @@ METHOD_SCOPES = {
     "chat.startStream": "chat:write",
     "chat.appendStream": "chat:write",
     "chat.stopStream": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "assistant.threads.setStatus": "assistant:write",
     "auth.test": None,
 }
@@ -76,3 +77,23 @@ def test_socket_mode_and_the_messages_tab_are_on():
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
     assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True
     assert MANIFEST["features"]["bot_user"]["display_name"]
+
+
+def test_interactivity_is_on_when_the_app_listens_to_buttons():
+    """Without it Slack never sends block_actions: the feedback buttons would do nothing."""
+    from bot.slack.server import EVENTS_PATH
+
+    assert re.search(r"@app\.action\(", slack_source()), "the feedback listener is gone?"
+    interactivity = MANIFEST["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    # HTTP mode: clicks come to the same signed URL as events (Bolt routes both).
+    url = interactivity.get("request_url")
+    if url is not None:
+        assert url.endswith(EVENTS_PATH)
+    else:
+        text = (ROOT / "manifest.yml").read_text()
+        assert re.search(
+            r"interactivity:[^\n]*\n(?:\s+#.*\n|\s+is_enabled.*\n)*"
+            r"\s+# request_url: https://YOUR-HOST" + EVENTS_PATH,
+            text,
+        )
