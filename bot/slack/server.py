@@ -89,7 +89,7 @@ def make_wsgi_app(
             environ.get("HTTP_X_SLACK_SIGNATURE") or "",
         ):
             return _json(start_response, "401 Unauthorized", {"error": "invalid_request"})
-        problem = payload_problem(raw)
+        problem = payload_problem(raw, environ.get("CONTENT_TYPE"))
         if problem is not None:
             logger.warning("Refused a signed Slack request: %s", problem)
             return _json(
@@ -146,17 +146,19 @@ _NESTED = (
 _ACTION_FIELDS = ("type", "action_id", "block_id", "value", "action_ts")
 
 
-def payload_problem(raw: bytes) -> str | None:
+def payload_problem(raw: bytes, content_type: str | None = None) -> str | None:
     """Why `raw` is not a body Bolt can take, or None if it is one.
 
     An Events API body is JSON; an interactivity body (a button click) is a form whose
-    `payload` field holds the JSON, read the way Bolt reads it. Checks shapes only (UTF-8
+    `payload` field holds the JSON. Told apart as Bolt tells them (the Content-Type, or a
+    body starting with "{"), so a body passed here never makes Bolt fail. Checks shapes only (UTF-8
     JSON object; ids and text strings; nested parts objects; actions a list of objects),
     never meaning: an unknown event type is well-formed and Bolt answers it.
     """
     try:
         text = raw.decode("utf-8")
-        if not text.lstrip().startswith("{") and "payload" in text:
+        media_type = (content_type or "").split(";")[0]
+        if media_type != "application/json" and not text.startswith("{") and "payload" in text:
             form = dict(parse_qsl(text, keep_blank_values=True))
             if "payload" not in form:
                 return "a form body without a payload field"
