@@ -1,0 +1,162 @@
+"""Feedback buttons end to end: shown under finished answers, clicked over signed HTTP, stored
+once per person per answer, acknowledged to the clicker only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.keys import Key
+from bot.simulators.slack import FakeSlack, Message
+from bot.slack.feedback import ACTION_ID, GONE
+from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, start_harness, wait_until
+from tests.slack.interactions import feedback_click, post_interaction
+
+QUESTION = "Hi, where is my order ORD-1001?"
+OTHER = "U0OTHER"
+
+
+def answered(h: Harness, text: str = QUESTION) -> tuple[dict, Message, int]:
+    """Ask, wait for the answer; its last message (with the buttons) and its stored turn id."""
+    mention = h.mention(text)
+    h.wait_answered(mention)
+    *_, last = h.replies(mention)
+    thread = Key.slack(TEAM, CHANNEL, mention["event"]["ts"])
+    turns = h.services.storage.conversations.export(str(thread))["turns"]  # type: ignore[index]
+    return mention, last, turns[-1]["id"]
+
+
+def buttons(message: Message) -> list[dict]:
+    return [
+        element
+        for block in message.blocks
+        if block.get("type") == "context_actions"
+        for element in block.get("elements", [])
+        if element.get("type") == "feedback_buttons"
+    ]
+
+
+def ephemerals(slack: FakeSlack) -> list[dict]:
+    return [call.args for call in slack.calls_to("chat.postEphemeral")]
+
+
+def click(h: Harness, message: Message, rating: str, *, user: str = USER, **kwargs) -> dict:
+    payload = feedback_click(h.slack, message, rating, user=user)
+    status = post_interaction(h.sender, payload, **kwargs)
+    assert status == 200, status
+    return payload
+
+
+def test_a_streamed_answer_ends_with_buttons_that_rate_its_stored_turn(harness: Harness) -> None:
+    mention, message, turn = answered(harness)
+
+    [element] = buttons(message)
+    assert element["action_id"] == ACTION_ID
+    assert element["positive_button"]["value"] == f"positive:{turn}"
+    assert element["negative_button"]["value"] == f"negative:{turn}"
+    # The buttons came with chat.stopStream, which ended the stream; the text is unchanged.
+    [stop] = harness.slack.calls_to("chat.stopStream")
+    assert any(b["type"] == "context_actions" for b in stop.args["blocks"])
+    assert "RM493827651GB" in message.text and not message.streaming
+
+
+def test_a_rating_is_stored_changed_and_kept_per_person_and_acked_to_the_clicker_only(
+    harness: Harness,
+) -> None:
+    mention, message, turn = answered(harness)
+    feedback = harness.services.storage.feedback
+
+    click(harness, message, "positive")
+    assert wait_until(lambda: len(ephemerals(harness.slack)) == 1)
+    assert feedback.get(turn, USER)["rating"] == "positive"  # type: ignore[index]
+
+    click(harness, message, "negative")  # the same person changes their mind
+    click(harness, message, "positive", user=OTHER)
+    assert wait_until(lambda: len(ephemerals(harness.slack)) == 3)
+    harness.settle()
+
+    assert feedback.get(turn, USER)["rating"] == "negative"  # type: ignore[index]
+    assert feedback.get(turn, OTHER)["rating"] == "positive"  # type: ignore[index]
+    acks = ephemerals(harness.slack)
+    # Each acknowledgement went to the one who clicked, in the answer's thread, nowhere else.
+    assert [a["user"] for a in acks] == [USER, USER, OTHER]
+    assert all(a["channel"] == CHANNEL for a in acks)
+    assert all(a["thread_ts"] == mention["event"]["ts"] for a in acks)
+    assert "Changed" in acks[1]["text"]
+    assert not harness.slack.calls_to("chat.postMessage")[1:], "nothing posted for everyone"
+
+
+def test_a_click_delivered_twice_is_stored_and_acknowledged_once(harness: Harness) -> None:
+    _, message, turn = answered(harness)
+    payload = click(harness, message, "negative")
+    assert post_interaction(harness.sender, payload) == 200  # the same click, delivered again
+    # A later click by someone else is the barrier: once its ack is out, the duplicate has
+    # been handled too (settle waits for every listener).
+    click(harness, message, "positive", user=OTHER)
+    assert wait_until(lambda: len(ephemerals(harness.slack)) >= 2)
+    harness.settle()
+
+    assert [a["user"] for a in ephemerals(harness.slack)] == [USER, OTHER]
+    rows = harness.services.storage.feedback.rated_answers()
+    assert [(r["turn_id"], r["positive"], r["negative"]) for r in rows] == [(turn, 1, 1)]
+
+
+def test_unsigned_or_badly_signed_clicks_are_refused_and_store_nothing(harness: Harness) -> None:
+    _, message, turn = answered(harness)
+    payload = feedback_click(harness.slack, message, "negative", user=USER)
+
+    assert post_interaction(harness.sender, payload, signature="v0=" + "0" * 64) == 401
+    assert post_interaction(harness.sender, payload, timestamp=1_600_000_000) == 401
+    assert post_interaction(harness.sender, payload, unsigned=True) == 401
+    harness.settle()
+
+    assert harness.services.storage.feedback.get(turn, USER) is None
+    assert ephemerals(harness.slack) == []
+
+
+def test_a_forged_or_stale_value_is_logged_and_answered_politely(harness: Harness, caplog) -> None:
+    _, message, turn = answered(harness)
+    other_mention, other_message, other_turn = answered(harness, "And ORD-1002?")
+    caplog.set_level(logging.WARNING, logger="bot.slack.feedback")
+
+    # A value naming another thread's answer, an answer that is gone, and garbage.
+    for value in (f"positive:{other_turn}", "negative:987654", "drop table feedback"):
+        payload = feedback_click(harness.slack, message, "positive", user=USER)
+        payload["actions"][0]["value"] = value
+        assert post_interaction(harness.sender, payload) == 200
+    assert wait_until(lambda: len(ephemerals(harness.slack)) == 3)
+    harness.settle()
+
+    assert all(a["text"] == GONE and a["user"] == USER for a in ephemerals(harness.slack))
+    assert harness.services.storage.feedback.rated_answers() == []
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.slack.feedback"]
+    assert len([m for m in logged if m.startswith("Refused")]) == 3, logged
+
+
+def test_post_and_update_answers_carry_the_buttons_on_their_final_update(services, fake_claude):
+    with FakeSlack(team_id=TEAM, streaming_supported=False) as slack:
+        h = start_harness(services, slack, fake_claude)
+        try:
+            _, message, turn = answered(h)
+            [element] = buttons(message)
+            assert element["positive_button"]["value"] == f"positive:{turn}"
+            final = slack.calls_to("chat.update")[-1]
+            assert "markdown_text" not in final.args
+            assert final.args["blocks"][0] == {"type": "markdown", "text": message.text}
+            assert "RM493827651GB" in message.text and message.format == "markdown"
+
+            click(h, message, "positive")
+            assert wait_until(lambda: services.storage.feedback.get(turn, USER) is not None)
+        finally:
+            h.server.stop()
+
+
+def test_feedback_off_shows_no_buttons(services, fake_slack, fake_claude):
+    quiet = replace(services, settings=replace(services.settings, slack_feedback=False))
+    h = start_harness(quiet, fake_slack, fake_claude)
+    try:
+        _, message, _ = answered(h)
+        assert buttons(message) == []
+        assert "RM493827651GB" in message.text
+    finally:
+        h.server.stop()
