@@ -48,7 +48,7 @@ def click(h: Harness, message: Message, rating: str, *, user: str = USER, **kwar
 
 
 def test_a_streamed_answer_ends_with_buttons_that_rate_its_stored_turn(harness: Harness) -> None:
-    mention, message, turn = answered(harness)
+    _, message, turn = answered(harness)
 
     [element] = buttons(message)
     assert element["action_id"] == ACTION_ID
@@ -115,8 +115,8 @@ def test_unsigned_or_badly_signed_clicks_are_refused_and_store_nothing(harness: 
 
 
 def test_a_forged_or_stale_value_is_logged_and_answered_politely(harness: Harness, caplog) -> None:
-    _, message, turn = answered(harness)
-    other_mention, other_message, other_turn = answered(harness, "And ORD-1002?")
+    _, _, other_turn = answered(harness, "And ORD-1002?")  # an answer in another thread
+    _, message, _ = answered(harness)
     caplog.set_level(logging.WARNING, logger="bot.slack.feedback")
 
     # A value naming another thread's answer, an answer that is gone, and garbage.

@@ -1,4 +1,4 @@
-"""FeedbackStore: one rating per person per answer, re-deliveries stored once, reports for people."""
+"""FeedbackStore: one rating per person per answer, re-deliveries stored once, reports."""
 
 from __future__ import annotations
 
