@@ -192,6 +192,9 @@ def parse_blocks(raw: Any) -> list[dict[str, Any]]:
                 raise SlackError("invalid_blocks")
     if markdown_total > MARKDOWN_BLOCKS_MAX:
         raise SlackError("invalid_blocks")
+    from fakes.slack.block_kit import check_blocks  # it raises this module's SlackError
+
+    check_blocks(raw)  # interactive blocks (feedback buttons) and block_ids, as Slack checks
     return [dict(b) for b in raw]
 
 

@@ -3,14 +3,18 @@ once per person per answer, acknowledged to the clicker only."""
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import replace
 
 from bot.keys import Key
-from bot.simulators.slack import FakeSlack, Message
 from bot.slack.feedback import ACTION_ID, GONE
+from fakes.slack import FakeSlack, Message
+from fakes.slack.clicks import click as click_payload
 from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, start_harness, wait_until
-from tests.slack.interactions import feedback_click, post_interaction
 
 QUESTION = "Hi, where is my order ORD-1001?"
 OTHER = "U0OTHER"
@@ -37,14 +41,42 @@ def buttons(message: Message) -> list[dict]:
 
 
 def ephemerals(slack: FakeSlack) -> list[dict]:
-    return [call.args for call in slack.calls_to("chat.postEphemeral")]
+    """What each person was shown only to them (chat.postEphemeral), in order."""
+    return [
+        {"user": e.user, "channel": e.channel, "thread_ts": e.thread_ts, "text": e.text}
+        for e in slack.ephemerals()
+    ]
 
 
-def click(h: Harness, message: Message, rating: str, *, user: str = USER, **kwargs) -> dict:
+def feedback_click(slack: FakeSlack, message: Message, rating: str, *, user: str) -> dict:
+    """The block_actions payload of `user` clicking a thumb shown under `message`."""
+    return click_payload(
+        slack, message.channel, message.ts, user=user, action_id=ACTION_ID, button=rating
+    )
+
+
+def post_interaction(sender, payload: dict, **kwargs) -> int:
+    return sender.post_interaction(payload, **kwargs)[0]
+
+
+def click(h: Harness, message: Message, rating: str, *, user: str = USER) -> dict:
     payload = feedback_click(h.slack, message, rating, user=user)
-    status = post_interaction(h.sender, payload, **kwargs)
-    assert status == 200, status
+    assert post_interaction(h.sender, payload) == 200
     return payload
+
+
+def post_unsigned(url: str, payload: dict) -> int:
+    """A click with no signature headers at all, as a stranger could send one."""
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def test_a_streamed_answer_ends_with_buttons_that_rate_its_stored_turn(harness: Harness) -> None:
@@ -107,7 +139,7 @@ def test_unsigned_or_badly_signed_clicks_are_refused_and_store_nothing(harness: 
 
     assert post_interaction(harness.sender, payload, signature="v0=" + "0" * 64) == 401
     assert post_interaction(harness.sender, payload, timestamp=1_600_000_000) == 401
-    assert post_interaction(harness.sender, payload, unsigned=True) == 401
+    assert post_unsigned(harness.sender.url, payload) == 401
     harness.settle()
 
     assert harness.services.storage.feedback.get(turn, USER) is None

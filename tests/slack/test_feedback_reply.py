@@ -7,9 +7,9 @@ import logging
 from slack_sdk import WebClient
 
 from bot.events import TextDelta, TurnComplete, Usage
-from bot.simulators.slack import FakeSlack
 from bot.slack.budget import CallBudget
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply
+from fakes.slack import FakeSlack
 from tests.slack.conftest import CHANNEL, TEAM, USER
 
 THREAD = "1700000000.000100"
