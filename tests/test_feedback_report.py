@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from fakes.slack import FakeSlack
 from storage import open_storage
 from storage.feedback import Click
 
@@ -115,3 +116,21 @@ def test_feedback_on_an_empty_database_says_so(tmp_path, monkeypatch, capsys) ->
     monkeypatch.setenv("SHOPMATE_DB", str(db_path))
     assert main(["feedback", "--negative"]) == 0
     assert "No rated answers" in capsys.readouterr().out
+
+
+def test_feedback_asks_slack_for_permalinks_when_it_has_a_token(rated_db, monkeypatch, capsys):
+    with FakeSlack(team_domain="threadco-hq") as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        assert main(["feedback", "--since", "7d"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("https://threadco-hq.slack.com/archives/") == 2, out
+        assert "(built)" not in out
+        assert len(slack.calls_to("chat.getPermalink")) == 2
+
+        # Slack refuses: the links are built instead, and the output says why.
+        slack.fail_next("chat.getPermalink", error="channel_not_found")
+        assert main(["feedback", "--since", "7d"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("https://threadco.slack.com/archives/") == 2, out
+        assert "(chat.getPermalink: channel_not_found)" in out

@@ -11,10 +11,22 @@ import urllib.request
 from dataclasses import replace
 
 from bot.keys import Key
+from bot.slack.app import build_app, build_web_client
 from bot.slack.feedback import ACTION_ID, GONE
+from bot.slack.socket_mode import ShopMateSocketModeHandler
 from fakes.slack import FakeSlack, Message
 from fakes.slack.clicks import click as click_payload
-from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, start_harness, wait_until
+from fakes.slack.events import mention_event, next_ts
+from fakes.slack.socket_mode import FakeSocketMode
+from tests.slack.conftest import (
+    CHANNEL,
+    TEAM,
+    USER,
+    Harness,
+    ListenerPool,
+    start_harness,
+    wait_until,
+)
 
 QUESTION = "Hi, where is my order ORD-1001?"
 OTHER = "U0OTHER"
@@ -192,3 +204,41 @@ def test_feedback_off_shows_no_buttons(services, fake_slack, fake_claude):
         assert "RM493827651GB" in message.text
     finally:
         h.server.stop()
+
+
+def test_clicks_over_socket_mode_are_acked_stored_once_and_answered(
+    services, fake_slack, fake_claude
+) -> None:
+    """Socket Mode: the click comes as an `interactive` envelope; our client acks it, and the
+    same click delivered again (a second envelope) is stored and acknowledged once."""
+    with FakeSocketMode() as socket_mode:
+        fake_slack.socket_mode = socket_mode
+        web = build_web_client(replace(services.settings, slack_api_url=fake_slack.api_url))
+        pool = ListenerPool(services.settings.slack_workers)
+        app, _ = build_app(services, web_client=web, socket_mode=True, listener_executor=pool)
+        handler = ShopMateSocketModeHandler(app, "xapp-1-test")
+        handler.connect()
+        try:
+            mention = mention_event(
+                team=TEAM, channel=CHANNEL, user=USER, text="<@UBOT> " + QUESTION, ts=next_ts()
+            )
+            socket_mode.send_event(mention)
+            key = str(Key.slack(TEAM, CHANNEL, mention["event"]["ts"]))
+            assert wait_until(lambda: services.storage.events.status(key) == "done")
+            *_, message = fake_slack.messages(CHANNEL, mention["event"]["ts"])
+            [element] = buttons(message)
+            turn = int(element["positive_button"]["value"].split(":")[1])
+
+            payload = feedback_click(fake_slack, message, "negative", user=USER)
+            first = socket_mode.send_interaction(payload)
+            again = socket_mode.send_interaction(payload)
+            assert socket_mode.wait_for(
+                lambda: socket_mode.acked(first) and socket_mode.acked(again)
+            )
+            assert wait_until(lambda: len(ephemerals(fake_slack)) >= 1)
+            assert pool.wait_idle(15.0)
+
+            assert services.storage.feedback.get(turn, USER)["rating"] == "negative"  # type: ignore[index]
+            assert [e["user"] for e in ephemerals(fake_slack)] == [USER]
+        finally:
+            handler.close()
