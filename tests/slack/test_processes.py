@@ -20,7 +20,7 @@ from fakes.slack.events import mention_event
 from storage import Storage, open_storage, to_utc_iso, utc_now
 from tests.conftest import SAMPLE_ORDERS
 from tests.slack.conftest import CHANNEL, TEAM, USER, wait_until
-from tests.slack.replicas import WAIT, GatedModel, ServeProcess, serve_env
+from tests.slack.processes import WAIT, GatedModel, ShopMateProcess, environment
 
 # Leases short enough to expire within the test, long enough that a loaded machine never
 # misses a renewal (renewed ten times per lease).
@@ -49,17 +49,17 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[ServeProcess]]:
+def started(tmp_path: Path) -> Iterator[list[ShopMateProcess]]:
     """Processes a test starts, stopped (or reaped) at the end whatever happened."""
-    processes: list[ServeProcess] = []
+    processes: list[ShopMateProcess] = []
     yield processes
     for process in processes:
         process.stop()
 
 
-def start(started: list[ServeProcess], env: dict[str, str], cwd: Path, *names: str):
+def start(started: list[ShopMateProcess], env: dict[str, str], cwd: Path, *names: str):
     """Start one process per name at once; return them once all listen."""
-    processes = [ServeProcess(env, cwd, name) for name in names]
+    processes = [ShopMateProcess.serve(env, cwd, name) for name in names]
     started.extend(processes)
     return [process.ready() for process in processes]
 
@@ -92,7 +92,7 @@ def test_a_process_killed_mid_answer_is_answered_by_the_next_from_the_stored_tex
     tmp_path, db, slack, started
 ):
     with FakeClaude(pace=Pace(tokens_per_s=4)) as claude:  # slow: the answer is mid-stream
-        env = serve_env(Path(db.path), slack.api_url, claude.url, **LEASES)
+        env = environment(Path(db.path), slack.api_url, claude.url, **LEASES)
         [first] = start(started, env, tmp_path, "first")
         payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hello")
         key = key_of(payload)
@@ -130,7 +130,7 @@ def test_a_live_process_takes_over_a_dead_ones_message_once_its_lease_ran_out(
 ):
     gated = GatedModel()
     with FakeClaude(model=gated) as claude:
-        env = serve_env(Path(db.path), slack.api_url, claude.url, **LEASES)
+        env = environment(Path(db.path), slack.api_url, claude.url, **LEASES)
         doomed, survivor = start(started, env, tmp_path, "doomed", "survivor")
         payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="Where is ORD-1001?")
         key = key_of(payload)
@@ -151,7 +151,7 @@ def test_two_processes_receiving_the_same_events_answer_each_message_once(
     tmp_path, db, slack, started
 ):
     with FakeClaude() as claude:
-        env = serve_env(Path(db.path), slack.api_url, claude.url, **LEASES)
+        env = environment(Path(db.path), slack.api_url, claude.url, **LEASES)
         pair = start(started, env, tmp_path, "a", "b")
         payloads = [
             mention_event(team=TEAM, channel=f"C{n:04d}", user=USER, text="hello") for n in range(8)
@@ -165,7 +165,7 @@ def test_two_processes_receiving_the_same_events_answer_each_message_once(
             for process in pair
         ]
 
-        def send(delivery: tuple[ServeProcess, dict, int | None]) -> int:
+        def send(delivery: tuple[ShopMateProcess, dict, int | None]) -> int:
             process, payload, retry = delivery
             return process.deliver(payload, retry_num=retry)
 
@@ -195,7 +195,7 @@ def test_two_processes_receiving_the_same_events_answer_each_message_once(
 def test_a_rolling_restart_never_takes_over_a_live_processs_message(tmp_path, db, slack, started):
     gated = GatedModel()
     with FakeClaude(model=gated) as claude:
-        env = serve_env(Path(db.path), slack.api_url, claude.url, **LEASES)
+        env = environment(Path(db.path), slack.api_url, claude.url, **LEASES)
         [old] = start(started, env, tmp_path, "old")
         payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hello")
         key = key_of(payload)

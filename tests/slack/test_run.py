@@ -58,10 +58,17 @@ def running(
     with FakeSlack(team_id=TEAM) as slack, FakeSocketMode() as socket_mode:
         slack.socket_mode = socket_mode
         # A 1 s ping interval: a silent connection is noticed in seconds, not tens of them.
-        env = environment(tmp_path, slack, module_claude, SHOPMATE_SOCKET_PING_INTERVAL="1")
+        env = environment(
+            tmp_path / "shopmate.db",
+            slack.api_url,
+            module_claude.url,
+            SHOPMATE_SOCKET_PING_INTERVAL="1",
+        )
         process = ShopMateProcess(["run"], env, tmp_path)
         try:
-            assert process.wait_for_log(r"connected to Slack with Socket Mode", WAIT), process.log
+            assert process.wait_log(r"connected to Slack with Socket Mode", timeout=WAIT), (
+                process.log
+            )
             yield Running(process, slack, socket_mode)
         finally:
             process.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import urllib.request
@@ -15,46 +14,18 @@ import pytest
 from fakes.claude import FakeClaude
 from fakes.slack import FakeSlack
 from fakes.slack.events import EventSender, mention_event, next_ts
-
-SECRET = "serve-test-secret"
+from tests.slack.processes import SECRET, ShopMateProcess, environment
 
 
 @pytest.fixture
 def served(tmp_path: Path, fake_claude: FakeClaude) -> Iterator[tuple[str, FakeSlack]]:
     with FakeSlack(team_id="T0001") as slack:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "SLACK_BOT_TOKEN": "xoxb-serve-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "ANTHROPIC_API_KEY": "test-key",
-            "ANTHROPIC_BASE_URL": fake_claude.url,
-            "SHOPMATE_DB": str(tmp_path / "serve.db"),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", "0"],
-            env=env,
-            cwd=tmp_path,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
+        env = environment(tmp_path / "serve.db", slack.api_url, fake_claude.url)
+        process = ShopMateProcess.serve(env, tmp_path)
         try:
-            url = None
-            for _ in range(200):  # bounded: the first lines of the log
-                line = process.stderr.readline()
-                match = re.search(r"listening on (http://\S+?)/slack/events", line)
-                if match:
-                    url = match.group(1)
-                    break
-                if not line and process.poll() is not None:
-                    break
-            assert url, "serve never said where it listens"
-            yield url, slack
+            yield process.ready().url, slack
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            process.stop()
 
 
 def test_serve_answers_health_checks_and_signed_mentions(served):

@@ -69,12 +69,12 @@ class Deployed:
 def deployed(mode: str, tmp_path: Path, claude: FakeClaude, **env: str) -> Iterator[Deployed]:
     with FakeSlack(team_id=TEAM) as slack, FakeSocketMode() as socket_mode:
         slack.socket_mode = socket_mode
-        environ = environment(tmp_path, slack, claude, **env)
+        environ = environment(tmp_path / "shopmate.db", slack.api_url, claude.url, **env)
         args = ["serve", "--port", "0"] if mode == "serve" else ["run"]
         process = ShopMateProcess(args, environ, tmp_path)
         try:
             ready = r"listening on (http://\S+?)/slack/events|connected to Slack with Socket Mode"
-            match = process.wait_for_log(ready, WAIT)
+            match = process.wait_log(ready, timeout=WAIT)
             assert match, process.log
             yield Deployed(
                 mode, process, slack, socket_mode, match.group(1), Path(environ["SHOPMATE_DB"])

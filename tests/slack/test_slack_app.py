@@ -12,7 +12,7 @@ from bot import prompts
 from fakes.claude import Pace, http_error, reply, tool_call
 from fakes.slack.events import mention_event, message_event, next_ts, sign
 from tests.slack.conftest import CHANNEL, DM, TEAM, USER, start_harness, wait_until
-from tests.slack.replicas import ServeProcess, serve_env
+from tests.slack.processes import ShopMateProcess, environment
 
 ORDER_QUESTION = "Hi, where is my order ORD-1001?"
 
@@ -150,8 +150,8 @@ def test_dedupe_survives_a_restart(harness, services, fake_slack, fake_claude, t
     harness.server.stop()
     services.close()
     # The restart is a new OS process on the same file: nothing in memory survives it.
-    env = serve_env(services.settings.db_path, fake_slack.api_url, fake_claude.url)
-    restarted = ServeProcess(env, tmp_path, "restarted").ready()
+    env = environment(services.settings.db_path, fake_slack.api_url, fake_claude.url)
+    restarted = ShopMateProcess.serve(env, tmp_path, "restarted").ready()
     try:
         assert restarted.deliver(mention, retry_num=1, retry_reason="timeout") == 200
         key = f"slack:{TEAM}:{CHANNEL}:{mention['event']['ts']}"

@@ -17,7 +17,7 @@ from bot.slack.responder import MAX_ATTEMPTS
 from bot.slack.server import start_up
 from fakes.slack.events import mention_event, next_ts
 from tests.slack.conftest import CHANNEL, TEAM, USER, wait_until
-from tests.slack.replicas import GatedModel
+from tests.slack.processes import GatedModel
 from tests.trust.conftest import slack_client, thread_key
 
 
