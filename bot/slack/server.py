@@ -55,6 +55,7 @@ def make_wsgi_app(
     Once `drain` is stopping (SIGTERM), events get 503 instead of an ack, so Slack sends them
     again (to the next process), and /healthz answers 503 so load balancers move on. An
     event acked before that is counted as work in flight until Bolt has handed it over.
+    Button clicks are still taken until the grace is over: Slack never sends a click again.
     """
     bolt = SlackRequestHandler(app)
     # slack_bolt keeps the secret it verifies with privately and offers no accessor.
@@ -100,7 +101,10 @@ def make_wsgi_app(
         if drain is None:
             return bolt(environ, start_response)
         with drain.working():
-            if drain.stopping.is_set():
+            # A click is never sent again (the person sees an error instead), and it is quick
+            # work: it is still taken during the grace. Events are left for the next process.
+            click = is_interaction(raw, environ.get("CONTENT_TYPE"))
+            if drain.stopping.is_set() and (drain.expired.is_set() or not click):
                 # Never ack-and-ignore: unacked, Slack sends the event again.
                 return _json(
                     start_response, "503 Service Unavailable", {"ok": False, "error": "restarting"}
@@ -157,8 +161,7 @@ def payload_problem(raw: bytes, content_type: str | None = None) -> str | None:
     """
     try:
         text = raw.decode("utf-8")
-        media_type = (content_type or "").split(";")[0]
-        if media_type != "application/json" and not text.startswith("{") and "payload" in text:
+        if is_interaction(raw, content_type):
             form = dict(parse_qsl(text, keep_blank_values=True))
             if "payload" not in form:
                 return "a form body without a payload field"
@@ -193,6 +196,12 @@ def payload_problem(raw: bytes, content_type: str | None = None) -> str | None:
         if problem:
             return problem
     return None
+
+
+def is_interaction(raw: bytes, content_type: str | None) -> bool:
+    """A form body with a `payload` field (a click), as Bolt tells it from an event's JSON."""
+    media_type = (content_type or "").split(";")[0]
+    return media_type != "application/json" and not raw.startswith(b"{") and b"payload" in raw
 
 
 def _part_problem(part: dict[str, Any], *, depth: int) -> str | None:

@@ -3,8 +3,10 @@ once per person per answer, acknowledged to the clicker only."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,11 +15,13 @@ from dataclasses import replace
 from bot.keys import Key
 from bot.slack.app import build_app, build_web_client
 from bot.slack.feedback import ACTION_ID, GONE
+from bot.slack.server import make_wsgi_app
 from bot.slack.socket_mode import ShopMateSocketModeHandler
 from fakes.slack import FakeSlack, Message
 from fakes.slack.clicks import click as click_payload
-from fakes.slack.events import mention_event, next_ts
+from fakes.slack.events import mention_event, next_ts, sign
 from fakes.slack.socket_mode import FakeSocketMode
+from tests.conftest import SECRET
 from tests.slack.conftest import (
     CHANNEL,
     TEAM,
@@ -242,3 +246,47 @@ def test_clicks_over_socket_mode_are_acked_stored_once_and_answered(
             assert [e["user"] for e in ephemerals(fake_slack)] == [USER]
         finally:
             handler.close()
+
+
+def test_a_click_during_a_graceful_shutdown_is_still_taken_but_events_are_not(
+    harness: Harness,
+) -> None:
+    """Slack re-sends an event refused with 503 to the next process, but never a click."""
+    _, message, turn = answered(harness)
+    pool = ListenerPool(2)
+    web = build_web_client(replace(harness.services.settings, slack_api_url=harness.slack.api_url))
+    app, responder = build_app(harness.services, web_client=web, listener_executor=pool)
+    wsgi = make_wsgi_app(app, drain=responder.drain)
+    responder.drain.stopping.set()  # SIGTERM: draining
+
+    click_body = urllib.parse.urlencode(
+        {"payload": json.dumps(feedback_click(harness.slack, message, "positive", user=USER))}
+    ).encode()
+    event_body = json.dumps(
+        mention_event(team=TEAM, channel=CHANNEL, user=USER, text="<@UBOT> hi", ts=next_ts())
+    ).encode()
+    assert call_wsgi(wsgi, click_body, "application/x-www-form-urlencoded").startswith("200")
+    assert call_wsgi(wsgi, event_body, "application/json").startswith("503")
+    assert pool.wait_idle(15.0)
+    assert harness.services.storage.feedback.get(turn, USER)["rating"] == "positive"  # type: ignore[index]
+
+    responder.drain.expired.set()  # the grace is over: nothing more is taken
+    assert call_wsgi(wsgi, click_body, "application/x-www-form-urlencoded").startswith("503")
+
+
+def call_wsgi(wsgi, body: bytes, content_type: str) -> str:
+    """One signed POST /slack/events straight into the WSGI app; its status line."""
+    timestamp = str(int(time.time()))
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/slack/events",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp,
+        "HTTP_X_SLACK_SIGNATURE": sign(SECRET, body, timestamp),
+        "wsgi.input": io.BytesIO(body),
+    }
+    status: list[str] = []
+    b"".join(wsgi(environ, lambda line, headers, exc_info=None: status.append(line)))
+    return status[0]
