@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_describe(sub)
     add_api_commands(sub, add)
     add_feedback_command(sub, add)
+    from bot.handoff.cli import register as register_handoff
+
+    register_handoff(sub, add)
     return parser
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.engine import Engine
 from bot.events import EngineEvent, TurnComplete, TurnFailed
+from bot.tools.registry import ToolContext
 from storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ class ConversationService:
             "model": self.engine.config.model,
             "question_id": question_id,
         }
-        for event in self.engine.run_turn(history, text):
+        # Tools that act on the conversation (the hand-off) learn here whose thread it is.
+        context = ToolContext(conversation=thread_key, user=user, team=team)
+        for event in self.engine.run_turn(history, text, context=context):
             if isinstance(event, TurnComplete):
                 turn_id = conversations.add_turn(
                     thread_key, event.messages, usage=event.usage.as_dict(), **owner

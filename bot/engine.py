@@ -31,7 +31,7 @@ from bot.events import (
 from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
 from bot.prefetch import Prefetcher, text_of
 from bot.settings import Settings
-from bot.tools.registry import ToolRegistry, ToolResult
+from bot.tools.registry import ToolContext, ToolRegistry, ToolResult
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +77,18 @@ class Engine:
         )
 
     def run_turn(
-        self, history: list[Message], user_content: str | list[dict[str, Any]]
+        self,
+        history: list[Message],
+        user_content: str | list[dict[str, Any]],
+        *,
+        context: ToolContext | None = None,
     ) -> Iterator[EngineEvent]:
         """Yield events for one answer; always ends with TurnComplete or TurnFailed.
 
         Prefetched calls go after the question, as an assistant `tool_use` turn and the user
         turn of its results (the order the API requires), through the same registry, events
         and storage as a call Claude makes; a failed turn stores none of them.
+        `context` (the conversation and asker) is handed to tools that act on it.
         """
         conversation = repair([*history, {"role": "user", "content": user_content}])
         new_messages: list[Message] = []
@@ -91,7 +96,7 @@ class Engine:
         if prefetched:
             # Exactly what Claude would have sent and got back: its tool_use turn, then ours.
             new_messages.append({"role": "assistant", "content": prefetched})
-            new_messages.append((yield from self._run_tools(prefetched)))
+            new_messages.append((yield from self._run_tools(prefetched, context)))
         usage = Usage()
         answer: list[str] = []
         for round_number in range(self.config.max_rounds):
@@ -119,7 +124,7 @@ class Engine:
             tool_uses = [b for b in assistant["content"] if b["type"] == "tool_use"]
             if tool_uses:
                 new_messages.append(assistant)
-                new_messages.append((yield from self._run_tools(tool_uses)))
+                new_messages.append((yield from self._run_tools(tool_uses, context)))
                 if message.stop_reason == "tool_use":
                     continue
             elif assistant["content"]:
@@ -217,12 +222,14 @@ class Engine:
             for call in planned
         ]
 
-    def _run_tools(self, tool_uses: list[dict[str, Any]]) -> Iterator[EngineEvent]:
+    def _run_tools(
+        self, tool_uses: list[dict[str, Any]], context: ToolContext | None = None
+    ) -> Iterator[EngineEvent]:
         """Run every tool_use of one turn at once; return the single user message of results."""
         for block in tool_uses:
             yield ToolStarted(block["id"], block["name"], _as_dict(block["input"]))
         futures = [
-            self._tool_pool.submit(self.tools.run, block["name"], block["input"])
+            self._tool_pool.submit(self.tools.run, block["name"], block["input"], context)
             for block in tool_uses
         ]
         results: list[dict[str, Any]] = []

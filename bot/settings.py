@@ -74,6 +74,11 @@ class Settings:
     api_key_tokens_per_day: int = 2_000_000
     api_max_body_bytes: int = 65_536
     api_key_describes_per_minute: int = 30
+    # The hand-off to people (escalations, approvals); see bot/handoff/.
+    escalation_channel: str | None = None
+    escalation_group: str | None = None
+    approvers: tuple[str, ...] = ()
+    approvers_cache_seconds: float = 60.0
 
     @classmethod
     def load(
@@ -109,6 +114,7 @@ class Settings:
                 f"SHOPMATE_CLAIM_LEASE={self.claim_lease_seconds:g}, so one late renewal does not "
                 "hand a message that is being answered to another process."
             )
+        _check_slack_ids(self)
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 
@@ -187,6 +193,24 @@ class _Spec:
                 f"{self.env}={raw!r} must be one of {', '.join(self.choices)}. {self.help}"
             )
         return value
+
+
+def _check_slack_ids(settings: Settings) -> None:
+    """Hand-off ids are Slack ids, not names: '#support' or '@team' would fail much later."""
+    checks = [
+        ("SHOPMATE_ESCALATION_CHANNEL", settings.escalation_channel, "CG", "a channel id (C...)"),
+        ("SHOPMATE_ESCALATION_GROUP", settings.escalation_group, "S", "a user group id (S...)"),
+    ]
+    checks += [
+        ("SHOPMATE_APPROVERS", item, "UWS", "user ids (U...) or user group ids (S...)")
+        for item in settings.approvers
+    ]
+    for env, value, first, what in checks:
+        if value and not re.fullmatch(f"[{first}][A-Z0-9]{{2,}}", value):
+            raise SettingsError(
+                f"{env}: {value!r} is not {what}. Copy the id from Slack (a channel's or group's "
+                "details, a person's profile: More > Copy member ID)."
+            )
 
 
 def parse_days(raw: str) -> int:
@@ -502,5 +526,30 @@ SPECS: tuple[_Spec, ...] = (
         "integer",
         "Give how many new product descriptions one API key may ask for per minute, e.g. 30.",
         minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_ESCALATION_CHANNEL",
+        "escalation_channel",
+        "string",
+        "Give the id (C...) of the channel where hand-offs and approval requests are posted.",
+    ),
+    _Spec(
+        "SHOPMATE_ESCALATION_GROUP",
+        "escalation_group",
+        "string",
+        "Give the id (S...) of the user group mentioned on each hand-off, e.g. S0123ABCD.",
+    ),
+    _Spec(
+        "SHOPMATE_APPROVERS",
+        "approvers",
+        "list",
+        "Give comma-separated user ids (U...) or user group ids (S...) who may approve changes.",
+    ),
+    _Spec(
+        "SHOPMATE_APPROVERS_CACHE_S",
+        "approvers_cache_seconds",
+        "number",
+        "Give how many seconds a user group's members are remembered, e.g. 60.",
+        minimum=0,
     ),
 )

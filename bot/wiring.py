@@ -9,9 +9,11 @@ import anthropic
 from bot.claude_client import make_client
 from bot.conversation import ConversationService
 from bot.engine import Engine, EngineConfig
+from bot.handoff.service import HandoffService
 from bot.prefetch import OrderIdPrefetcher
 from bot.settings import Settings
 from bot.tools import ToolRegistry, get_order_tool
+from bot.tools.handoff import handoff_tools
 from storage import Storage, open_storage
 
 
@@ -23,6 +25,8 @@ class Services:
     storage: Storage
     engine: Engine
     conversations: ConversationService
+    # Fronts that can reach people register their notifier here (bot/slack/app.py does).
+    handoff: HandoffService | None = None
 
     def close(self) -> None:
         self.storage.close()
@@ -31,7 +35,13 @@ class Services:
 def build_services(settings: Settings, *, client: anthropic.Anthropic | None = None) -> Services:
     """Open storage and build the engine; `client` lets tests and the demo pass their own."""
     storage = open_storage(settings.db_path)
-    tools = ToolRegistry([get_order_tool(storage.orders, id_pattern=settings.order_id_pattern)])
+    handoff = HandoffService(storage.handoff, channel_configured=bool(settings.escalation_channel))
+    tools = ToolRegistry(
+        [
+            get_order_tool(storage.orders, id_pattern=settings.order_id_pattern),
+            *handoff_tools(handoff, storage.orders, id_pattern=settings.order_id_pattern),
+        ]
+    )
     engine = Engine(
         client or make_client(settings),
         tools,
@@ -45,4 +55,4 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
         if settings.prefetch_orders
         else None,
     )
-    return Services(settings, storage, engine, ConversationService(storage, engine))
+    return Services(settings, storage, engine, ConversationService(storage, engine), handoff)

@@ -27,6 +27,7 @@ from storage.database import (
 from storage.descriptions import DescriptionStore
 from storage.events import EventLog
 from storage.feedback import FeedbackStore
+from storage.handoff import HandoffStore
 from storage.migrations import migrate
 from storage.orders import OrderStore
 
@@ -40,6 +41,7 @@ __all__ = [
     "DescriptionStore",
     "EventLog",
     "FeedbackStore",
+    "HandoffStore",
     "OrderStore",
     "Storage",
     "StorageClosed",
@@ -64,6 +66,7 @@ class Storage:
         self.api_keys = ApiKeyStore(shared)
         self.api_requests = ApiRequestStore(shared)
         self.feedback = FeedbackStore(shared)
+        self.handoff = HandoffStore(shared, self.orders)
 
     @property
     def path(self) -> str:

@@ -293,6 +293,82 @@ def m006_feedback(db: Database) -> None:
     db.table("turns").add_column("question_id", int)
 
 
+@migrations()
+def m008_escalations_and_requests(db: Database) -> None:
+    """Hand-offs to people: escalations, change requests a person approves, and their audit.
+
+    `escalations`: one row per (thread, reason), enforced by a unique index, so Claude asking
+    twice (or two turns racing) files one escalation; the insert itself decides, never a read
+    before it. `change_requests`: a size exchange or refund waiting for an approver; at most
+    one *pending* request per (order, kind) (a partial unique index), and the decision is a
+    conditional UPDATE ... WHERE status = 'pending', so a double click decides once.
+    `handoff_audit`: every step (filed, posted, decided, refused, ignored), append-only.
+    `orders.note`: what a person decided about the order, shown by get_order.
+    """
+    db.table("escalations").create(
+        {
+            "id": int,
+            "thread_key": str,
+            "reason": str,
+            "summary": str,
+            "order_id": str,
+            "user": str,
+            "team": str,
+            "status": str,
+            "channel": str,
+            "message_ts": str,
+            "permalink": str,
+            "created_utc": str,
+            "updated_utc": str,
+        },
+        pk="id",
+        not_null={"thread_key", "reason", "summary", "status", "created_utc", "updated_utc"},
+    )
+    db.table("escalations").create_index(["thread_key", "reason"], unique=True)
+    db.table("escalations").create_index(["status", "created_utc"])
+    db.table("change_requests").create(
+        {
+            "id": int,
+            "kind": str,
+            "order_id": str,
+            "details_json": str,
+            "reason": str,
+            "thread_key": str,
+            "user": str,
+            "team": str,
+            "status": str,
+            "channel": str,
+            "message_ts": str,
+            "decided_by": str,
+            "decided_utc": str,
+            "created_utc": str,
+        },
+        pk="id",
+        not_null={"kind", "order_id", "details_json", "thread_key", "status", "created_utc"},
+    )
+    # sqlite-utils' create_index has no WHERE; a partial index needs plain SQL.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_change_requests_one_pending "
+        "ON change_requests (order_id, kind) WHERE status = 'pending'"
+    )
+    db.table("change_requests").create_index(["status", "created_utc"])
+    db.table("handoff_audit").create(
+        {
+            "id": int,
+            "at_utc": str,
+            "actor": str,
+            "action": str,
+            "subject": str,
+            "subject_id": int,
+            "detail_json": str,
+        },
+        pk="id",
+        not_null={"at_utc", "action", "subject", "subject_id"},
+    )
+    db.table("handoff_audit").create_index(["subject", "subject_id"])
+    db.table("orders").add_column("note", str)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

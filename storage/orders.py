@@ -10,6 +10,8 @@ from storage.database import SharedDatabase
 logger = logging.getLogger(__name__)
 
 ORDER_FIELDS = ("order_id", "status", "item", "eta", "tracking")
+# Written by people's decisions (an approved exchange), never by an import.
+DECISION_FIELDS = ("note",)
 
 # Well under SQLite's limit on bound parameters in one statement.
 _LOOKUP_CHUNK = 500
@@ -53,14 +55,40 @@ class OrderStore:
         return counts
 
     def get(self, order_id: str) -> dict[str, Any] | None:
-        """The order with exactly this id, or None."""
+        """The order with exactly this id (with its `note` if a person left one), or None."""
         with self._shared.read() as db:
             rows = list(
                 db.table("orders").rows_where(
-                    "order_id = ?", [order_id], select=", ".join(ORDER_FIELDS), limit=1
+                    "order_id = ?",
+                    [order_id],
+                    select=", ".join(ORDER_FIELDS + DECISION_FIELDS),
+                    limit=1,
                 )
             )
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        # Only orders a person decided about carry a note; the rest look as imported.
+        return {k: v for k, v in rows[0].items() if k not in DECISION_FIELDS or v is not None}
+
+    def record_decision(self, order_id: str, *, note: str, status: str | None = None) -> bool:
+        """Write what a person decided about an order (a note, maybe a new status).
+
+        Joins the caller's transaction when there is one (`write()` nests as a savepoint),
+        so a decision and its effect on the order commit together. False if no such order.
+        """
+        changes: dict[str, Any] = {"note": note, "updated_utc": self._shared.now()}
+        if status is not None:
+            changes["status"] = status
+        with self._shared.write() as db:
+            assignments = ", ".join(f"[{column}] = ?" for column in changes)
+            cursor = db.execute(
+                f"update orders set {assignments} where order_id = ?",
+                [*changes.values(), order_id],
+            )
+            found = cursor.rowcount == 1
+        if found:
+            logger.info("order %s: %s", order_id, note)
+        return found
 
     def count(self) -> int:
         with self._shared.read() as db:

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.settings import Settings
+from bot.slack.approvals import register_handoff
 from bot.slack.budget import CallBudget
 from bot.slack.drain import DrainingExecutor
 from bot.slack.feedback import register_feedback_listeners
@@ -91,6 +92,7 @@ def build_app(
     register_listeners(app, responder)
     # Clicks on buttons already shown are stored even with SHOPMATE_FEEDBACK off.
     register_feedback_listeners(app, services.storage.feedback)
+    register_handoff(app, services)  # escalations through this client; Approve / Reject buttons
     return app, responder
 
 

@@ -86,4 +86,7 @@ def order_result(order: dict[str, Any]) -> dict[str, Any]:
     if order.get("tracking"):
         result["tracking_number"] = order["tracking"]
         result["track_url"] = ROYAL_MAIL_TRACKING_URL.format(tracking=order["tracking"])
+    if order.get("note"):
+        # What a person decided about it (an approved exchange), so Claude never contradicts it.
+        result["note"] = order["note"]
     return result

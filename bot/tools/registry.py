@@ -36,13 +36,38 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class ToolContext:
+    """Where and for whom a turn runs, for tools that act on the conversation (the hand-off).
+
+    Plain strings, so the engine that carries it knows nothing of Slack: `conversation` is
+    the stored thread key (`bot.keys.Key.parse` reads it back), `user`/`team` the asker.
+    """
+
+    conversation: str
+    user: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
 class Tool:
-    """One tool: its Claude-facing definition and the function that runs it."""
+    """One tool: its Claude-facing definition and the function that runs it.
+
+    A tool that must know whose conversation it acts in (an escalation names the thread and
+    the asker) gives `context_handler` instead of `handler`; the registry passes it the turn's
+    `ToolContext`. A tool that only reads (get_order) keeps the plain `handler`.
+    """
 
     name: str
     description: str
     input_schema: dict[str, Any]
-    handler: Callable[[dict[str, Any]], ToolResult] = field(compare=False)
+    handler: Callable[[dict[str, Any]], ToolResult] | None = field(default=None, compare=False)
+    context_handler: Callable[[dict[str, Any], ToolContext], ToolResult] | None = field(
+        default=None, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.context_handler is None):
+            raise ValueError(f"tool {self.name!r} needs exactly one of handler, context_handler")
 
     def to_param(self) -> dict[str, Any]:
         return {
@@ -74,7 +99,7 @@ class ToolRegistry:
         """Tool definitions in the Messages API's `tools` format."""
         return [tool.to_param() for tool in self._tools.values()]
 
-    def run(self, name: str, tool_input: Any) -> ToolResult:
+    def run(self, name: str, tool_input: Any, context: ToolContext | None = None) -> ToolResult:
         tool = self._tools.get(name)
         if tool is None:
             error = {"error": f"Unknown tool {name!r}."}
@@ -83,6 +108,13 @@ class ToolRegistry:
         if problem:
             return ToolResult({"error": problem}, is_error=True, summary="bad input")
         try:
+            if tool.context_handler is not None:
+                if context is None:
+                    # A front that runs turns without a conversation cannot hand anything off.
+                    error = {"error": f"{name} is not available in this conversation."}
+                    return ToolResult(error, is_error=True, summary="unavailable")
+                return tool.context_handler(tool_input, context)
+            assert tool.handler is not None
             return tool.handler(tool_input)
         except Exception:
             logger.exception("Tool %s failed", name)

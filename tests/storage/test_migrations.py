@@ -53,6 +53,7 @@ EXPECTED_COLUMNS = {
         "eta": str,
         "tracking": str,
         "updated_utc": str,
+        "note": str,  # m008: what a person decided (escalations and requests: tests/handoff)
     },
     "processed_events": {
         "key": str,
@@ -172,6 +173,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m003_claim_leases_and_stored_messages",
         "m004_api_keys_and_idempotent_requests",
         "m006_feedback",
+        "m008_escalations_and_requests",
     ]
     assert migrations.pending(db) == []
     db.close()

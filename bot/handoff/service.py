@@ -1,0 +1,228 @@
+"""The hand-off to people, front-agnostic: file escalations and change requests, apply decisions.
+
+Tools call this with the turn's `ToolContext` (whose thread, who asked). Posting is a port:
+a front that can reach people (Slack) registers a `HandoffNotifier` for its platform; a
+conversation whose front registered none (the HTTP API, the terminal), or a ShopMate with no
+escalation channel, gets the email line instead. This module knows nothing of Slack or SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot import prompts
+from bot.keys import Key
+from bot.tools.registry import ToolContext
+from storage.handoff import APPROVED, DECISIONS, Decided, HandoffStore
+
+logger = logging.getLogger(__name__)
+
+# Claude names one of these; one escalation per thread and reason.
+REASONS = ("change_after_shipping", "refund", "complaint", "angry_customer", "other")
+SIZE_EXCHANGE, REFUND = "size_exchange", "refund"
+SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+_SIZE_WORDS = {
+    "EXTRA SMALL": "XS",
+    "SMALL": "S",
+    "MEDIUM": "M",
+    "LARGE": "L",
+    "EXTRA LARGE": "XL",
+    "X-LARGE": "XL",
+    "XX-LARGE": "XXL",
+    "2XL": "XXL",
+}
+KIND_WORDS = {SIZE_EXCHANGE: "size exchange", REFUND: "refund"}
+# The order's status once a person approved; a rejection leaves the status as it was.
+APPROVED_STATUS = {SIZE_EXCHANGE: "exchange approved", REFUND: "refund approved"}
+
+FOLLOW_UP_HERE = "I've passed this to a person on our team; they'll follow up in this thread."
+REQUEST_SENT = (
+    "I've asked our team to approve this; a person will decide shortly, and I'll post the "
+    "decision in this thread."
+)
+REQUEST_BY_EMAIL = (
+    "I've recorded the request for our team; they'll review it and reply by email from "
+    "hello@threadco.com within 1 business day."
+)
+
+
+class NotifyFailed(Exception):
+    """The notice could not be posted where people would see it."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a notice went: its channel and message ts, and the asker's thread's permalink."""
+
+    channel: str
+    ts: str
+    permalink: str | None = None
+
+
+class HandoffNotifier(Protocol):
+    """What a front provides to put a hand-off in front of people (Slack: a channel post)."""
+
+    def post_escalation(self, escalation: dict[str, Any], conversation: Key) -> Posted:
+        """Post the escalation (summary, order, asker, link to the thread); NotifyFailed if not."""
+        ...
+
+    def post_request(self, request: dict[str, Any], conversation: Key) -> Posted:
+        """Post the request with a way to approve or reject it; NotifyFailed if not."""
+        ...
+
+
+def normalise_size(raw: str) -> str | None:
+    """'large', ' l ', 'Large' -> 'L'; None if it is not one of ThreadCo's sizes."""
+    text = re.sub(r"\s+", " ", raw.strip().upper())
+    text = _SIZE_WORDS.get(text, text)
+    return text if text in SIZES else None
+
+
+def describe_request(request: dict[str, Any]) -> str:
+    """'size exchange for ORD-1001 (to L)' / 'refund for ORD-1001', for people and Claude."""
+    words = f"{KIND_WORDS.get(request['kind'], request['kind'])} for {request['order_id']}"
+    size = request.get("details", {}).get("new_size")
+    return f"{words} (to {size})" if size else words
+
+
+def decision_for_thread(request: dict[str, Any]) -> str:
+    """What the asker's thread is told once a person decided (plain words: any front shows them)."""
+    what = describe_request(request)
+    if request["status"] == APPROVED:
+        return (
+            f"Update from ThreadCo's team: the {what} has been approved. "
+            "We'll email the next steps (including a free returns label where one is needed)."
+        )
+    return (
+        f"Update from ThreadCo's team: the {what} was not approved. "
+        "A person from our team will follow up here with the options."
+    )
+
+
+class HandoffService:
+    """Files hand-offs for tools and applies people's decisions; one per process."""
+
+    def __init__(self, store: HandoffStore, *, channel_configured: bool) -> None:
+        self.store = store
+        self.channel_configured = channel_configured
+        self._notifiers: dict[str, HandoffNotifier] = {}
+
+    def use(self, platform: str, notifier: HandoffNotifier) -> None:
+        """A front registers how it reaches people for conversations of its platform."""
+        self._notifiers[platform] = notifier
+
+    def _notifier_for(self, context: ToolContext) -> tuple[Key | None, HandoffNotifier | None]:
+        key = Key.parse(context.conversation)
+        if key is None or not self.channel_configured:
+            return key, None
+        return key, self._notifiers.get(key.platform)
+
+    # ------------------------------------------------------------------ escalations
+
+    def escalate(
+        self, context: ToolContext, *, reason: str, summary: str, order_id: str | None
+    ) -> dict[str, Any]:
+        """File (once per thread and reason) and post an escalation; what Claude is told."""
+        filed = self.store.file_escalation(
+            thread_key=context.conversation,
+            reason=reason,
+            summary=summary,
+            order_id=order_id,
+            user=context.user,
+            team=context.team,
+        )
+        escalation = filed.row
+        key, notifier = self._notifier_for(context)
+        tell = FOLLOW_UP_HERE if notifier is not None else prompts.ESCALATION_LINE
+        result: dict[str, Any] = {"escalation_id": escalation["id"], "tell_the_customer": tell}
+        if not filed.created:
+            # Claude asked twice (or two turns raced): the first call posted, this one only says so.
+            result["already_escalated"] = True
+            return result
+        if notifier is None or key is None:
+            logger.info("Escalation %s filed for the email line", escalation["id"])
+            return result
+        try:
+            posted = notifier.post_escalation(escalation, key)
+        except NotifyFailed as failed:
+            # Nobody saw it: forget it so a retry can file it again, and give the email line.
+            self.store.withdraw_escalation(escalation["id"], str(failed))
+            logger.error("Could not post escalation %s: %s", escalation["id"], failed)
+            return {
+                "error": "The hand-off could not be posted.",
+                "tell_the_customer": prompts.ESCALATION_LINE,
+            }
+        self.store.escalation_posted(
+            escalation["id"], channel=posted.channel, ts=posted.ts, permalink=posted.permalink
+        )
+        return result
+
+    # ------------------------------------------------------------------ change requests
+
+    def request_change(
+        self,
+        context: ToolContext,
+        *,
+        kind: str,
+        order_id: str,
+        details: dict[str, Any],
+        reason: str,
+    ) -> dict[str, Any]:
+        """File a pending request (one per order and kind) and post it for an approver."""
+        filed = self.store.file_request(
+            kind=kind,
+            order_id=order_id,
+            details=details,
+            reason=reason,
+            thread_key=context.conversation,
+            user=context.user,
+            team=context.team,
+        )
+        request = filed.row
+        key, notifier = self._notifier_for(context)
+        result: dict[str, Any] = {
+            "request_id": request["id"],
+            "status": request["status"],
+            "request": describe_request(request),
+            "tell_the_customer": REQUEST_SENT if notifier is not None else REQUEST_BY_EMAIL,
+            "note": "Nothing has changed yet: a person must approve it first.",
+        }
+        if not filed.created:
+            result["already_requested"] = True
+            return result
+        if notifier is None or key is None:
+            logger.info("Request %s filed for the email line", request["id"])
+            return result
+        try:
+            posted = notifier.post_request(request, key)
+        except NotifyFailed as failed:
+            self.store.withdraw_request(request["id"], str(failed))
+            logger.error("Could not post request %s: %s", request["id"], failed)
+            return {
+                "error": "The request could not be sent.",
+                "tell_the_customer": prompts.ESCALATION_LINE,
+            }
+        self.store.request_posted(request["id"], channel=posted.channel, ts=posted.ts)
+        return result
+
+    def decide(self, request_id: int, decision: str, *, by: str) -> Decided:
+        """Apply an approver's decision once; a repeated or late click gets `won=False`."""
+        if decision not in DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}")
+        request = self.store.request(request_id)
+        if request is None:
+            return self.store.decide(request_id, decision, by=by, order_status=None, order_note="")
+        verb = "approved" if decision == APPROVED else "declined"
+        what = KIND_WORDS.get(request["kind"], request["kind"]).capitalize()
+        size = request["details"].get("new_size")
+        note = f"{what}{f' to {size}' if size else ''} {verb} by {by} (request {request_id})"
+        status = APPROVED_STATUS.get(request["kind"]) if decision == APPROVED else None
+        decided = self.store.decide(
+            request_id, decision, by=by, order_status=status, order_note=note
+        )
+        if decided.won:
+            logger.info("Request %s %s by %s", request_id, decision, by)
+        return decided

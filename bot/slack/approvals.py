@@ -1,0 +1,167 @@
+"""Approve / Reject clicks on hand-off requests: who may decide, and deciding exactly once.
+
+Slack may deliver one click twice, and two approvers may click at the same moment; the
+decision itself is a conditional update in storage (only a pending request changes), so
+exactly one click wins. Only the winner edits the request message and tells the asker's
+thread; the others get an ephemeral note. A click from someone not in SHOPMATE_APPROVERS
+changes nothing and is told so, privately.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.handoff.service import decision_for_thread
+from bot.keys import SLACK, Key
+from bot.slack.handoff import APPROVE_ACTION, REJECT_ACTION, SlackHandoffNotifier, decided_blocks
+from bot.wiring import Services
+from storage.handoff import APPROVED, REJECTED
+
+logger = logging.getLogger(__name__)
+
+NOT_ALLOWED = (
+    "Sorry, you're not allowed to decide this request. Only the approvers set in "
+    "SHOPMATE_APPROVERS can approve or reject changes."
+)
+
+
+class Approvers:
+    """SHOPMATE_APPROVERS: user ids, and user groups resolved with usergroups.users.list.
+
+    A group's members are remembered for `cache_seconds`, so a burst of clicks costs one
+    lookup. A lookup that fails counts as "not a member": deciding needs a positive answer.
+    """
+
+    def __init__(
+        self,
+        ids: tuple[str, ...],
+        *,
+        cache_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = frozenset(i for i in ids if not i.startswith("S"))
+        self.groups = tuple(i for i in ids if i.startswith("S"))
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def allows(self, user: str, client: WebClient) -> bool:
+        if user in self.users:
+            return True
+        return any(user in self._group_members(group, client) for group in self.groups)
+
+    def _group_members(self, group: str, client: WebClient) -> frozenset[str]:
+        now = self.clock()
+        with self._lock:
+            cached = self._members.get(group)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        try:
+            response = client.usergroups_users_list(usergroup=group)
+        except SlackApiError as error:
+            logger.error(
+                "usergroups.users.list for %s failed: %s", group, error.response.get("error")
+            )
+            return frozenset()
+        members = frozenset(response.get("users") or ())
+        with self._lock:
+            self._members[group] = (now + self.cache_seconds, members)
+        return members
+
+
+def register_handoff(app: App, services: Services) -> None:
+    """Post hand-offs through this app's client, and handle their Approve / Reject buttons."""
+    settings = services.settings
+    handoff = services.handoff
+    if handoff is None:
+        return
+    if settings.escalation_channel:
+        handoff.use(SLACK, SlackHandoffNotifier(app.client, settings))
+    approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
+
+    @app.action(APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(services, approvers, body, client, APPROVED)
+
+    @app.action(REJECT_ACTION)
+    def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(services, approvers, body, client, REJECTED)
+
+
+def decide(
+    services: Services,
+    approvers: Approvers,
+    body: dict[str, Any],
+    client: WebClient,
+    decision: str,
+) -> None:
+    """One click: refuse, or decide once and show the decision where people look."""
+    assert services.handoff is not None
+    user = (body.get("user") or {}).get("id") or ""
+    channel = (body.get("channel") or {}).get("id") or ""
+    actions = body.get("actions") or [{}]
+    try:
+        request_id = int(actions[0].get("value") or "")
+    except ValueError:
+        logger.warning("A hand-off button without a request id: %r", actions[0].get("value"))
+        return
+    store = services.handoff.store
+    if not approvers.allows(user, client):
+        store.refused(request_id, by=user, clicked=decision)
+        logger.info("Refused %s on request %s: %s is not an approver", decision, request_id, user)
+        _ephemeral(client, channel, user, NOT_ALLOWED)
+        return
+    decided = services.handoff.decide(request_id, decision, by=user)
+    request = decided.request
+    if request is None:
+        _ephemeral(client, channel, user, "That request no longer exists.")
+        return
+    if not decided.won:
+        _ephemeral(
+            client,
+            channel,
+            user,
+            f"This request was already {request['status']} by <@{request['decided_by']}>.",
+        )
+        return
+    text, blocks = decided_blocks(request)
+    try:
+        client.chat_update(
+            channel=request["channel"] or channel,
+            ts=request["message_ts"] or (body.get("message") or {}).get("ts"),
+            text=text,
+            blocks=blocks,
+        )
+    except SlackApiError as error:
+        logger.error("Could not update request %s: %s", request_id, error.response.get("error"))
+    thread = Key.parse(request["thread_key"])
+    if thread is None or thread.platform != SLACK:
+        logger.info("Request %s came from %s; nobody to tell in Slack", request_id, thread)
+        return
+    _, thread_channel, thread_ts = thread.parts
+    try:
+        client.chat_postMessage(
+            channel=thread_channel, thread_ts=thread_ts, text=decision_for_thread(request)
+        )
+    except SlackApiError as error:
+        logger.error(
+            "Could not tell the thread of request %s: %s", request_id, error.response.get("error")
+        )
+
+
+def _ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        logger.warning("chat.postEphemeral failed: %s", error.response.get("error"))
