@@ -21,6 +21,9 @@ METHOD_SCOPES = {
     "chat.postEphemeral": "chat:write",
     "assistant.threads.setStatus": "assistant:write",
     "auth.test": None,
+    "chat.getPermalink": None,
+    "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
 }
 # What the `message` listener needs to see: DMs and follow-ups in channel threads.
 MESSAGE_EVENTS = {"message.im", "message.channels", "message.groups"}
@@ -39,9 +42,17 @@ def slack_source() -> str:
 
 def called_methods() -> set[str]:
     """Every `client.<method>(` the Slack layer calls, as Web API method names."""
-    names = set(re.findall(r"client\.(chat_\w+|assistant_threads_\w+|auth_\w+)\b", slack_source()))
+    names = set(
+        re.findall(
+            r"client\.(chat_\w+|assistant_threads_\w+|auth_\w+|usergroups_users_\w+)\b",
+            slack_source(),
+        )
+    )
     return {
-        n.replace("assistant_threads_", "assistant.threads.").replace("_", ".", 1) for n in names
+        n.replace("assistant_threads_", "assistant.threads.")
+        .replace("usergroups_users_", "usergroups.users.")
+        .replace("_", ".", 1)
+        for n in names
     }
 
 
