@@ -509,6 +509,9 @@ class ScriptedModel:
             )
         if _IDENTITY_RE.search(text):
             return self._say(IDENTITY_TEXT)
+        handoff = self._plan_handoff(request, messages, text)
+        if handoff is not None:
+            return handoff
         if _CHANGE_RE.search(text):
             return self._say(_refusal(messages, brief=_wants_brevity(request)))
         if _THANKS_RE.search(text):
@@ -546,9 +549,30 @@ class ScriptedModel:
         ]
         if missing and "get_order" in _tool_names(request) and _tools_allowed(request):
             return Reply(tool_calls=_lookups(missing, messages, question), model=self.model_name)
+        from fakes.claude import handoff_rules  # imports this module's helpers
+
+        relayed = handoff_rules.relay(outcomes)
+        if relayed is not None:
+            return self._say(relayed)
+        handoff = self._plan_handoff(request, messages, question)
+        if handoff is not None:
+            return handoff
         if _CHANGE_RE.search(question):
             return self._say(_refusal(messages, brief=_wants_brevity(request)))
         return self._say(_answer_tool_results(outcomes, brief=_wants_brevity(request)))
+
+    def _plan_handoff(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], text: str
+    ) -> Reply | None:
+        """A hand-off tool call when ShopMate offers them and the message needs a person
+        (fakes/claude/handoff_rules.py); None otherwise, and always without those tools."""
+        from fakes.claude import handoff_rules  # imports this module's helpers
+
+        planned = handoff_rules.plan(request, messages, text)
+        if planned is None:
+            return None
+        preface, call = planned
+        return Reply(text=preface, tool_calls=(call,), model=self.model_name)
 
 
 def _lookups(order_ids: list[str], messages: list[dict[str, Any]], text: str) -> tuple[ToolCall]:

@@ -31,6 +31,7 @@ SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
         "team.info": 50,  # Tier 3
         "chat.postEphemeral": 100,  # Tier 4
         "chat.getPermalink": 100,  # Tier 4 ("special" in the docs; generous)
+        "usergroups.users.list": 20,  # Tier 2
     }
 )
 # The most calls a full bucket lets through at once; methods not listed get a fifth of a minute.

@@ -32,6 +32,7 @@ from fakes.slack.messages import (
     set_visible,
     ts_key,
 )
+from fakes.slack.usergroups import UsergroupMethods
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("fake slack: " + format, *args)
 
 
-class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods):
+class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethods):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
     Exists so tests, benchmarks and the offline demo exercise the real slack_sdk and Bolt code
@@ -164,6 +165,7 @@ class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods):
         # A FakeSocketMode (fakes/slack/socket_mode.py) whose URLs apps.connections.open
         # hands out; None answers `not_allowed`, as for an app without Socket Mode.
         self.socket_mode: Any = None
+        self._usergroups: dict[str, list[str]] = {}  # user group id -> member ids (configuration)
         self._init_state()
 
     def _init_state(self) -> None:

@@ -8,8 +8,8 @@ import json
 from bot import prompts
 from bot.events import ToolFinished, TurnComplete
 from bot.handoff.service import REQUEST_BY_EMAIL
-from bot.simulators.claude import reply, tool_call
 from bot.tools.registry import ToolContext
+from fakes.claude import reply, tool_call
 
 THREAD = "local:handoff"
 
