@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -20,17 +22,27 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.keys import Key
 from bot.orders_import import parse_orders
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.handoff import APPROVE_ACTION
 from bot.slack.server import EVENTS_PATH, HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, Pace
 from fakes.slack import FakeSlack
-from fakes.slack.events import EventSender, mention_event, message_event, next_ts
+from fakes.slack.events import (
+    EventSender,
+    block_actions_payload,
+    mention_event,
+    message_event,
+    next_ts,
+    sign,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +53,9 @@ SEED_CONVERSATION = (
     "What about ORD-9999?",
 )
 TEAM, CHANNEL, USER, SECRET = "T0DEMO", "C0SUPPORT", "U0AGENT", "demo-signing-secret"
+# Where hand-offs go, the group they mention, and the person who may approve changes.
+ESCALATIONS, LEADS, APPROVER = "C0ESCALATE", "S0LEADS", "U0SAM"
+DISPLAY_NAMES = {LEADS: "@support-leads", APPROVER: "@sam", USER: "@agent"}
 TURN_TIMEOUT_S = 60.0
 
 
@@ -71,6 +86,9 @@ def run_demo(
             "SLACK_BOT_TOKEN": "xoxb-demo-not-a-real-token",
             "SLACK_SIGNING_SECRET": SECRET,
             "SHOPMATE_FLUSH_INTERVAL": "0.25",
+            "SHOPMATE_ESCALATION_CHANNEL": ESCALATIONS,
+            "SHOPMATE_ESCALATION_GROUP": LEADS,
+            "SHOPMATE_APPROVERS": APPROVER,
         }
     )
     # A terminal wraps to its width; a pipe or file gets one line per paragraph.
@@ -98,6 +116,8 @@ def run_demo(
             for text in messages:
                 if not player.turn(text):
                     return 1
+            if not player.approve_requests(app):
+                return 1
         finally:
             server.stop()
             services.close()
@@ -141,6 +161,42 @@ class _Player:
         self._follow(str(Key.slack(TEAM, CHANNEL, ts)))
         return True
 
+    def approve_requests(self, app: App) -> bool:
+        """The story's end: a person approves what ShopMate asked for; the thread hears it.
+
+        Shows each request ShopMate posted in the escalation channel, clicks Approve as the
+        approver (a `block_actions` request signed as Slack signs it, handed to the same Bolt
+        app), then the request message as the click left it and what the thread was told.
+        """
+        handoff = self.services.storage.handoff
+        for request in reversed(handoff.requests(only_pending=True)):
+            if not request["message_ts"] or self.thread_ts is None:
+                continue
+            posted = self.slack.message(ESCALATIONS, request["message_ts"])
+            told_before = len(self.slack.messages(CHANNEL, self.thread_ts))
+            self.screen.print(Text("\nMeanwhile in #escalations, where ThreadCo's team works:"))
+            self.screen.print(Text(f"ShopMate: {_plain(posted.text)}"))
+            self.screen.print(Text("  [Approve]  [Reject]", style="dim"))
+            self.screen.print(Text(f"\n{DISPLAY_NAMES[APPROVER]} (an approver) clicks Approve."))
+            if _click(app, posted, APPROVE_ACTION, APPROVER) != 200:
+                self.screen.print(Text("(the app refused the click; stopping)"))
+                return False
+            deadline = time.monotonic() + TURN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if len(self.slack.messages(CHANNEL, self.thread_ts)) > told_before:
+                    break
+                time.sleep(0.03)
+            shown = self.slack.message(ESCALATIONS, request["message_ts"])
+            self.screen.print(Text(f"#escalations now shows: {_plain(shown.text)}"))
+            told = self.slack.messages(CHANNEL, self.thread_ts)[told_before:]
+            self.screen.print(Text("\nBack in your thread:"))
+            told_view = _view([("text", m.text) for m in told])
+            if self.screen.is_terminal:
+                self.screen.print(told_view)
+            else:
+                self._print_trimmed(told_view)
+        return True
+
     def _follow(self, event_key: str) -> None:
         """Show lookups and the streamed answer as they appear, until the turn is stored.
 
@@ -180,14 +236,17 @@ class _Player:
         finally:
             live.stop()
         if not self.screen.is_terminal:
-            # Rich pads every line to the console width; a file should not end lines in blanks.
-            with self.screen.capture() as captured:
-                self.screen.print(final)
-            self.screen.file.write(
-                "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
-            )
-            self.screen.file.flush()
+            self._print_trimmed(final)
         self.seen.update(m.ts for m in self.slack.messages(CHANNEL, self.thread_ts))
+
+    def _print_trimmed(self, renderable: RenderableType) -> None:
+        # Rich pads every line to the console width; a file should not end lines in blanks.
+        with self.screen.capture() as captured:
+            self.screen.print(renderable)
+        self.screen.file.write(
+            "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
+        )
+        self.screen.file.flush()
 
     def _reply_text(self) -> str:
         fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
@@ -228,6 +287,40 @@ class _Player:
                 line = f"[{call['name']} {call['input'].get('order_id')} -> {outcome}]"
                 marks.append((len("\n\n".join(texts)), line))
         return marks
+
+
+def _click(app: App, message: object, action_id: str, user: str) -> int:
+    """Click a button of a fake Slack message as `user`: signed form body, as Slack sends it."""
+    [button] = [
+        element
+        for block in message.blocks  # type: ignore[attr-defined]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id
+    ]
+    payload = block_actions_payload(
+        team=TEAM,
+        channel=ESCALATIONS,
+        user=user,
+        message={"ts": message.ts, "text": message.text, "blocks": message.blocks},  # type: ignore[attr-defined]
+        action={"type": "button", "action_id": action_id, "value": button["value"]},
+    )
+    body = "payload=" + urllib.parse.quote(json.dumps(payload))
+    stamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": sign(SECRET, body, stamp),
+    }
+    return app.dispatch(BoltRequest(body=body, headers=headers)).status
+
+
+def _plain(mrkdwn: str) -> str:
+    """Slack mrkdwn as a terminal shows it: names for ids, link labels, no asterisks."""
+    text = re.sub(r"<!subteam\^(\w+)>", lambda m: DISPLAY_NAMES.get(m.group(1), "@group"), mrkdwn)
+    text = re.sub(r"<@(\w+)>", lambda m: DISPLAY_NAMES.get(m.group(1), "@" + m.group(1)), text)
+    text = re.sub(r"<[^|>]+\|([^>]+)>", r"\1", text)
+    return text.replace("*", "")
 
 
 Segment = tuple[str, str]  # ("text", markdown) or ("tool", line)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.handoff.service import REQUEST_SENT
 from bot.prompts import ESCALATION_LINE
 
 
@@ -34,7 +35,14 @@ def test_the_demo_plays_the_sample_conversation_offline(tmp_path: Path):
         "the lookup is shown before the answer it fed"
     )
     assert "RM493827651GB" in out and "track.royalmail.com" in out
-    assert ESCALATION_LINE in out
+    # The seed's story, end to end: the size change becomes a request a person approves.
+    assert "[request_size_exchange ORD-1001 -> pending]" in out
+    assert REQUEST_SENT in out and ESCALATION_LINE not in out
+    story = out[out.index("Meanwhile in #escalations") :]
+    assert "@support-leads Approval needed: size exchange for ORD-1001 (to L)" in story
+    assert "@sam (an approver) clicks Approve." in story
+    assert "#escalations now shows: Approved by @sam" in story
+    assert story.index("Back in your thread:") < story.index("has been approved")
     assert "[get_order ORD-9999 -> not found]" in out
     assert "can't find an order" in out
     assert "sqlite-utils tables" in out
