@@ -13,7 +13,6 @@ import re
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -22,8 +21,6 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
-from slack_bolt import App
-from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.keys import Key
@@ -35,14 +32,8 @@ from bot.slack.server import EVENTS_PATH, HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, Pace
 from fakes.slack import FakeSlack
-from fakes.slack.events import (
-    EventSender,
-    block_actions_payload,
-    mention_event,
-    message_event,
-    next_ts,
-    sign,
-)
+from fakes.slack.clicks import click
+from fakes.slack.events import EventSender, mention_event, message_event, next_ts
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +107,7 @@ def run_demo(
             for text in messages:
                 if not player.turn(text):
                     return 1
-            if not player.approve_requests(app):
+            if not player.approve_requests():
                 return 1
         finally:
             server.stop()
@@ -161,12 +152,12 @@ class _Player:
         self._follow(str(Key.slack(TEAM, CHANNEL, ts)))
         return True
 
-    def approve_requests(self, app: App) -> bool:
+    def approve_requests(self) -> bool:
         """The story's end: a person approves what ShopMate asked for; the thread hears it.
 
         Shows each request ShopMate posted in the escalation channel, clicks Approve as the
-        approver (a `block_actions` request signed as Slack signs it, handed to the same Bolt
-        app), then the request message as the click left it and what the thread was told.
+        approver (a `block_actions` request over HTTP, signed as Slack sends it), then shows
+        the request message as the click left it and what the thread was told.
         """
         handoff = self.services.storage.handoff
         for request in reversed(handoff.requests(only_pending=True)):
@@ -178,7 +169,10 @@ class _Player:
             self.screen.print(Text(f"ShopMate: {_plain(posted.text)}"))
             self.screen.print(Text("  [Approve]  [Reject]", style="dim"))
             self.screen.print(Text(f"\n{DISPLAY_NAMES[APPROVER]} (an approver) clicks Approve."))
-            if _click(app, posted, APPROVE_ACTION, APPROVER) != 200:
+            clicked = click(
+                self.slack, ESCALATIONS, posted.ts, user=APPROVER, action_id=APPROVE_ACTION
+            )
+            if self.sender.post_interaction(clicked)[0] != 200:
                 self.screen.print(Text("(the app refused the click; stopping)"))
                 return False
             deadline = time.monotonic() + TURN_TIMEOUT_S
@@ -287,32 +281,6 @@ class _Player:
                 line = f"[{call['name']} {call['input'].get('order_id')} -> {outcome}]"
                 marks.append((len("\n\n".join(texts)), line))
         return marks
-
-
-def _click(app: App, message: object, action_id: str, user: str) -> int:
-    """Click a button of a fake Slack message as `user`: signed form body, as Slack sends it."""
-    [button] = [
-        element
-        for block in message.blocks  # type: ignore[attr-defined]
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element["action_id"] == action_id
-    ]
-    payload = block_actions_payload(
-        team=TEAM,
-        channel=ESCALATIONS,
-        user=user,
-        message={"ts": message.ts, "text": message.text, "blocks": message.blocks},  # type: ignore[attr-defined]
-        action={"type": "button", "action_id": action_id, "value": button["value"]},
-    )
-    body = "payload=" + urllib.parse.quote(json.dumps(payload))
-    stamp = str(int(time.time()))
-    headers = {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": sign(SECRET, body, stamp),
-    }
-    return app.dispatch(BoltRequest(body=body, headers=headers)).status
 
 
 def _plain(mrkdwn: str) -> str:

@@ -22,7 +22,6 @@ METHOD_SCOPES = {
     "assistant.threads.setStatus": "assistant:write",
     "auth.test": None,
     "chat.getPermalink": None,
-    "chat.postEphemeral": "chat:write",
     "usergroups.users.list": "usergroups:read",
 }
 # What the `message` listener needs to see: DMs and follow-ups in channel threads.

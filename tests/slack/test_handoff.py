@@ -5,16 +5,14 @@ thread's permalink), or fall back to the email line; change requests carry Appro
 buttons that only approvers can use, and a decision applies exactly once however often Slack
 delivers the click and however many approvers click at once.
 
-Clicks go to the same in-process Bolt app as the events, signed as Slack signs them
-(form-encoded `payload=`), through `App.dispatch`.
+Clicks are built from the buttons the fake shows and go over HTTP to the same app as the
+events, form-encoded and signed as Slack sends them.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
-import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -22,7 +20,6 @@ from dataclasses import dataclass, replace
 import anthropic
 import pytest
 from slack_bolt import App
-from slack_bolt.request import BoltRequest
 
 from bot import prompts
 from bot.handoff.service import FOLLOW_UP_HERE, REQUEST_SENT
@@ -34,7 +31,8 @@ from bot.slack.server import HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, reply, tool_call
 from fakes.slack import FakeSlack
-from fakes.slack.events import EventSender, block_actions_payload, sign
+from fakes.slack.clicks import click
+from fakes.slack.events import EventSender
 from tests.conftest import SAMPLE_ORDERS, SECRET
 from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, ListenerPool
 
@@ -55,39 +53,10 @@ class HandoffHarness:
         return getattr(self.harness, name)
 
     def click(self, message, action_id: str, user: str) -> int:
-        """One click on a button of `message` (a fake Slack Message), signed like Slack's."""
-        [button] = [
-            e
-            for b in message.blocks
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["action_id"] == action_id
-        ]
-        payload = block_actions_payload(
-            team=TEAM,
-            channel=message.channel,
-            user=user,
-            message={"ts": message.ts, "text": message.text, "blocks": message.blocks},
-            action={
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "handoff",
-                "value": button["value"],
-            },
-        )
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-        stamp = str(int(time.time()))
-        response = self.app.dispatch(
-            BoltRequest(
-                body=body,
-                headers={
-                    "content-type": "application/x-www-form-urlencoded",
-                    "x-slack-request-timestamp": stamp,
-                    "x-slack-signature": sign(SECRET, body, stamp),
-                },
-            )
-        )
-        return response.status
+        """`user` clicks a button `message` shows now; delivered over HTTP, signed like Slack."""
+        payload = click(self.slack, message.channel, message.ts, user=user, action_id=action_id)
+        status, _, _ = self.sender.post_interaction(payload)
+        return status
 
 
 def handoff_settings(settings: Settings, **changes) -> Settings:
