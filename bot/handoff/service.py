@@ -43,10 +43,8 @@ REQUEST_SENT = (
     "I've asked our team to approve this; a person will decide shortly, and I'll post the "
     "decision in this thread."
 )
-REQUEST_BY_EMAIL = (
-    "I've recorded the request for our team; they'll review it and reply by email from "
-    "hello@threadco.com within 1 business day."
-)
+# Without a channel nobody can click Approve: the request waits for the email team.
+REQUEST_BY_EMAIL = f"I've recorded the request for our team. {prompts.ESCALATION_LINE}"
 
 
 class NotifyFailed(Exception):
