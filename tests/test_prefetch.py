@@ -185,7 +185,8 @@ def test_beyond_the_limit_claude_asks_for_the_remaining_ids(settings, claude_cli
 def test_later_turns_of_a_thread_send_the_prefetched_history_validly(services, fake_claude):
     thread = [
         "Hi, where is ORD-1001?",
-        "Great, can I change the size to Large?",
+        # No id and no tool (a size change would add a hand-off call: tests/handoff).
+        "Great, what are your tees made of?",
         "And ORD-1003, ORD-9999?",
         "Thanks!",
         "Sorry, ORD-1001 once more?",
