@@ -147,6 +147,7 @@ def test_a_click_delivered_twice_is_stored_and_acknowledged_once(harness: Harnes
     assert [a["user"] for a in ephemerals(harness.slack)] == [USER, OTHER]
     rows = harness.services.storage.feedback.rated_answers()
     assert [(r["turn_id"], r["positive"], r["negative"]) for r in rows] == [(turn, 1, 1)]
+    assert rows[0]["question"] == QUESTION, "the rated turn knows the question it answered"
 
 
 def test_unsigned_or_badly_signed_clicks_are_refused_and_store_nothing(harness: Harness) -> None:
