@@ -336,7 +336,20 @@ class ConversationStore:
                     "conversation_id = ?", [conversation["id"]], order_by="id"
                 )
             )
-        return {"conversation": conversation, "messages": messages, "turns": turns}
+            # Who rated which answer (thumbs up/down) is about this conversation too.
+            feedback = builtins.list(
+                db.query(
+                    "select f.* from feedback f join turns t on t.id = f.turn_id "
+                    "where t.conversation_id = ? order by f.turn_id, f.user",
+                    [conversation["id"]],
+                )
+            )
+        return {
+            "conversation": conversation,
+            "messages": messages,
+            "turns": turns,
+            "feedback": feedback,
+        }
 
     def usage_report(
         self, since_utc: str | datetime | None = None, *, by_model: bool = False

@@ -123,3 +123,11 @@ def test_purging_a_conversation_takes_its_ratings_along(storage: Storage, clock:
     assert counts["turns"] == 1
     assert storage.feedback.rated_answers() == []
     assert storage.feedback.get(turn, "U1") is None
+
+
+def test_a_conversations_export_includes_its_ratings(storage: Storage) -> None:
+    turn = answered_turn(storage)
+    storage.feedback.record(click(turn, "negative", user="U2"))
+
+    [rating] = storage.conversations.export(KEY)["feedback"]  # type: ignore[index]
+    assert (rating["turn_id"], rating["user"], rating["rating"]) == (turn, "U2", "negative")
