@@ -14,6 +14,26 @@ DEFAULT_MODEL = "claude-sonnet-4-6"
 # The seed writes product copy with Haiku: fast and cheap for high-volume text.
 DEFAULT_DESCRIBE_MODEL = "claude-haiku-4-5"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# What the agent view offers when someone opens ShopMate: (title shown, message sent), at most 4
+# (Slack's limit). ThreadCo's people ask about orders, the returns policy and size changes most.
+DEFAULT_SUGGESTED_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("Order status", "What's the status of order ORD-1001?"),
+    ("Returns policy", "What is ThreadCo's returns policy?"),
+    ("Change a size", "A customer wants a different size for order ORD-1002. What can we do?"),
+)
+MAX_SUGGESTED_PROMPTS = 4
+# Rotated under "is thinking…" while an answer is on its way (Slack takes at most 10).
+DEFAULT_LOADING_MESSAGES: tuple[str, ...] = (
+    "Looking into it…",
+    "Pulling the thread…",
+    "Checking the details…",
+    "Putting an answer together…",
+)
+MAX_LOADING_MESSAGES = 10
+# Items of a list of texts are separated by "|" (texts contain commas); a prompt is
+# "title :: message", or just a message that is its own title.
+TEXT_SEPARATOR = "|"
+PROMPT_SEPARATOR = "::"
 
 
 class SettingsError(ValueError):
@@ -45,6 +65,12 @@ class Settings:
     slack_native_streaming: bool = True
     slack_feedback: bool = True
     slack_minute_s: float = 60.0
+    # The agent view (Slack's AI entry point and split view); each part has its off-switch.
+    suggested_prompts_enabled: bool = True
+    suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_SUGGESTED_PROMPTS
+    thread_titles: bool = True
+    loading_messages_enabled: bool = True
+    loading_messages: tuple[str, ...] = DEFAULT_LOADING_MESSAGES
     log_level: str = "INFO"
     # Trust settings (who may ask, what it costs, what is kept).
     allowed_teams: tuple[str, ...] = ()
@@ -145,6 +171,7 @@ class _Spec:
     secret: bool = False
     minimum: float | None = None
     choices: tuple[str, ...] = field(default=())
+    max_items: int | None = None  # for "texts" and "prompts"
 
     def parse(self, raw: str) -> object:
         try:
@@ -170,6 +197,10 @@ class _Spec:
             value = Path(raw).expanduser()
         elif self.kind == "list":
             value = tuple(item.strip() for item in raw.split(",") if item.strip())
+        elif self.kind == "texts":
+            value = _texts(raw)
+        elif self.kind == "prompts":
+            value = tuple(_prompt(item) for item in _texts(raw))
         elif self.kind == "regex":
             try:
                 re.compile(raw)
@@ -187,6 +218,11 @@ class _Spec:
         if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
             raise SettingsError(
                 f"{self.env}={raw!r} must be at least {self.minimum:g}. {self.help}"
+            )
+        if self.max_items is not None and isinstance(value, tuple) and len(value) > self.max_items:
+            raise SettingsError(
+                f"{self.env} has {len(value)} items; Slack takes at most {self.max_items}. "
+                f"{self.help}"
             )
         if self.choices and value not in self.choices:
             raise SettingsError(
@@ -211,6 +247,20 @@ def _check_slack_ids(settings: Settings) -> None:
                 f"{env}: {value!r} is not {what}. Copy the id from Slack (a channel's or group's "
                 "details, a person's profile: More > Copy member ID)."
             )
+
+
+def _texts(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(TEXT_SEPARATOR) if item.strip())
+
+
+def _prompt(item: str) -> tuple[str, str]:
+    """One suggested prompt: "title :: message", or a message that is its own title."""
+    title, separator, message = item.partition(PROMPT_SEPARATOR)
+    if not separator:
+        return item, item
+    if not (title.strip() and message.strip()):
+        raise ValueError(item)
+    return title.strip(), message.strip()
 
 
 def parse_days(raw: str) -> int:
@@ -362,6 +412,39 @@ SPECS: tuple[_Spec, ...] = (
         "Leave it at 60 for Slack; only a fake Slack with a shortened minute (tests, bench) "
         "wants less.",
         minimum=0.1,
+    ),
+    _Spec(
+        "SHOPMATE_SUGGESTED_PROMPTS_ENABLED",
+        "suggested_prompts_enabled",
+        "boolean",
+        "Say true to offer suggested prompts when someone opens ShopMate, false not to.",
+    ),
+    _Spec(
+        "SHOPMATE_SUGGESTED_PROMPTS",
+        "suggested_prompts",
+        "prompts",
+        "Give up to 4 prompts separated by |, each 'title :: message' or just a message, "
+        "e.g. Order status :: Where is order ORD-1001?|What is the returns policy?",
+        max_items=MAX_SUGGESTED_PROMPTS,
+    ),
+    _Spec(
+        "SHOPMATE_THREAD_TITLES",
+        "thread_titles",
+        "boolean",
+        "Say true to title a DM thread after its first question, false not to.",
+    ),
+    _Spec(
+        "SHOPMATE_LOADING_MESSAGES_ENABLED",
+        "loading_messages_enabled",
+        "boolean",
+        "Say true to rotate loading messages under 'is thinking…', false for the status alone.",
+    ),
+    _Spec(
+        "SHOPMATE_LOADING_MESSAGES",
+        "loading_messages",
+        "texts",
+        "Give up to 10 short messages separated by |, e.g. Looking into it…|Nearly there…",
+        max_items=MAX_LOADING_MESSAGES,
     ),
     _Spec(
         "SHOPMATE_LOG_LEVEL",

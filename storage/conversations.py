@@ -264,6 +264,22 @@ class ConversationStore:
         with self._shared.read() as db:
             return db.table("conversations").count_where("thread_key = ?", [thread_key]) > 0
 
+    def message_count(self, thread_key: str) -> int:
+        """How many messages the conversation holds (0 for an unknown one).
+
+        The Slack front titles a thread after its first question: one that arrives while
+        this is still 0.
+        """
+        with self._shared.read() as db:
+            rows = builtins.list(
+                db.query(
+                    "select count(*) as n from messages m "
+                    "join conversations c on c.id = m.conversation_id where c.thread_key = ?",
+                    [thread_key],
+                )
+            )
+        return int(rows[0]["n"])
+
     def list(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
         """The most recently active conversations first."""
         with self._shared.read() as db:

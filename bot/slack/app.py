@@ -73,6 +73,7 @@ def build_app(
             flush_interval=settings.flush_interval,
             native_streaming=settings.slack_native_streaming,
             feedback=settings.slack_feedback,
+            loading_messages=settings.loading_messages if settings.loading_messages_enabled else (),
         ),
     )
     bolt_logger = logging.getLogger("slack_bolt")
@@ -97,7 +98,9 @@ def build_app(
 
 
 def register_listeners(app: App, responder: SlackResponder) -> None:
-    """app_mention in channels; message for DMs and follow-ups in threads we answered."""
+    """app_mention in channels; message for DMs and follow-ups in threads we answered; the
+    agent view's openings (suggested prompts). Messages in an assistant thread are DMs.
+    """
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -106,6 +109,16 @@ def register_listeners(app: App, responder: SlackResponder) -> None:
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         responder.on_event(event, _team(context, event), context.bot_user_id, client)
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        responder.agent_view.on_home_opened(event, _team(context, event), client)
+
+    @app.event("assistant_thread_started")
+    def on_assistant_thread_started(
+        event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        responder.agent_view.on_thread_started(event, _team(context, event), client)
 
     @app.event(re.compile(".*"))
     def ignore_other_events() -> None:

@@ -45,6 +45,9 @@ SLACK_TIERS: dict[str, Limit] = {
     "chat.startStream": Limit(20, burst=2),  # Tier 2
     "chat.stopStream": Limit(20, burst=2),  # Tier 2
     "assistant.threads.setStatus": Limit(50, burst=4),  # Tier 3 (not published; assumed)
+    # The agent view's cosmetic calls (bot/slack/assistant.py): Tier 4, taken only when free.
+    "assistant.threads.setSuggestedPrompts": Limit(100, burst=6),  # Tier 4
+    "assistant.threads.setTitle": Limit(100, burst=6),  # Tier 4
     "chat.postMessage": Limit(300, burst=10),  # "special": several hundred a minute
 }
 # chat.postMessage is also limited per channel: about one a second.

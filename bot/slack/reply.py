@@ -139,6 +139,8 @@ class ReplyOptions:
     native_streaming: bool = True
     message_chars: int = DEFAULT_MESSAGE_CHARS
     feedback: bool = True  # thumbs up/down under a finished answer (SHOPMATE_FEEDBACK)
+    # Rotated by Slack under THINKING_STATUS (assistant.threads.setStatus takes up to 10).
+    loading_messages: tuple[str, ...] = ()
 
 
 @dataclass
@@ -457,12 +459,16 @@ class SlackReply:
             t.team, "assistant.threads.setStatus", optional=optional, owner=self.owner
         ):
             return None
+        extra: dict[str, Any] = {}
+        if status == THINKING_STATUS and self.options.loading_messages:
+            extra["loading_messages"] = list(self.options.loading_messages)
         outcome = self._call(
             "assistant.threads.setStatus",
             self.client.assistant_threads_setStatus,
             channel_id=t.channel,
             thread_ts=t.thread_ts,
             status=status,
+            **extra,
         )
         if outcome.ok:
             self._status = status

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import prompts
 from bot.events import Notice, Started, TurnComplete, TurnFailed
 from bot.lifecycle import TurnLifecycle
+from bot.slack.assistant import AgentView
 from bot.slack.budget import CallBudget
 from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
@@ -72,6 +73,10 @@ class SlackResponder:
         # and keeps their leases, order and replies.
         self.lifecycle = TurnLifecycle(
             self.services, owner=self.instance_id, access=self.access, limiter=self.limiter
+        )
+        # Suggested prompts and thread titles share this process's call budget.
+        self.agent_view = AgentView(
+            settings, self.budget, self.access, self.services.storage.conversations
         )
         self.leases = LeaseKeeper(
             self.services.storage.events,
@@ -321,6 +326,7 @@ class SlackResponder:
                 for event in stream:
                     if isinstance(event, Started):
                         reply.start()
+                        self.agent_view.title_first_question(incoming, client)
                         if taken_over:
                             reply.handle(
                                 Notice("restart", prompts.DELAYED_NOTE, "delayed", final=False)
