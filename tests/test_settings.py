@@ -105,3 +105,27 @@ def test_a_lease_renewed_less_often_than_twice_per_lease_is_refused():
     settings = Settings.from_mapping({"SHOPMATE_CLAIM_LEASE": "10", "SHOPMATE_LEASE_RENEW": "5"})
     assert (settings.claim_lease_seconds, settings.lease_renew_seconds) == (10, 5)
     assert Settings().claim_lease_seconds == 30 and Settings().lease_renew_seconds == 10
+
+
+def test_suggested_prompts_and_loading_messages_are_read_and_capped_at_slacks_limits():
+    settings = Settings.from_mapping(
+        {
+            "SHOPMATE_SUGGESTED_PROMPTS": "Order status :: Where is ORD-1001? | Returns, refunds?",
+            "SHOPMATE_LOADING_MESSAGES": "One moment…|Nearly there, honestly…",
+        }
+    )
+    assert settings.suggested_prompts == (
+        ("Order status", "Where is ORD-1001?"),
+        ("Returns, refunds?", "Returns, refunds?"),
+    )
+    assert settings.loading_messages == ("One moment…", "Nearly there, honestly…")
+    with pytest.raises(SettingsError, match=r"SHOPMATE_SUGGESTED_PROMPTS.*at most 4"):
+        Settings.from_mapping({"SHOPMATE_SUGGESTED_PROMPTS": "a|b|c|d|e"})
+    with pytest.raises(SettingsError, match=r"SHOPMATE_LOADING_MESSAGES.*at most 10"):
+        Settings.from_mapping({"SHOPMATE_LOADING_MESSAGES": "|".join("x" * 11)})
+    with pytest.raises(SettingsError, match="SHOPMATE_SUGGESTED_PROMPTS"):
+        Settings.from_mapping({"SHOPMATE_SUGGESTED_PROMPTS": " :: a message without a title"})
+    defaults = Settings()
+    assert len(defaults.suggested_prompts) == 3 and defaults.loading_messages
+    assert defaults.suggested_prompts_enabled and defaults.thread_titles
+    assert defaults.loading_messages_enabled
