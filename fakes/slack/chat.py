@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from fakes.slack.assistant import check_loading_messages
 from fakes.slack.messages import (
     MARKDOWN_TEXT_MAX,
     POST_TEXT_MAX,
@@ -181,6 +182,7 @@ class ChatMethods:
         require(args, "thread_ts")
         if "status" not in args:
             require(args, "status")
+        check_loading_messages(args)
         status = str(args.get("status") or "")
         thread_ts = str(args["thread_ts"])
         self._statuses.append(StatusUpdate(now, channel, thread_ts, status))

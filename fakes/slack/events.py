@@ -349,3 +349,60 @@ class EventSender:
         elapsed = time.perf_counter() - started
         logger.debug("event delivery to %s -> %s in %.3fs", self.url, status, elapsed)
         return status, data, elapsed
+
+
+def app_home_opened_event(
+    *,
+    team: str,
+    user: str,
+    channel: str,
+    tab: str = "messages",
+    bot_user_id: str = "UBOT",
+    api_app_id: str = DEFAULT_API_APP_ID,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An app_home_opened delivery: `tab` "messages" is someone opening the agent view (the
+    DM `channel` with the app), "home" the Home tab (which carries the published view)."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": next_ts(),
+    }
+    if tab == "home":
+        event["view"] = {"type": "home", "blocks": []}
+    return envelope(
+        event, team=team, bot_user_id=bot_user_id, api_app_id=api_app_id, event_id=event_id
+    )
+
+
+def assistant_thread_started_event(
+    *,
+    team: str,
+    user: str,
+    channel: str,
+    thread_ts: str,
+    context_channel: str | None = None,
+    bot_user_id: str = "UBOT",
+    api_app_id: str = DEFAULT_API_APP_ID,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An assistant_thread_started delivery (apps on the older assistant view): Slack opened
+    thread `thread_ts` in the DM `channel`; `context_channel` is what the user was viewing."""
+    context: dict[str, Any] = {"team_id": team, "enterprise_id": None}
+    if context_channel is not None:
+        context["channel_id"] = context_channel
+    event = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user,
+            "context": context,
+            "channel_id": channel,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": next_ts(),
+    }
+    return envelope(
+        event, team=team, bot_user_id=bot_user_id, api_app_id=api_app_id, event_id=event_id
+    )

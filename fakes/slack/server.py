@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from fakes.slack.assistant import AssistantMethods
 from fakes.slack.chat import ChatMethods
 from fakes.slack.directory import DirectoryMethods
 from fakes.slack.ephemeral import Ephemeral, EphemeralMethods
@@ -96,7 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("fake slack: " + format, *args)
 
 
-class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethods):
+class FakeSlack(
+    ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethods, AssistantMethods
+):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
     Exists so tests, benchmarks and the offline demo exercise the real slack_sdk and Bolt code
@@ -174,6 +177,9 @@ class FakeSlack(ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethod
         self._messages: dict[tuple[str, str], Message] = {}
         self._statuses: list[StatusUpdate] = []
         self._current_status: dict[tuple[str, str], str] = {}
+        # (channel, thread_ts or None) -> (heading, prompts); (channel, thread_ts) -> title.
+        self._prompts: dict[tuple[str, str | None], tuple[str | None, list[dict[str, str]]]] = {}
+        self._titles: dict[tuple[str, str], str] = {}
         self._injections: dict[str, deque[_Injection]] = {}
         self._count_429 = 0
         self._last_ts_us = 0
