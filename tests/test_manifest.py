@@ -34,6 +34,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.appendStream": "chat:write",
     "chat.stopStream": "chat:write",
     "chat.postEphemeral": "chat:write",
+    "chat.getPermalink": None,
     "assistant.threads.setStatus": "assistant:write",
     "assistant.threads.setSuggestedPrompts": "assistant:write",
     "assistant.threads.setTitle": "assistant:write",
@@ -208,7 +209,7 @@ def test_interactivity_is_on_when_the_app_listens_to_buttons():
     """Without it Slack never sends block_actions: the feedback buttons would do nothing."""
     from bot.slack.server import EVENTS_PATH
 
-    assert re.search(r"@app\.action\(", slack_source()), "the feedback listener is gone?"
+    assert "action" in interactive_listeners(), "the feedback listener is gone?"
     interactivity = MANIFEST["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True
     # HTTP mode: clicks come to the same signed URL as events (Bolt routes both).
