@@ -379,3 +379,14 @@ def test_a_closed_storage_refuses_to_be_used(db_path: Path) -> None:
 
     with pytest.raises(StorageClosed):
         storage.conversations.history(KEY)
+
+
+def test_message_count_is_zero_until_the_first_message_of_that_thread(storage: Storage) -> None:
+    conversations = storage.conversations
+    assert conversations.message_count(KEY) == 0, "unknown thread"
+    conversations.ensure(KEY, platform="slack")
+    assert conversations.message_count(KEY) == 0, "joined, nothing said yet"
+    conversations.add_user_message(KEY, "where is ORD-1001?")
+    conversations.add_turn(KEY, TOOL_TURN)
+    assert conversations.message_count(KEY) == 1 + len(TOOL_TURN)
+    assert conversations.message_count("slack:T1:C1:1700000000.000200") == 0
