@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.handoff.cli import register as register_handoff
 
     register_handoff(sub, add)
+    from bot.policies.check import register as register_knowledge
+
+    register_knowledge(sub, add)
     return parser
 
 

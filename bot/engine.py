@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +49,20 @@ class EngineConfig:
     tool_workers: int = 4
 
 
+@dataclass(frozen=True)
+class TurnSetup:
+    """What one turn adds to the fixed request; decided once, when the turn starts.
+
+    `system_text` follows the system prompt as a block of its own and carries the system's
+    cache breakpoint, so it is cached with the tools and the prompt before it (ShopMate's
+    policies, which change only when someone edits them). `withheld_tools` are registered
+    tools not offered in this turn (the policy search, while the policies are in the prompt).
+    """
+
+    system_text: str = ""
+    withheld_tools: frozenset[str] = frozenset()
+
+
 class _StreamBroken(Exception):
     """The response stream ended with an error event or was cut before message_stop."""
 
@@ -67,11 +81,13 @@ class Engine:
         config: EngineConfig | None = None,
         *,
         prefetcher: Prefetcher | None = None,
+        turn_setup: Callable[[], TurnSetup] | None = None,
     ) -> None:
         self.client = client
         self.tools = tools
         self.config = config or EngineConfig()
         self.prefetcher = prefetcher
+        self.turn_setup = turn_setup
         self._tool_pool = ThreadPoolExecutor(
             max_workers=self.config.tool_workers, thread_name_prefix="tool"
         )
@@ -91,6 +107,7 @@ class Engine:
         `context` (the conversation and asker) is handed to tools that act on it.
         """
         conversation = repair([*history, {"role": "user", "content": user_content}])
+        setup = self._setup()
         new_messages: list[Message] = []
         prefetched = self._prefetch_uses(user_content)
         if prefetched:
@@ -106,7 +123,7 @@ class Engine:
             )
             try:
                 message = yield from self._stream_with_one_retry(
-                    request, last_round=last_round, separator="\n\n" if answer else ""
+                    request, setup, last_round=last_round, separator="\n\n" if answer else ""
                 )
             except _StreamBroken as broken:
                 logger.warning("Claude's stream broke: %s", broken)
@@ -145,8 +162,18 @@ class Engine:
         new_messages.append({"role": "assistant", "content": notice})
         yield TurnComplete("".join(answer) + notice, new_messages, usage, "max_rounds", notice)
 
+    def _setup(self) -> TurnSetup:
+        """This turn's additions; a failing source costs them, never the answer."""
+        if self.turn_setup is None:
+            return TurnSetup()
+        try:
+            return self.turn_setup()
+        except Exception:
+            logger.exception("The turn setup failed; answering without it")
+            return TurnSetup()
+
     def _stream_with_one_retry(
-        self, request: list[Message], *, last_round: bool, separator: str
+        self, request: list[Message], setup: TurnSetup, *, last_round: bool, separator: str
     ) -> Iterator[EngineEvent]:
         """Stream one model call; if it breaks before any text was shown, try once more.
 
@@ -155,28 +182,31 @@ class Engine:
         ourselves is safe only while the user has seen nothing of this call.
         """
         try:
-            return (yield from self._stream_once(request, last_round, separator))
+            return (yield from self._stream_once(request, setup, last_round, separator))
         except _StreamBroken as error:
             if error.text_shown:
                 raise
             logger.info("Claude's stream broke before any text; retrying once: %s", error)
-            return (yield from self._stream_once(request, last_round, separator))
+            return (yield from self._stream_once(request, setup, last_round, separator))
 
     def _stream_once(
-        self, request: list[Message], last_round: bool, separator: str
+        self, request: list[Message], setup: TurnSetup, last_round: bool, separator: str
     ) -> Iterator[EngineEvent]:
         """One streamed model call; `separator` goes before its first text (a new paragraph)."""
+        system: list[dict[str, Any]] = [{"type": "text", "text": self.config.system_prompt}]
+        if setup.system_text:
+            system.append({"type": "text", "text": setup.system_text})
+        system[-1]["cache_control"] = EPHEMERAL
         kwargs: dict[str, Any] = {
             "model": self.config.model,
             "max_tokens": self.config.max_tokens,
-            "system": [
-                {"type": "text", "text": self.config.system_prompt, "cache_control": EPHEMERAL}
-            ],
+            "system": system,
             "messages": request,
         }
-        # Two cache breakpoints, where they pay: the system prompt (which also covers the tools
-        # before it, so a breakpoint on the tools would add nothing) and the newest message.
-        tools = self.tools.params()
+        # Two cache breakpoints, where they pay: the end of the system (which also covers the
+        # tools before it, so a breakpoint on the tools would add nothing; with policies, right
+        # after them) and the newest message.
+        tools = self.tools.params(exclude=setup.withheld_tools)
         if tools:
             kwargs["tools"] = tools
             if last_round:

@@ -105,6 +105,10 @@ class Settings:
     escalation_group: str | None = None
     approvers: tuple[str, ...] = ()
     approvers_cache_seconds: float = 60.0
+    # Policies Claude answers from (bot/policies/): the folder, the prompt budget, reloads.
+    knowledge_dir: Path | None = None
+    knowledge_token_budget: int = 8_000
+    knowledge_reload_seconds: float = 5.0
 
     @classmethod
     def load(
@@ -633,6 +637,27 @@ SPECS: tuple[_Spec, ...] = (
         "approvers_cache_seconds",
         "number",
         "Give how many seconds a user group's members are remembered, e.g. 60.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_KNOWLEDGE_DIR",
+        "knowledge_dir",
+        "path",
+        "Give a folder of Markdown policy documents (default: the ones shipped with ShopMate).",
+    ),
+    _Spec(
+        "SHOPMATE_KNOWLEDGE_TOKENS",
+        "knowledge_token_budget",
+        "integer",
+        "Give the most (estimated) tokens of policies put in the prompt, e.g. 8000; past it "
+        "Claude searches them instead (0: always search).",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_KNOWLEDGE_RELOAD_S",
+        "knowledge_reload_seconds",
+        "number",
+        "Give how often, in seconds, ShopMate looks for edited policy documents, e.g. 5.",
         minimum=0,
     ),
 )

@@ -10,10 +10,12 @@ from bot.claude_client import make_client
 from bot.conversation import ConversationService
 from bot.engine import Engine, EngineConfig
 from bot.handoff.service import HandoffService
+from bot.policies import PolicyLibrary, open_library
 from bot.prefetch import OrderIdPrefetcher
 from bot.settings import Settings
 from bot.tools import ToolRegistry, get_order_tool
 from bot.tools.handoff import handoff_tools
+from bot.tools.policies import search_policies_tool
 from storage import Storage, open_storage
 
 
@@ -27,19 +29,24 @@ class Services:
     conversations: ConversationService
     # Fronts that can reach people register their notifier here (bot/slack/app.py does).
     handoff: HandoffService | None = None
+    policies: PolicyLibrary | None = None
 
     def close(self) -> None:
         self.storage.close()
+        if self.policies is not None:
+            self.policies.close()
 
 
 def build_services(settings: Settings, *, client: anthropic.Anthropic | None = None) -> Services:
     """Open storage and build the engine; `client` lets tests and the demo pass their own."""
+    policies = open_library(settings)  # first: a bad SHOPMATE_KNOWLEDGE_DIR opens nothing
     storage = open_storage(settings.db_path)
     handoff = HandoffService(storage.handoff, channel_configured=bool(settings.escalation_channel))
     tools = ToolRegistry(
         [
             get_order_tool(storage.orders, id_pattern=settings.order_id_pattern),
             *handoff_tools(handoff, storage.orders, id_pattern=settings.order_id_pattern),
+            search_policies_tool(policies),
         ]
     )
     engine = Engine(
@@ -54,5 +61,8 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
         prefetcher=OrderIdPrefetcher(settings.order_id_pattern, limit=settings.prefetch_max_ids)
         if settings.prefetch_orders
         else None,
+        turn_setup=policies.turn_setup,
     )
-    return Services(settings, storage, engine, ConversationService(storage, engine), handoff)
+    return Services(
+        settings, storage, engine, ConversationService(storage, engine), handoff, policies
+    )

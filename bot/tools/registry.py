@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,9 +95,9 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def params(self) -> list[dict[str, Any]]:
-        """Tool definitions in the Messages API's `tools` format."""
-        return [tool.to_param() for tool in self._tools.values()]
+    def params(self, *, exclude: Collection[str] = ()) -> list[dict[str, Any]]:
+        """Tool definitions in the Messages API's `tools` format, leaving out `exclude`."""
+        return [tool.to_param() for tool in self._tools.values() if tool.name not in exclude]
 
     def run(self, name: str, tool_input: Any, context: ToolContext | None = None) -> ToolResult:
         tool = self._tools.get(name)
