@@ -9,6 +9,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.claude.policy_rules import (
+    SEARCH_TOOL,
+    PolicySection,
+    best_section,
+    is_policy_question,
+    quote,
+    search_results,
+    sections_in_system,
+)
+
 logger = logging.getLogger(__name__)
 
 #: The `model` field of every scripted answer: the stand-in must never pass itself off as Claude.
@@ -47,6 +57,7 @@ _ORDER_ID_RE = re.compile(r"\bORD-?\w*\d\w*\b", re.IGNORECASE)
 _CHANGE_RE = re.compile(
     r"\b(chang|swap|siz|refund|cancel|return|exchang|amend|modif)\w*", re.IGNORECASE
 )
+_ALTER_RE = re.compile(r"\b(chang|swap|amend|modif|cancel)\w*", re.IGNORECASE)
 _IDENTITY_RE = re.compile(
     r"\b(who|what) are you\b|\bare you (claude|an? (ai|bot|robot|human|person|real)|real|human)\b"
     r"|\byour name\b|\b(which|what) model\b|\bwho am i (talking|speaking) to\b",
@@ -512,6 +523,9 @@ class ScriptedModel:
         handoff = self._plan_handoff(request, messages, text)
         if handoff is not None:
             return handoff
+        policy = self._policy_reply(request, messages, text)
+        if policy is not None:
+            return policy
         if _CHANGE_RE.search(text):
             return self._say(_refusal(messages, brief=_wants_brevity(request)))
         if _THANKS_RE.search(text):
@@ -526,6 +540,40 @@ class ScriptedModel:
 
     def _say(self, text: str) -> Reply:
         return Reply(text=text, model=self.model_name)
+
+    def _policy_reply(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], question: str
+    ) -> Reply | None:
+        """A question ShopMate's policies answer: quote the best section, naming it.
+
+        From the sections in the system prompt when ShopMate put them there; else by calling
+        `search_policies` when it is offered, then from what the search returned. None when
+        the question is not about a policy or there is nothing to answer from (older rules
+        apply then).
+        """
+        if not (_CHANGE_RE.search(question) or is_policy_question(question)):
+            return None
+        # Asked to alter an order, a person has to act: the answer ends with the escalation.
+        change = bool(_ALTER_RE.search(question))
+        shipped = _conversation_has_shipped_order(messages)
+        # A model that knows the order shipped looks for what can be done after shipping.
+        query = f"{question} (exchange after it has shipped)" if change and shipped else question
+        searched = _searched_since_question(messages)
+        if searched is not None:
+            return self._say(_policy_text(searched[0] if searched else None, change=change))
+        sections = sections_in_system(request)
+        if sections:
+            return self._say(_policy_text(best_section(query, sections), change=change))
+        if SEARCH_TOOL in _tool_names(request) and _tools_allowed(request):
+            call = ToolCall(
+                name=SEARCH_TOOL,
+                input={"query": query},
+                id=make_id("toolu_", f"{len(messages)}|search|{question}"),
+            )
+            return Reply(
+                text="Let me check our policies.", tool_calls=(call,), model=self.model_name
+            )
+        return None
 
     def _answer_results(
         self, request: dict[str, Any], messages: list[dict[str, Any]], results: list[dict[str, Any]]
@@ -557,6 +605,9 @@ class ScriptedModel:
         handoff = self._plan_handoff(request, messages, question)
         if handoff is not None:
             return handoff
+        policy = self._policy_reply(request, messages, question)
+        if policy is not None:
+            return policy
         if _CHANGE_RE.search(question):
             return self._say(_refusal(messages, brief=_wants_brevity(request)))
         return self._say(_answer_tool_results(outcomes, brief=_wants_brevity(request)))
@@ -573,6 +624,24 @@ class ScriptedModel:
             return None
         preface, call = planned
         return Reply(text=preface, tool_calls=(call,), model=self.model_name)
+
+
+def _policy_text(section: PolicySection | None, *, change: bool) -> str:
+    """The answer from one policy section; without one, no guessing: the team takes it."""
+    if section is None:
+        return f"I couldn't find that in ThreadCo's policies, so I won't guess. {ESCALATION_LINE}"
+    if change:
+        return f"{quote(section)}\n\n{ESCALATION_LINE}"
+    return quote(section)
+
+
+def _searched_since_question(messages: list[dict[str, Any]]) -> list[PolicySection] | None:
+    """What `search_policies` found after the newest question; None if it wasn't called."""
+    found: list[PolicySection] | None = None
+    for outcome in _outcomes_since_question(messages):
+        if outcome.tool_name == SEARCH_TOOL:
+            found = (found or []) + search_results(outcome.text)
+    return found
 
 
 def _lookups(order_ids: list[str], messages: list[dict[str, Any]], text: str) -> tuple[ToolCall]:
