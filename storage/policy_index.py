@@ -24,12 +24,13 @@ _COLUMNS = ("document", "title", "heading", "name", "text")
 _WORD_RE = re.compile(r"\w+")
 _MAX_QUERY_WORDS = 24
 # Words that say nothing about which policy is meant; left out so they don't drown the rest.
+# ("tee": every ThreadCo policy is about tees, and a question's "tee" should not pick one.)
 _STOPWORDS = frozenset(
     _WORD_RE.findall(
         """a about am an and any are as at be been but by can could did do does for from get got
         had has have how i if in into is it its just me my no not of on or our please so than
         that the their them then there these they this to up us was we were what when where
-        which who why will with would you your"""
+        which who why will with would you your tee tees"""
     )
 )
 

@@ -560,7 +560,9 @@ class ScriptedModel:
         query = f"{question} (exchange after it has shipped)" if change and shipped else question
         searched = _searched_since_question(messages)
         if searched is not None:
-            return self._say(_policy_text(searched[0] if searched else None, change=change))
+            # Like a model reading every result, it quotes the one that fits the question best.
+            chosen = best_section(query, searched) or (searched[0] if searched else None)
+            return self._say(_policy_text(chosen, change=change))
         sections = sections_in_system(request)
         if sections:
             return self._say(_policy_text(best_section(query, sections), change=change))
