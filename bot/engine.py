@@ -32,6 +32,7 @@ from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_b
 from bot.prefetch import Prefetcher, text_of
 from bot.settings import Settings
 from bot.tools.registry import ToolContext, ToolRegistry, ToolResult
+from bot.turn_setup import TurnSetup
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +48,6 @@ class EngineConfig:
     history_token_budget: int = Settings.history_token_budget
     system_prompt: str = prompts.SYSTEM_PROMPT
     tool_workers: int = 4
-
-
-@dataclass(frozen=True)
-class TurnSetup:
-    """What one turn adds to the fixed request; decided once, when the turn starts.
-
-    `system_text` follows the system prompt as a block of its own and carries the system's
-    cache breakpoint, so it is cached with the tools and the prompt before it (ShopMate's
-    policies, which change only when someone edits them). `withheld_tools` are registered
-    tools not offered in this turn (the policy search, while the policies are in the prompt).
-    """
-
-    system_text: str = ""
-    withheld_tools: frozenset[str] = frozenset()
 
 
 class _StreamBroken(Exception):

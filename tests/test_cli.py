@@ -116,7 +116,7 @@ def test_commands_that_never_call_claude_start_without_loading_the_anthropic_sdk
         "import contextlib, io, sys\n"
         "from bot.cli import main\n"
         "for argv in (['orders', 'show', 'ORD-1001'], ['stats'], ['history', 'list'],\n"
-        "             ['api-keys', 'list'], ['--help']):\n"
+        "             ['api-keys', 'list'], ['knowledge', 'check'], ['--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
         "print(sorted(m for m in ('anthropic', 'slack_bolt', 'fastapi') if m in sys.modules))\n"

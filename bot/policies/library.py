@@ -21,7 +21,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from bot.engine import TurnSetup
 from bot.history import estimate_tokens
 from bot.policies.documents import (
     Document,
@@ -32,6 +31,7 @@ from bot.policies.documents import (
     stamps,
 )
 from bot.tools.policies import SEARCH_POLICIES as SEARCH_TOOL
+from bot.turn_setup import TurnSetup
 from storage.policy_index import PolicyIndex
 
 logger = logging.getLogger(__name__)
