@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from fakes.claude.policy_rules import best_section, quote, sections_in_system
 from fakes.claude.scripted_model import (
     ESCALATION_LINE,
     ToolCall,
@@ -102,7 +103,9 @@ def plan(
 
 def policy_sentence(request: dict[str, Any]) -> str:
     """The exchange policy as the system prompt states it (a knowledge section), or the default."""
-    return EXCHANGE_POLICY_TEXT
+    sections = sections_in_system(request)
+    section = best_section("exchange a size after it has shipped", sections)
+    return quote(section) if section is not None else EXCHANGE_POLICY_TEXT
 
 
 def relay(outcomes: list[Any]) -> str | None:
