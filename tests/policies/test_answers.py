@@ -21,6 +21,7 @@ from bot.policies import DEFAULT_KNOWLEDGE_DIR
 from bot.settings import Settings
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude
+from tests.conftest import SAMPLE_ORDERS
 from tests.policies.conftest import edit
 
 WORN = "Can I return a worn tee?"
@@ -133,3 +134,23 @@ def test_an_edited_document_answers_the_next_turn_without_a_restart(
         assert f"(**{WORN_SECTION}**)" in after.text
     finally:
         services.close()
+
+
+def test_the_seed_s_size_change_is_explained_from_the_exchange_policy(
+    prompt_mode: Services, fake_claude: FakeClaude
+):
+    prompt_mode.storage.orders.upsert_many(SAMPLE_ORDERS)
+    _, first = ask(
+        prompt_mode, "Hi, I placed an order last week — ORD-1001 — and haven't had an update."
+    )
+    history = [
+        {
+            "role": "user",
+            "content": "Hi, I placed an order last week — ORD-1001 — and haven't had an update.",
+        },
+        *first.messages,
+    ]
+    events, done = ask(prompt_mode, "Great, can I change the size to Large?", history)
+    assert "(**Exchanges and sizing › Exchanging a size after it has shipped**)" in done.text
+    assert "we can swap the size" in done.text, "the words come from the document"
+    assert "request_size_exchange" in [e.name for e in events if isinstance(e, ToolStarted)]
