@@ -28,11 +28,14 @@ from bot.slack.app import build_app, build_web_client
 from bot.slack.approvals import NOT_ALLOWED
 from bot.slack.handoff import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.server import HttpServer, make_wsgi_app
+from bot.slack.socket_mode import ShopMateSocketModeHandler
+from bot.tools.registry import ToolContext
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, reply, tool_call
 from fakes.slack import FakeSlack
 from fakes.slack.clicks import click
 from fakes.slack.events import EventSender
+from fakes.slack.socket_mode import FakeSocketMode
 from tests.conftest import SAMPLE_ORDERS, SECRET
 from tests.slack.conftest import CHANNEL, TEAM, USER, Harness, ListenerPool
 
@@ -242,3 +245,43 @@ def test_a_non_approver_is_refused_privately_and_nothing_changes(h):
     assert [c.args.get("usergroup") for c in h.slack.calls_to("usergroups.users.list")] == [
         APPROVER_GROUP
     ]
+
+
+def test_an_approval_over_socket_mode_is_applied_once_and_the_thread_told(
+    settings: Settings,
+    claude_client: anthropic.Anthropic,
+    fake_slack: FakeSlack,
+) -> None:
+    """Socket Mode: the click is an `interactive` envelope; delivered twice, it decides once."""
+    services = build_services(handoff_settings(settings), client=claude_client)
+    services.storage.orders.upsert_many(SAMPLE_ORDERS)
+    assert services.handoff is not None
+    root = "1700000000.000100"
+    with FakeSocketMode() as socket_mode:
+        fake_slack.socket_mode = socket_mode
+        web = build_web_client(replace(services.settings, slack_api_url=fake_slack.api_url))
+        pool = ListenerPool(4)
+        app, _ = build_app(services, web_client=web, socket_mode=True, listener_executor=pool)
+        handler = ShopMateSocketModeHandler(app, "xapp-1-test")
+        handler.connect()
+        try:
+            # Filed as the tool files it, for a Slack thread (no turn needed for this path).
+            context = ToolContext(f"slack:{TEAM}:{CHANNEL}:{root}", user=USER, team=TEAM)
+            filed = services.handoff.request_change(
+                context, kind="refund", order_id="ORD-1003", details={}, reason="Faded."
+            )
+            [posted] = fake_slack.messages(ESCALATIONS)
+            payload = click(fake_slack, ESCALATIONS, posted.ts, user=BOSS, action_id=APPROVE_ACTION)
+            first = socket_mode.send_interaction(payload)
+            again = socket_mode.send_interaction(payload)
+            assert socket_mode.wait_for(
+                lambda: socket_mode.acked(first) and socket_mode.acked(again)
+            )
+            assert pool.wait_idle(15.0)
+        finally:
+            handler.close()
+            services.close()
+    [told] = fake_slack.messages(CHANNEL, root)
+    assert "refund for ORD-1003 has been approved" in told.text
+    assert fake_slack.message(ESCALATIONS, posted.ts).text.startswith(f"Approved by <@{BOSS}>")
+    assert filed["status"] == "pending"
