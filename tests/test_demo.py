@@ -37,6 +37,8 @@ def test_the_demo_plays_the_sample_conversation_offline(tmp_path: Path):
     assert "RM493827651GB" in out and "track.royalmail.com" in out
     # The seed's story, end to end: the size change becomes a request a person approves.
     assert "[request_size_exchange ORD-1001 -> pending]" in out
+    policy = "(Exchanges and sizing › Exchanging a size after it has shipped)"
+    assert out.index(policy) < out.index("[request_size_exchange"), "the policy comes first"
     assert REQUEST_SENT in out and ESCALATION_LINE not in out
     story = out[out.index("Meanwhile in #escalations") :]
     assert "@support-leads Approval needed: size exchange for ORD-1001 (to L)" in story

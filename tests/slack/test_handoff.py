@@ -194,6 +194,8 @@ def test_a_decision_applies_once_under_duplicate_and_concurrent_clicks(
     h, action, status, order_status, thread_words
 ):
     first, posted = request_exchange(h)
+    # The exchange policy, named from knowledge/, then the request (the seed's story).
+    assert "Exchanging a size after it has shipped" in h.reply_text(first)
     assert REQUEST_SENT in h.reply_text(first)
     assert (
         "Approve" in json.dumps(posted.blocks)
