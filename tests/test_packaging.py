@@ -70,7 +70,7 @@ def test_every_library_the_fakes_import_is_declared_with_them() -> None:
 
 
 def test_the_fakes_ship_as_their_own_package_and_only_the_demo_uses_them() -> None:
-    assert not (ROOT / "bot" / "simulators").exists()
+    assert not list((ROOT / "bot").glob("simulators/*.py"))  # (a stale __pycache__ may stay)
     packages = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     assert "fakes*" in packages  # `shopmate demo` works from a plain install
     leaning = sorted(
