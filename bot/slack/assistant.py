@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
@@ -96,6 +98,40 @@ class AgentView:
         self.budget = budget
         self.access = access
         self.messages = messages
+        # Titles are set beside the answer, never before it: a Slack round trip must not
+        # stand between the question and Claude's first words.
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agent-view")
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def close(self) -> None:
+        """Stop taking title calls; those under way finish on their own (never waited for)."""
+        self._background.shutdown(wait=False, cancel_futures=True)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no background call is queued or running (False after `timeout`)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _in_background(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            finally:
+                self._done()
+
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._background.submit(run)
+        except RuntimeError:  # closed: the process is stopping, and these calls are cosmetic
+            self._done()
+            logger.debug("Skipped a background call: shutting down")
+
+    def _done(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     # ----- opening the agent view -------------------------------------------------------------
 
@@ -146,6 +182,9 @@ class AgentView:
     def title_first_question(self, incoming: Incoming, client: WebClient) -> None:
         """Title a DM thread after its first question, once; called as its answer starts.
 
+        Whether it is the first question is read now (before the question is stored); the
+        call itself runs in the background, beside the answer.
+
         "First" means the thread holds no stored message yet (the question is stored right
         after this). Threads in channels are not assistant threads: no title there.
         """
@@ -162,7 +201,8 @@ class AgentView:
         title = thread_title(incoming.text)
         if not title:
             return
-        self._call(
+        self._in_background(
+            self._call,
             incoming.team,
             SET_TITLE,
             client.assistant_threads_setTitle,

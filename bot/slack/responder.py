@@ -109,6 +109,7 @@ class SlackResponder:
         """
         self.leases.stop()
         self._recovery.shutdown(wait=False, cancel_futures=True)
+        self.agent_view.close()
         held = self.leases.held()
         if release and held:
             try:

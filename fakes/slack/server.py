@@ -173,6 +173,7 @@ class FakeSlack(
 
     def _init_state(self) -> None:
         self._calls: list[Call] = []
+        self._holds: dict[str, threading.Event] = {}
         self._ephemerals: list[Ephemeral] = []
         self._messages: dict[tuple[str, str], Message] = {}
         self._statuses: list[StatusUpdate] = []
@@ -269,6 +270,13 @@ class FakeSlack(
             self._injections.setdefault(method, deque()).append(
                 _Injection(error, code, retry_after, times)
             )
+
+    def hold(self, method: str) -> threading.Event:
+        """Answer `method`'s calls only when the returned event is set (a slow Slack for one
+        method): the call is done and recorded at once, its response waits (at most 60 s)."""
+        with self._cond:
+            gate = self._holds.setdefault(method, threading.Event())
+        return gate
 
     def pending_failures(self) -> dict[str, int]:
         """Failures set up by `fail_next` that no call has met yet, by method (tests check 0)."""
@@ -470,6 +478,9 @@ class FakeSlack(
             self._cond.notify_all()
         if self.latency_s > 0:
             time.sleep(self.latency_s)
+        held = self._holds.get(method)
+        if held is not None:
+            held.wait(60.0)  # bounded: a test that forgets to release still ends
         return response
 
     def _injected(self, method: str) -> _Response | None:

@@ -141,6 +141,8 @@ class Harness:
         it would have happened.
         """
         assert self.pool.wait_idle(timeout), f"listeners still running after {timeout}s"
+        idle = self.responder.agent_view.wait_idle(timeout)
+        assert idle, f"agent-view calls (titles) still running after {timeout}s"
 
     def replies(self, payload: dict) -> list[Message]:
         event = payload["event"]

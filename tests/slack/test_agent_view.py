@@ -81,9 +81,11 @@ def test_the_first_question_titles_the_thread_and_follow_ups_keep_it(harness):
     first = harness.dm("hi! where is my order ORD-1001? it was a gift")
     harness.wait_answered(first)
     thread_ts = first["event"]["ts"]
-    assert harness.slack.thread_title(DM, thread_ts) == "Where is my order ORD-1001?"
+    titled = "Where is my order ORD-1001?"
+    assert wait_until(lambda: harness.slack.thread_title(DM, thread_ts) == titled)
     follow_up = harness.dm("And ORD-1002, when does that one arrive?", thread_ts=thread_ts)
     harness.wait_answered(follow_up)
+    harness.settle()
     assert len(harness.slack.calls_to(SET_TITLE)) == 1, "titled once, from the first question"
     assert harness.slack.thread_title(DM, thread_ts) == "Where is my order ORD-1001?"
     assert "RM493827651GB" in harness.reply_text(first)
@@ -95,12 +97,14 @@ def test_a_question_in_an_assistant_thread_is_answered_like_a_dm_and_titles_it(h
     harness.wait_answered(question)
     [reply] = harness.replies(question)
     assert reply.thread_ts == thread_ts and "RM381726495GB" in reply.text
-    assert harness.slack.thread_title(DM, thread_ts) == "What's the status of order ORD-1003?"
+    titled = "What's the status of order ORD-1003?"
+    assert wait_until(lambda: harness.slack.thread_title(DM, thread_ts) == titled)
 
 
 def test_a_mention_in_a_channel_gets_no_title(harness):
     mention = harness.mention("where is ORD-1001?")
     harness.wait_answered(mention)
+    harness.settle()
     assert harness.slack.calls_to(SET_TITLE) == []
 
 
@@ -109,9 +113,23 @@ def test_a_failing_title_never_stops_the_answer(harness, caplog):
     with caplog.at_level(logging.WARNING, logger="bot.slack.assistant"):
         dm = harness.dm("where is ORD-1001?")
         harness.wait_answered(dm)
+        harness.settle()
     assert "RM493827651GB" in harness.reply_text(dm), "the answer arrived in full"
     assert harness.slack.pending_failures() == {}, "the title was tried and refused"
     assert "method=assistant.threads.setTitle error=internal_error" in caplog.text
+
+
+def test_a_slow_title_never_holds_up_the_answer(harness):
+    """Slack answering setTitle slowly must not stand between the question and the answer."""
+    slow_title = harness.slack.hold(SET_TITLE)
+    try:
+        dm = harness.dm("where is ORD-1001?")
+        harness.wait_answered(dm)
+        assert "RM493827651GB" in harness.reply_text(dm), "answered while the title waits"
+        assert len(harness.slack.calls_to(SET_TITLE)) == 1, "the title was asked for"
+    finally:
+        slow_title.set()
+    assert wait_until(lambda: harness.slack.thread_title(DM, dm["event"]["ts"]) is not None)
 
 
 def test_failing_prompts_are_logged_and_the_next_opening_works(harness, caplog):
