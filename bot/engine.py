@@ -31,6 +31,7 @@ from bot.events import (
 from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
 from bot.prefetch import Prefetcher, text_of
 from bot.settings import Settings
+from bot.stopping import StopSignal
 from bot.tools.registry import ToolContext, ToolRegistry, ToolResult
 from bot.turn_setup import TurnSetup
 
@@ -56,6 +57,15 @@ class _StreamBroken(Exception):
     def __init__(self, reason: str, *, text_shown: bool) -> None:
         super().__init__(reason)
         self.text_shown = text_shown
+
+
+class _Stopped(Exception):
+    """The front asked to stop while Claude was writing; the stream is already closed."""
+
+    def __init__(self, text: str, usage: Usage) -> None:
+        super().__init__("stopped")
+        self.text = text  # what this call had written so far (without its separator)
+        self.usage = usage
 
 
 class Engine:
@@ -85,6 +95,7 @@ class Engine:
         user_content: str | list[dict[str, Any]],
         *,
         context: ToolContext | None = None,
+        stop: StopSignal | None = None,
     ) -> Iterator[EngineEvent]:
         """Yield events for one answer; always ends with TurnComplete or TurnFailed.
 
@@ -92,26 +103,42 @@ class Engine:
         turn of its results (the order the API requires), through the same registry, events
         and storage as a call Claude makes; a failed turn stores none of them.
         `context` (the conversation and asker) is handed to tools that act on it.
+
+        `stop` is checked between stream events and before every model call: once set, the
+        stream is closed at once and the turn completes with `stop_reason="stopped"`, keeping
+        only what the user saw (tool calls already made keep their results, so the stored
+        history never holds a tool_use without its tool_result).
         """
         conversation = repair([*history, {"role": "user", "content": user_content}])
         setup = self._setup()
         new_messages: list[Message] = []
+        usage = Usage()
+        answer: list[str] = []
         prefetched = self._prefetch_uses(user_content)
         if prefetched:
             # Exactly what Claude would have sent and got back: its tool_use turn, then ours.
             new_messages.append({"role": "assistant", "content": prefetched})
             new_messages.append((yield from self._run_tools(prefetched, context)))
-        usage = Usage()
-        answer: list[str] = []
         for round_number in range(self.config.max_rounds):
+            if stop is not None and stop.is_set():
+                yield _stopped_turn(answer, "", new_messages, usage, stop)
+                return
             last_round = round_number == self.config.max_rounds - 1
             request = with_cache_breakpoint(
                 trim_to_budget(conversation + new_messages, self.config.history_token_budget)
             )
             try:
                 message = yield from self._stream_with_one_retry(
-                    request, setup, last_round=last_round, separator="\n\n" if answer else ""
+                    request,
+                    setup,
+                    last_round=last_round,
+                    separator="\n\n" if answer else "",
+                    stop=stop,
                 )
+            except _Stopped as stopped:
+                usage += stopped.usage
+                yield _stopped_turn(answer, stopped.text, new_messages, usage, stop)
+                return
             except _StreamBroken as broken:
                 logger.warning("Claude's stream broke: %s", broken)
                 yield TurnFailed(prompts.INTERRUPTED_NOTICE, str(broken), usage)
@@ -160,7 +187,13 @@ class Engine:
             return TurnSetup()
 
     def _stream_with_one_retry(
-        self, request: list[Message], setup: TurnSetup, *, last_round: bool, separator: str
+        self,
+        request: list[Message],
+        setup: TurnSetup,
+        *,
+        last_round: bool,
+        separator: str,
+        stop: StopSignal | None = None,
     ) -> Iterator[EngineEvent]:
         """Stream one model call; if it breaks before any text was shown, try once more.
 
@@ -169,15 +202,20 @@ class Engine:
         ourselves is safe only while the user has seen nothing of this call.
         """
         try:
-            return (yield from self._stream_once(request, setup, last_round, separator))
+            return (yield from self._stream_once(request, setup, last_round, separator, stop))
         except _StreamBroken as error:
             if error.text_shown:
                 raise
             logger.info("Claude's stream broke before any text; retrying once: %s", error)
-            return (yield from self._stream_once(request, setup, last_round, separator))
+            return (yield from self._stream_once(request, setup, last_round, separator, stop))
 
     def _stream_once(
-        self, request: list[Message], setup: TurnSetup, last_round: bool, separator: str
+        self,
+        request: list[Message],
+        setup: TurnSetup,
+        last_round: bool,
+        separator: str,
+        stop: StopSignal | None = None,
     ) -> Iterator[EngineEvent]:
         """One streamed model call; `separator` goes before its first text (a new paragraph)."""
         system: list[dict[str, Any]] = [{"type": "text", "text": self.config.system_prompt}]
@@ -200,12 +238,19 @@ class Engine:
                 # History holding tool blocks needs `tools`; "none" makes Claude answer now.
                 kwargs["tool_choice"] = {"type": "none"}
         text_shown = False
+        written: list[str] = []
         try:
             with self.client.messages.stream(**kwargs) as stream:
                 for event in stream:
                     if event.type == "text" and event.text:
                         yield TextDelta(event.text if text_shown else separator + event.text)
                         text_shown = True
+                        written.append(event.text)
+                    if stop is not None and stop.is_set():
+                        # Leaving the `with` closes the response: Claude stops writing (and
+                        # billing) for this call now, not at the end of its answer.
+                        logger.info("Stopped Claude's stream on request")
+                        raise _Stopped("".join(written), _snapshot_usage(stream))
                 message = stream.get_final_message()
         except anthropic.APIStatusError as error:
             if _is_mid_stream(error):
@@ -243,12 +288,15 @@ class Engine:
         self, tool_uses: list[dict[str, Any]], context: ToolContext | None = None
     ) -> Iterator[EngineEvent]:
         """Run every tool_use of one turn at once; return the single user message of results."""
-        for block in tool_uses:
-            yield ToolStarted(block["id"], block["name"], _as_dict(block["input"]))
+        # Started before they are announced, so the lookups run while a front shows them.
         futures = [
             self._tool_pool.submit(self.tools.run, block["name"], block["input"], context)
             for block in tool_uses
         ]
+        batch = tuple(block["id"] for block in tool_uses)
+        for block in tool_uses:
+            title = self.tools.step_title(block["name"], block["input"])
+            yield ToolStarted(block["id"], block["name"], _as_dict(block["input"]), batch, title)
         results: list[dict[str, Any]] = []
         for block, future in zip(tool_uses, futures, strict=True):
             result: ToolResult = future.result()
@@ -269,6 +317,38 @@ class Engine:
                 entry["is_error"] = True
             results.append(entry)
         return {"role": "user", "content": results}
+
+
+def _stopped_turn(
+    answer: list[str],
+    partial: str,
+    new_messages: list[Message],
+    usage: Usage,
+    stop: StopSignal | None,
+) -> TurnComplete:
+    """The turn as far as the user saw it: earlier rounds whole, the cut call's shown text.
+
+    Characters the front says never reached the user come off the end of the cut call's
+    text. Earlier rounds are stored whole: their text went out before their tool calls.
+    """
+    unshown = stop.unshown if stop is not None else 0
+    kept = partial[: max(0, len(partial) - unshown)]
+    messages = list(new_messages)
+    text = "".join(answer)
+    if kept.strip():
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": kept}]})
+        text += ("\n\n" if text else "") + kept
+    return TurnComplete(text, messages, usage, "stopped")
+
+
+def _snapshot_usage(stream: Any) -> Usage:
+    """What a call cut short is known to have cost: its input (from message_start) and the
+    output counted so far; the API sends the final output count only at the end.
+    """
+    try:
+        return _usage_of(stream.current_message_snapshot)
+    except (AssertionError, AttributeError):  # stopped before message_start
+        return Usage(model_calls=1)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -53,11 +53,19 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class ToolStarted:
-    """Claude asked for a tool; it is running now."""
+    """Claude asked for a tool; it is running now.
+
+    `batch` holds the ids of every call started together with this one (Claude's parallel
+    calls of one turn, in order), so a front can show them at once: this event is the last
+    of its batch when its id is the batch's last. `title` names the step for the user
+    ("Looking up ORD-1001").
+    """
 
     tool_use_id: str
     name: str
     input: dict[str, Any]
+    batch: tuple[str, ...] = ()
+    title: str = ""
 
 
 @dataclass(frozen=True)

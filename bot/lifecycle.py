@@ -25,6 +25,7 @@ from typing import Any
 from bot import prompts
 from bot.events import EngineEvent, Notice, Started
 from bot.keys import Key
+from bot.stopping import StopSignal
 from bot.trust import AccessPolicy, Limits, UsageLimiter, cut_input
 from bot.wiring import Services
 
@@ -120,8 +121,14 @@ class TurnLifecycle:
 
     # ------------------------------------------------------------------ the turn
 
-    def run(self, incoming: UserMessage) -> Iterator[LifecycleEvent]:
-        """Limits, input cut, engine and storage; the caller finishes the claim after."""
+    def run(
+        self, incoming: UserMessage, *, stop: StopSignal | None = None
+    ) -> Iterator[LifecycleEvent]:
+        """Limits, input cut, engine and storage; the caller finishes the claim after.
+
+        `stop` is the front's way to end the answer early (Slack's Stop button; a client that
+        went away): the engine closes Claude's stream and stores what the user saw.
+        """
         if incoming.has_files and not incoming.text:
             yield Notice("only_text", prompts.ONLY_TEXT_NOTICE, "non-text message")
             return
@@ -142,5 +149,5 @@ class TurnLifecycle:
             if was_cut:
                 yield Notice("input_cut", prompts.input_cut_notice(limit), "input cut", final=False)
             yield from self.services.conversations.answer(
-                str(incoming.conversation), text, user=incoming.user, team=incoming.team
+                str(incoming.conversation), text, user=incoming.user, team=incoming.team, stop=stop
             )

@@ -64,6 +64,7 @@ class Settings:
     flush_interval: float = 0.4
     slack_native_streaming: bool = True
     slack_feedback: bool = True
+    slack_task_steps: bool = True
     slack_minute_s: float = 60.0
     # The agent view (Slack's AI entry point and split view); each part has its off-switch.
     suggested_prompts_enabled: bool = True
@@ -408,6 +409,13 @@ SPECS: tuple[_Spec, ...] = (
         "slack_feedback",
         "boolean",
         "Say true to put thumbs up/down under every finished answer in Slack, false not to.",
+    ),
+    _Spec(
+        "SHOPMATE_TASK_STEPS",
+        "slack_task_steps",
+        "boolean",
+        "Say true to show each lookup as a step in Slack's streamed answers, false for the "
+        "status line only.",
     ),
     _Spec(
         "SHOPMATE_SLACK_MINUTE_S",

@@ -21,7 +21,8 @@ from storage.database import SharedDatabase, as_utc_iso
 logger = logging.getLogger(__name__)
 
 ROLES = frozenset({"user", "assistant"})
-TURN_STATUSES = frozenset({"complete", "failed"})
+# "stopped": the user stopped the answer; its messages are what they saw of it.
+TURN_STATUSES = frozenset({"complete", "failed", "stopped"})
 TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",

@@ -74,6 +74,7 @@ def build_app(
             native_streaming=settings.slack_native_streaming,
             feedback=settings.slack_feedback,
             loading_messages=settings.loading_messages if settings.loading_messages_enabled else (),
+            task_steps=settings.slack_task_steps,
         ),
     )
     bolt_logger = logging.getLogger("slack_bolt")

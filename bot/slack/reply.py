@@ -10,6 +10,12 @@ every character Claude wrote becomes visible once, in order — in a new message
 when the current one can no longer be edited, and with a notice if Slack refuses even that.
 A finished answer's last message also carries the feedback buttons (bot/slack/feedback.py),
 sent with the call that ends it: chat.stopStream, the final chat.update, or the last post.
+
+In a native stream each tool call is a step above the text (a `task_update` chunk: "Looking
+up ORD-1001", in progress, then complete or error); the chunks ride along with the text's own
+calls, so steps cost no extra calls per flush. The post-and-update path shows the thread's
+status line instead. When the person presses Stop (`stopped_by_user`), the reply shows nothing
+more and says so in `stopped_by_user`/`unshown`, for the front to stop the engine.
 """
 
 from __future__ import annotations
@@ -24,8 +30,17 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
-from bot.events import EngineEvent, Notice, TextDelta, ToolStarted, TurnComplete, TurnFailed
+from bot.events import (
+    EngineEvent,
+    Notice,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnComplete,
+    TurnFailed,
+)
 from bot.slack.budget import CallBudget, Reservation
 from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
@@ -41,11 +56,13 @@ STREAMING_RETRY_AFTER_S = 600.0
 CHANNEL_STREAMING_RETRY_AFTER_S = 6 * 3600.0
 FINAL_ATTEMPTS = 4  # tries of a call that delivers the final text
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is waited out only this long per try
+TASK_TEXT_CHARS = 256  # a task step's title and output are one short line each
 FINAL_WAIT_S = 120.0  # the longest a final call waits for budget
 RETRY_BACKOFF_S = 0.5  # first pause after a transient failure, doubled each time
 
 # Slack error codes by what they mean for this reply.
 RATE_LIMITED = frozenset({"ratelimited"})
+STOPPED_BY_USER = "stopped_by_user"  # the person pressed Stop: show nothing more
 # The message exists but can take no more: what is left goes in a new message.
 UNEDITABLE = frozenset(
     {
@@ -141,6 +158,7 @@ class ReplyOptions:
     feedback: bool = True  # thumbs up/down under a finished answer (SHOPMATE_FEEDBACK)
     # Rotated by Slack under THINKING_STATUS (assistant.threads.setStatus takes up to 10).
     loading_messages: tuple[str, ...] = ()
+    task_steps: bool = True  # tool calls as task_update chunks in native streams
 
 
 @dataclass
@@ -192,6 +210,14 @@ class SlackReply:
         # `_closing` is set when that call is the next one made.
         self._closing_blocks: list[dict[str, Any]] = []
         self._closing = False
+        # Task steps of the open stream: ids it shows, updates not sent yet (in order).
+        self._chunked = False  # the open stream was started with chunks (it takes steps)
+        self._tasks: dict[str, str] = {}  # id -> title
+        self._task_chunks: list[TaskUpdateChunk] = []
+        self._tasks_first = False  # the queued steps came before the pending text
+        # Set when the person pressed Stop; `unshown` characters of the text never got out.
+        self.stopped_by_user = False
+        self.unshown = 0
 
     # ----- engine events -------------------------------------------------------------------
 
@@ -207,6 +233,13 @@ class SlackReply:
             self._open_message(placeholder=True)
 
     def handle(self, event: EngineEvent | Notice) -> None:
+        if self.stopped_by_user:
+            # Stopped: nothing more is shown (no rest, no error notice); only the ending.
+            if isinstance(event, TurnComplete | TurnFailed) or (
+                isinstance(event, Notice) and event.final
+            ):
+                self.finish()
+            return
         if isinstance(event, Notice):
             # ShopMate's own sentences: a final one is the whole reply (said like a failed
             # answer's notice), any other one a paragraph before the answer.
@@ -221,9 +254,15 @@ class SlackReply:
             if not self._shown or due:
                 self._flush(final=False)
         elif isinstance(event, ToolStarted):
-            self._flush(final=False)
-            wanted = " ".join(str(v) for v in event.input.values())[:60]
-            self._set_status(f"is looking up {wanted}…" if wanted else "is checking…")
+            self._tool_started(event)
+        elif isinstance(event, ToolFinished):
+            title = self._tasks.get(event.tool_use_id)
+            if title is not None:
+                status = "error" if event.is_error else "complete"
+                self._queue_task(event.tool_use_id, title, status, output=event.summary)
+                if self.clock() - self._last_flush >= self.options.flush_interval:
+                    self._flush(final=False)
+                # Else it rides along with the next text, a moment away.
         elif isinstance(event, TurnFailed):
             self._pending += ("\n\n" if (self._shown or self._pending) else "") + event.message
             self.finish()
@@ -245,6 +284,88 @@ class SlackReply:
             if self._status and self._status_supported:
                 self._clear_status()
 
+    # ----- task steps ----------------------------------------------------------------------
+
+    def _tool_started(self, event: ToolStarted) -> None:
+        """A step in the stream if there is (or can be) one; else today's status line.
+
+        Parallel calls arrive as one batch of events: their steps go out together with the
+        last of them, in one call (with any text written before them).
+        """
+        wanted = " ".join(str(v) for v in event.input.values())[:60]
+        status = f"is looking up {wanted}…" if wanted else "is checking…"
+        if not self._steps_possible():
+            self._flush(final=False)
+            self._set_status(status)
+            return
+        title = event.title or f"Running {event.name.replace('_', ' ')}"
+        self._tasks[event.tool_use_id] = title
+        self._queue_task(event.tool_use_id, title, "in_progress")
+        if event.batch and event.tool_use_id != event.batch[-1]:
+            return
+        if self._mode is None:
+            if self._pending:
+                self._open_message()
+            elif self.budget.try_acquire(self.target.team, "chat.startStream"):
+                self._start_stream("")
+        else:
+            self._flush(final=False)
+        if self.stopped_by_user:
+            return
+        if self._mode != "stream" or not self._chunked:
+            # No stream to show steps in (no budget, refused, or posted instead).
+            self._drop_tasks()
+            self._set_status(status)
+
+    def _steps_possible(self) -> bool:
+        if not self.options.task_steps:
+            return False
+        if self._mode == "stream":
+            return self._chunked
+        t = self.target
+        return (
+            self._mode is None
+            and self.options.native_streaming
+            and self.health.usable(t.team, t.channel)
+        )
+
+    def _queue_task(self, task_id: str, title: str, status: str, *, output: str = "") -> None:
+        """Queue one step's update; a newer update of the same step replaces an unsent one."""
+        if not self._task_chunks:
+            self._tasks_first = not self._pending
+        chunk = TaskUpdateChunk(
+            id=task_id,
+            title=title[:TASK_TEXT_CHARS],
+            status=status,
+            output=output[:TASK_TEXT_CHARS] or None,
+        )
+        self._task_chunks = [c for c in self._task_chunks if c.id != task_id] + [chunk]
+
+    def _drop_tasks(self) -> None:
+        self._tasks.clear()
+        self._task_chunks = []
+
+    def _stream_content(self, text: str) -> dict[str, Any]:
+        """A stream call's content: markdown_text, or in a stream started with chunks, the
+        text and the queued steps as chunks (in the order they happened).
+        """
+        if not self._chunked:
+            return {"markdown_text": text} if text else {}
+        markdown = [MarkdownTextChunk(text=text)] if text else []
+        if self._tasks_first:
+            chunks = [*self._task_chunks, *markdown]
+        else:
+            chunks = [*markdown, *self._task_chunks]
+        return {"chunks": chunks} if chunks else {}
+
+    def _user_stopped(self) -> None:
+        """Slack said the person pressed Stop: what is pending stays unshown, for good."""
+        logger.info("Stopped by the user in %s (message %s)", self.target.channel, self._ts)
+        self.stopped_by_user = True
+        self.unshown = len(self._pending)
+        self._pending = ""
+        self._close_message()
+
     # ----- delivery ------------------------------------------------------------------------
 
     def _flush(self, *, final: bool) -> None:
@@ -265,6 +386,9 @@ class SlackReply:
             rest = combined[cut:]
             self._pending = combined[len(self._shown) : cut]
             self._finish_message()
+            if self.stopped_by_user:
+                self.unshown += len(rest)
+                return
             self._pending = rest + self._pending
         if self._mode is None:
             if final:
@@ -276,7 +400,7 @@ class SlackReply:
         if final:
             self._closing = True
             self._finish_message()
-        elif self._pending:
+        elif self._pending or self._task_chunks:
             self._progress()
 
     def _progress(self) -> None:
@@ -284,7 +408,7 @@ class SlackReply:
         t = self.target
         if self._mode == "stream":
             method, fn = "chat.appendStream", self.client.chat_appendStream
-            kwargs: dict[str, Any] = {"markdown_text": self._pending}
+            kwargs: dict[str, Any] = self._stream_content(self._pending)
             text = self._pending
         else:
             method, fn = "chat.update", self.client.chat_update
@@ -298,6 +422,9 @@ class SlackReply:
         if outcome.ok:
             self._shown = self._shown + self._pending if self._mode == "stream" else text
             self._pending = ""
+            self._task_chunks = []
+        elif outcome.error == STOPPED_BY_USER:
+            self._user_stopped()
         elif outcome.error in UNEDITABLE:
             # Expired or stopped: what was shown stays; the rest goes in a new message.
             self._close_message()
@@ -310,14 +437,15 @@ class SlackReply:
         blocks = self._closing_blocks if self._closing else []
         if self._mode == "stream":
             kwargs: dict[str, Any] = {"channel": t.channel, "ts": self._ts}
-            if self._pending:
-                kwargs["markdown_text"] = self._pending
+            kwargs.update(self._stream_content(self._pending))
             if blocks:
                 kwargs["blocks"] = blocks  # rendered under the finished stream
             outcome = self._final_call("chat.stopStream", self.client.chat_stopStream, **kwargs)
             if outcome.ok:
                 self._shown += self._pending
                 self._pending = ""
+            elif outcome.error == STOPPED_BY_USER:
+                self._user_stopped()
             elif outcome.error not in UNEDITABLE:
                 # Tried and tried: Slack ends the stream itself within minutes; the text
                 # must not wait for that.
@@ -377,15 +505,21 @@ class SlackReply:
         """chat.startStream with the first text; on refusal, note where streaming is off."""
         t = self.target
         kwargs: dict[str, Any] = {"channel": t.channel, "thread_ts": t.thread_ts}
-        if text:
-            kwargs["markdown_text"] = text
+        # A stream started with markdown_text takes no chunks later: with steps on, start
+        # it with chunks (if there is anything to start with).
+        self._chunked = self.options.task_steps
+        content = self._stream_content(text)
+        self._chunked = "chunks" in content
+        kwargs.update(content)
         if not t.channel.startswith("D"):
             kwargs["recipient_team_id"] = t.user_team or t.team
             kwargs["recipient_user_id"] = t.user
         outcome = self._call("chat.startStream", self.client.chat_startStream, **kwargs)
         if outcome.ok:
             self._begin("stream", outcome.response["ts"], None, shown=text)
+            self._task_chunks = []
             return True
+        self._chunked = False
         if outcome.error in CHANNEL_NO_STREAMING:
             logger.info("No native streaming in channel %s; posting instead", t.channel)
             self.health.channel_off(t.team, t.channel)
@@ -406,6 +540,8 @@ class SlackReply:
         if self._reservation is not None:
             self._reservation.release()
         self._mode, self._ts, self._reservation, self._shown = None, None, None, ""
+        self._chunked = False
+        self._drop_tasks()  # a later message starts without the steps of this one
 
     def _post_rest(self) -> None:
         """Post the pending text as new message(s) in the thread, each waiting for budget.

@@ -20,6 +20,7 @@ from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
+from bot.stopping import StopSignal
 from bot.trust import AccessPolicy, Limits, UsageLimiter
 from bot.wiring import Services
 from storage import StorageClosed
@@ -320,9 +321,10 @@ class SlackResponder:
         # returns its ts, so a successor knows what was already shown.
         recording = RecordingWebClient(client, lambda ts: events.record_reply(key, ts))
         reply = self._reply(incoming, recording)
+        stop = StopSignal()  # set when the person presses Stop on the streamed answer
         cut = lost = False
         try:
-            stream = self.lifecycle.run(incoming.as_message())
+            stream = self.lifecycle.run(incoming.as_message(), stop=stop)
             try:
                 for event in stream:
                     if isinstance(event, Started):
@@ -338,6 +340,10 @@ class SlackResponder:
                         logger.warning("Stopped answering %s: another process took it over", key)
                         break
                     reply.handle(event)
+                    if reply.stopped_by_user and not stop.is_set():
+                        # Claude's stream is closed at its next event; the turn is stored
+                        # as far as the person saw it, and the thread carries on.
+                        stop.stop(unshown=reply.unshown)
                     if self.drain.expired.is_set() and not _ends(event):
                         cut = True
                         reply.handle(TurnFailed(prompts.SHUTDOWN_NOTICE, "shutdown"))

@@ -54,6 +54,7 @@ def get_order_tool(orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PA
 
     return Tool(
         name="get_order",
+        step="Looking up {order_id}",
         description=(
             "Look up a ThreadCo order by order ID. Returns status, item, estimated delivery "
             "and Royal Mail tracking. Call it once per order mentioned; several calls may run "

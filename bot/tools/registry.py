@@ -10,6 +10,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+STEP_TITLE_CHARS = 80  # a step title is one short line under the message
+
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
@@ -64,6 +66,9 @@ class Tool:
     context_handler: Callable[[dict[str, Any], ToolContext], ToolResult] | None = field(
         default=None, compare=False
     )
+    # How a front names one call to the user (a Slack task step): a template over the
+    # call's input, e.g. "Looking up {order_id}". Empty: a plain title from the name.
+    step: str = ""
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.context_handler is None):
@@ -98,6 +103,22 @@ class ToolRegistry:
     def params(self, *, exclude: Collection[str] = ()) -> list[dict[str, Any]]:
         """Tool definitions in the Messages API's `tools` format, leaving out `exclude`."""
         return [tool.to_param() for tool in self._tools.values() if tool.name not in exclude]
+
+    def step_title(self, name: str, tool_input: Any) -> str:
+        """A short title for one call, for the user ("Looking up ORD-1001"); never raises.
+
+        Input comes from Claude: a field the template names may be missing or odd, so any
+        problem falls back to a title from the tool's name.
+        """
+        tool = self._tools.get(name)
+        plain = f"Running {name.replace('_', ' ')}"
+        if tool is None or not tool.step or not isinstance(tool_input, dict):
+            return plain
+        try:
+            title = tool.step.format_map({k: str(v) for k, v in tool_input.items()})
+        except (KeyError, ValueError, IndexError):
+            return plain
+        return title[:STEP_TITLE_CHARS]
 
     def run(self, name: str, tool_input: Any, context: ToolContext | None = None) -> ToolResult:
         tool = self._tools.get(name)
