@@ -1,0 +1,136 @@
+"""Tool calls as task steps in Slack's native streams; the post-and-update path keeps its status."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.simulators.claude import reply, tool_call
+from bot.simulators.slack import FakeSlack
+from tests.slack.conftest import TEAM, start_harness
+
+TWO_ORDERS = "Where are my two latest orders?"  # no id in the text: Claude asks for the lookups
+
+
+def stream_chunks(harness, mention) -> list[dict]:
+    """Every chunk the one streamed reply received, in order."""
+    [message] = harness.replies(mention)
+    return message.chunks
+
+
+def shown_tasks(harness, mention) -> list[dict]:
+    [message] = harness.replies(mention)
+    return message.tasks
+
+
+def lookups(*order_ids: str) -> list:
+    return [tool_call("get_order", {"order_id": order_id}) for order_id in order_ids]
+
+
+def test_parallel_lookups_show_as_two_steps_between_the_texts(harness):
+    harness.claude.enqueue(
+        reply(text="Let me check both.", tool_calls=lookups("ORD-1001", "ORD-1002")),
+        reply(text="ORD-1001 has shipped; ORD-1002 is still being packed."),
+    )
+    mention = harness.mention(TWO_ORDERS)
+    harness.wait_answered(mention)
+
+    tasks = shown_tasks(harness, mention)
+    assert [(t["title"], t["status"], t.get("output")) for t in tasks] == [
+        ("Looking up ORD-1001", "complete", "shipped"),
+        ("Looking up ORD-1002", "complete", "processing"),
+    ]
+    assert tasks[0]["id"] != tasks[1]["id"], "parallel calls are parallel tasks"
+    # In order: the first text, both steps started (together, in one call), both done, the
+    # answer's text below them.
+    order = [
+        (c["type"], c.get("status") or c.get("text")) for c in stream_chunks(harness, mention)
+    ]
+    first_text = order.index(("markdown_text", "Let me check both."))
+    started = [i for i, c in enumerate(order) if c == ("task_update", "in_progress")]
+    done = [i for i, c in enumerate(order) if c == ("task_update", "complete")]
+    answer = next(i for i, c in enumerate(order) if c[0] == "markdown_text" and "ORD-1001" in c[1])
+    assert first_text < min(started) and max(started) < min(done) and max(done) < answer
+    [starting_call] = [
+        c
+        for c in harness.slack.calls_to("chat.appendStream")
+        if any(ch.get("status") == "in_progress" for ch in c.args.get("chunks") or [])
+    ]
+    assert len([ch for ch in starting_call.args["chunks"] if ch["type"] == "task_update"]) == 2
+    [message] = harness.replies(mention)
+    assert message.text == (
+        "Let me check both.\n\nORD-1001 has shipped; ORD-1002 is still being packed."
+    )
+    assert not any("looking up" in s.status for s in harness.slack.statuses), (
+        "the steps replace the status line in a stream"
+    )
+
+
+def test_a_failed_lookup_shows_as_an_error_step_with_its_reason(harness):
+    harness.claude.enqueue(
+        reply(tool_calls=lookups("ORD-9999")),
+        reply(text="I can't find ORD-9999; could you check the number?"),
+    )
+    mention = harness.mention("Can you look up my order?")
+    harness.wait_answered(mention)
+    [task] = shown_tasks(harness, mention)
+    assert (task["title"], task["status"], task["output"]) == (
+        "Looking up ORD-9999",
+        "error",
+        "not found",
+    )
+    assert "could you check the number" in harness.reply_text(mention)
+
+
+def test_a_pasted_order_id_is_a_step_before_the_first_words(harness):
+    # Prefetched lookups are real lookups: the stream opens with their step.
+    mention = harness.mention("Hi, where is my order ORD-1001?")
+    harness.wait_answered(mention)
+    [start] = harness.slack.calls_to("chat.startStream")
+    assert [(c["type"], c["title"], c["status"]) for c in start.args["chunks"]] == [
+        ("task_update", "Looking up ORD-1001", "in_progress")
+    ]
+    [task] = shown_tasks(harness, mention)
+    assert task["status"] == "complete"
+    assert "RM493827651GB" in harness.reply_text(mention)
+
+
+@pytest.fixture
+def no_streaming_slack():
+    with FakeSlack(team_id=TEAM, streaming_supported=False) as slack:
+        yield slack
+
+
+def test_the_post_and_update_fallback_keeps_the_status_line_and_sends_no_chunks(
+    services, no_streaming_slack, fake_claude
+):
+    h = start_harness(services, no_streaming_slack, fake_claude)
+    try:
+        fake_claude.enqueue(
+            reply(text="Let me check.", tool_calls=lookups("ORD-1001")),
+            reply(text="It has shipped."),
+        )
+        mention = h.mention(TWO_ORDERS)
+        h.wait_answered(mention)
+        assert not [c for c in no_streaming_slack.calls if "chunks" in c.args]
+        statuses = [s.status for s in no_streaming_slack.statuses]
+        assert "is looking up ORD-1001…" in statuses
+        assert h.reply_text(mention) == "Let me check.\n\nIt has shipped."
+    finally:
+        h.server.stop()
+
+
+def test_task_steps_can_be_turned_off(services, fake_slack, fake_claude):
+    off = replace(services, settings=replace(services.settings, slack_task_steps=False))
+    h = start_harness(off, fake_slack, fake_claude)
+    try:
+        mention = h.mention("Hi, where is my order ORD-1001?")
+        h.wait_answered(mention)
+        assert fake_slack.calls_to("chat.startStream"), "still a native stream"
+        assert not [c for c in fake_slack.calls if "chunks" in c.args]
+        assert "is looking up ORD-1001…" in [s.status for s in fake_slack.statuses]
+        assert "RM493827651GB" in h.reply_text(mention)
+    finally:
+        h.server.stop()
+
