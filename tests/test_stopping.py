@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.events import TextDelta, ToolStarted, TurnComplete
-from bot.simulators.claude import Pace, reply
 from bot.stopping import StopSignal
+from fakes.claude import Pace, reply
 from tests.slack.conftest import wait_until
 
 THREAD = "local:stop"
@@ -12,9 +12,7 @@ THREAD = "local:stop"
 LONG_ANSWER = " ".join(f"word{i}" for i in range(800))
 
 
-def test_a_stop_closes_claudes_stream_and_the_turn_keeps_only_the_shown_text(
-    services, fake_claude
-):
+def test_a_stop_closes_claudes_stream_and_the_turn_keeps_only_the_shown_text(services, fake_claude):
     fake_claude.pace = Pace(tokens_per_s=100)
     fake_claude.enqueue(reply(text=LONG_ANSWER))
     stop = StopSignal()

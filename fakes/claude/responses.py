@@ -134,6 +134,10 @@ class ResponseTiming:
     last_delta: float | None = None
     finished: float | None = None  # message_stop (or the whole JSON body) written
     output_tokens: int | None = None
+    # SSE events written whole; when a write failed because the client hung up (closed its
+    # stream early), and the answer went no further: a test sees a stream cut by its client.
+    events_written: int = 0
+    client_gone: float | None = None
 
     def delta(self, now: float, *, text: bool) -> None:
         if self.first_delta is None:

@@ -540,8 +540,13 @@ class FakeClaude:
 
         def send(event: str, data: dict[str, Any]) -> None:
             payload = _sse(event, data)
-            handler.wfile.write(b"%X\r\n%s\r\n" % (len(payload), payload))
-            handler.wfile.flush()
+            try:
+                handler.wfile.write(b"%X\r\n%s\r\n" % (len(payload), payload))
+                handler.wfile.flush()
+            except OSError:
+                timing.client_gone = time.monotonic()
+                raise
+            timing.events_written += 1
 
         message = {
             "id": self._new_id("msg_"),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fakes.slack.assistant import check_loading_messages
+from fakes.slack.chunks import shown_chunks, stream_chunks
 from fakes.slack.messages import (
     MARKDOWN_TEXT_MAX,
     POST_TEXT_MAX,
@@ -16,7 +17,6 @@ from fakes.slack.messages import (
     StatusUpdate,
     Visible,
     parse_blocks,
-    parse_chunks,
     present,
     require,
     set_visible,
@@ -127,8 +127,10 @@ class ChatMethods:
                 raise SlackError("missing_recipient_team_id")
             if not present(args, "recipient_user_id"):
                 raise SlackError("missing_recipient_user_id")
-        chunks = parse_chunks(args.get("chunks"))
+        chunks = stream_chunks(args)
         text = stream_text(args, chunks)
+        if args.get("task_display_mode") not in (None, "timeline", "plan"):
+            raise SlackError("invalid_arguments")
         thread_ts = str(args["thread_ts"])
         msg = Message(
             channel=channel,
@@ -143,6 +145,7 @@ class ChatMethods:
             streaming=True,
             stream_started=now,
             stream_mode="chunks" if chunks else "text",
+            chunks=shown_chunks(args, chunks),
         )
         msg.raw_text = text
         set_visible(msg, now)
@@ -151,13 +154,14 @@ class ChatMethods:
         return {"channel": channel, "ts": msg.ts}
 
     def _append_to_stream(self, msg: Message, args: Mapping[str, Any], *, required: bool) -> None:
-        chunks = parse_chunks(args.get("chunks"))
+        chunks = stream_chunks(args)
         if required and not chunks and not present(args, "markdown_text"):
             raise SlackError("invalid_arguments")
         if chunks and msg.stream_mode == "text":
             # Reported from live use: a stream opened with markdown_text takes no chunks.
             raise SlackError("streaming_mode_mismatch")
         text = stream_text(args, chunks)
+        msg.chunks.extend(shown_chunks(args, chunks))
         if text:
             msg.blocks[0]["text"] += text
             msg.raw_text += text

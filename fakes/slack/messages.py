@@ -80,11 +80,20 @@ class Message:
     stopped_by_user: bool = False
     deleted: bool = False
     history: list[Visible] = field(default_factory=list)
+    # Every chunk a stream showed, in order (markdown_text arguments as markdown_text chunks).
+    chunks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def from_bot(self) -> bool:
         """True for messages the app posted (as opposed to seeded user messages)."""
         return self.bot_id is not None
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """The task steps shown in this (streamed) message, in order, each in its last state."""
+        from fakes.slack.chunks import tasks_of  # chunks.py builds on this module
+
+        return tasks_of(self.chunks)
 
 
 class SlackError(Exception):

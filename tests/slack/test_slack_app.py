@@ -42,8 +42,10 @@ def test_native_streaming_names_the_recipient_and_status_shows_first(harness):
     assert start.args["recipient_team_id"] == TEAM
     first_call = next(c for c in harness.slack.calls if c.method != "auth.test")
     assert first_call.method == "assistant.threads.setStatus", "ShopMate is working, at once"
-    statuses = [s.status for s in harness.slack.statuses]
-    assert any("ORD-1001" in s for s in statuses), "the tool call is visible while it runs"
+    [message] = harness.replies(mention)
+    assert [t["title"] for t in message.tasks] == ["Looking up ORD-1001"], (
+        "the tool call is visible as a step in the stream (tests/slack/test_task_steps.py)"
+    )
     assert harness.slack.current_status(CHANNEL, mention["event"]["ts"]) == ""
 
 

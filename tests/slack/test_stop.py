@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.simulators.claude import Pace, reply
+from fakes.claude import Pace, reply
 from tests.slack.conftest import CHANNEL, TEAM, wait_until
 
 # Still being written long after the stop at this pace (about 8 s in all).

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.simulators.claude import reply, tool_call
-from bot.simulators.slack import FakeSlack
+from fakes.claude import reply, tool_call
+from fakes.slack import FakeSlack
 from tests.slack.conftest import TEAM, start_harness
 
 TWO_ORDERS = "Where are my two latest orders?"  # no id in the text: Claude asks for the lookups
@@ -42,26 +42,25 @@ def test_parallel_lookups_show_as_two_steps_between_the_texts(harness):
         ("Looking up ORD-1002", "complete", "processing"),
     ]
     assert tasks[0]["id"] != tasks[1]["id"], "parallel calls are parallel tasks"
-    # In order: the first text, both steps started (together, in one call), both done, the
-    # answer's text below them.
-    order = [
-        (c["type"], c.get("status") or c.get("text")) for c in stream_chunks(harness, mention)
-    ]
-    first_text = order.index(("markdown_text", "Let me check both."))
-    started = [i for i, c in enumerate(order) if c == ("task_update", "in_progress")]
-    done = [i for i, c in enumerate(order) if c == ("task_update", "complete")]
-    answer = next(i for i, c in enumerate(order) if c[0] == "markdown_text" and "ORD-1001" in c[1])
-    assert first_text < min(started) and max(started) < min(done) and max(done) < answer
+    # In order: the first text, both steps started, both done, then the answer's text.
+    text, steps = "", []
+    for chunk in stream_chunks(harness, mention):
+        if chunk["type"] == "markdown_text":
+            text += chunk["text"]
+        else:
+            steps.append((text, chunk["status"]))
+    first = "Let me check both."
+    assert steps == [(first, "in_progress")] * 2 + [(first, "complete")] * 2
+    [message] = harness.replies(mention)
+    answer = "ORD-1001 has shipped; ORD-1002 is still being packed."
+    assert text == message.text == f"{first}\n\n{answer}"
+    # Both steps started in one call: parallel calls cost no call each.
     [starting_call] = [
         c
         for c in harness.slack.calls_to("chat.appendStream")
         if any(ch.get("status") == "in_progress" for ch in c.args.get("chunks") or [])
     ]
     assert len([ch for ch in starting_call.args["chunks"] if ch["type"] == "task_update"]) == 2
-    [message] = harness.replies(mention)
-    assert message.text == (
-        "Let me check both.\n\nORD-1001 has shipped; ORD-1002 is still being packed."
-    )
     assert not any("looking up" in s.status for s in harness.slack.statuses), (
         "the steps replace the status line in a stream"
     )
@@ -113,7 +112,9 @@ def test_the_post_and_update_fallback_keeps_the_status_line_and_sends_no_chunks(
         )
         mention = h.mention(TWO_ORDERS)
         h.wait_answered(mention)
-        assert not [c for c in no_streaming_slack.calls if "chunks" in c.args]
+        # Streaming was tried and refused: nothing was shown as chunks.
+        assert not [c for c in no_streaming_slack.calls if c.ok and "chunks" in c.args]
+        assert not [m.chunks for m in h.replies(mention) if m.chunks]
         statuses = [s.status for s in no_streaming_slack.statuses]
         assert "is looking up ORD-1001…" in statuses
         assert h.reply_text(mention) == "Let me check.\n\nIt has shipped."
@@ -133,4 +134,3 @@ def test_task_steps_can_be_turned_off(services, fake_slack, fake_claude):
         assert "RM493827651GB" in h.reply_text(mention)
     finally:
         h.server.stop()
-
