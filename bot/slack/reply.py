@@ -290,7 +290,11 @@ class SlackReply:
         """A step in the stream if there is (or can be) one; else today's status line.
 
         Parallel calls arrive as one batch of events: their steps go out together with the
-        last of them, in one call (with any text written before them).
+        last of them, in one call (with any text written before them). Before the first words
+        (pasted ids looked up before Claude is asked, or a call Claude makes before writing)
+        there is no message yet: the status line says it meanwhile and the steps open the
+        stream with the first words, so no stream is started early (Tier 2, the scarcest
+        calls) and a process that dies before Claude answers leaves no message behind.
         """
         wanted = " ".join(str(v) for v in event.input.values())[:60]
         status = f"is looking up {wanted}…" if wanted else "is checking…"
@@ -303,16 +307,13 @@ class SlackReply:
         self._queue_task(event.tool_use_id, title, "in_progress")
         if event.batch and event.tool_use_id != event.batch[-1]:
             return
-        if self._mode is None:
-            if self._pending:
-                self._open_message()
-            elif self.budget.try_acquire(self.target.team, "chat.startStream"):
-                self._start_stream("")
-        else:
+        if self._mode is not None or self._pending:
             self._flush(final=False)
         if self.stopped_by_user:
             return
-        if self._mode != "stream" or not self._chunked:
+        if self._mode is None:
+            self._set_status(status)  # the steps wait for the stream's first call
+        elif self._mode != "stream" or not self._chunked:
             # No stream to show steps in (no budget, refused, or posted instead).
             self._drop_tasks()
             self._set_status(status)
@@ -400,7 +401,7 @@ class SlackReply:
         if final:
             self._closing = True
             self._finish_message()
-        elif self._pending or self._task_chunks:
+        elif self._pending or (self._chunked and self._task_chunks):
             self._progress()
 
     def _progress(self) -> None:
@@ -535,6 +536,8 @@ class SlackReply:
             self._pending = self._pending[len(shown) :]
         self.posted.append(ts)
         self._status = ""  # Slack clears the status line when the app posts in the thread
+        if mode != "stream" or not self._chunked:
+            self._drop_tasks()  # steps waiting for a stream: this message takes none
 
     def _close_message(self) -> None:
         if self._reservation is not None:

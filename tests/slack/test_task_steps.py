@@ -82,14 +82,20 @@ def test_a_failed_lookup_shows_as_an_error_step_with_its_reason(harness):
     assert "could you check the number" in harness.reply_text(mention)
 
 
-def test_a_pasted_order_id_is_a_step_before_the_first_words(harness):
-    # Prefetched lookups are real lookups: the stream opens with their step.
+def test_a_pasted_order_id_is_a_step_above_the_first_words(harness):
+    # Looked up before Claude is asked: the status line says so meanwhile (no stream is
+    # started before there are words), and the stream opens with the step above the text.
     mention = harness.mention("Hi, where is my order ORD-1001?")
     harness.wait_answered(mention)
+    assert "is looking up ORD-1001…" in [s.status for s in harness.slack.statuses]
     [start] = harness.slack.calls_to("chat.startStream")
-    assert [(c["type"], c["title"], c["status"]) for c in start.args["chunks"]] == [
-        ("task_update", "Looking up ORD-1001", "in_progress")
-    ]
+    first, *rest = start.args["chunks"]
+    assert (first["type"], first["title"], first["status"]) == (
+        "task_update",
+        "Looking up ORD-1001",
+        "complete",
+    )
+    assert rest and all(c["type"] == "markdown_text" for c in rest)
     [task] = shown_tasks(harness, mention)
     assert task["status"] == "complete"
     assert "RM493827651GB" in harness.reply_text(mention)

@@ -126,13 +126,9 @@ def test_a_process_that_lost_its_claim_while_stalled_stops_answering(make_app, c
         assert app.responder.leases.renew() == [key], "the next renewal finds it lost"
         gated.release()
         assert wait_until(lambda: f"Stopped answering {key}" in caplog.text, timeout=15)
-    # Only the pasted id's lookup step was shown, in a message recorded with the claim (so
-    # the new owner retires it); no word of the answer reached the thread.
-    replies = app.replies(mention)
-    assert not any(m.text for m in replies), "nothing of the answer reached the thread"
+    assert app.replies(mention) == [], "nothing of the answer reached the thread"
     claim = events.get(key)
     assert (claim["owner"], claim["status"]) == ("other-process", "claimed"), "left to it"
-    assert claim["replies"] == [m.ts for m in replies]
 
 
 def test_a_live_lease_is_left_to_its_owner(make_app):
