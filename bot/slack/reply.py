@@ -296,8 +296,7 @@ class SlackReply:
         stream with the first words, so no stream is started early (Tier 2, the scarcest
         calls) and a process that dies before Claude answers leaves no message behind.
         """
-        wanted = " ".join(str(v) for v in event.input.values())[:60]
-        status = f"is looking up {wanted}…" if wanted else "is checking…"
+        status = _status_line(event)
         if not self._steps_possible():
             self._flush(final=False)
             self._set_status(status)
@@ -722,3 +721,13 @@ def _retry_after(headers: Any) -> float:
     except ValueError:
         wait = 1.0
     return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _status_line(event: ToolStarted) -> str:
+    """The status line for a tool at work: its step title as a verb phrase ("is looking up
+    ORD-1001…", "is searching the policies for returns…"), never the raw input of a tool
+    that has no title of its own."""
+    title = event.title.strip()
+    if not title or title.startswith("Running "):
+        return "is checking…"
+    return f"is {title[0].lower()}{title[1:]}…"

@@ -54,6 +54,7 @@ def search_policies_tool(library: PolicySearch) -> Tool:
 
     return Tool(
         name=SEARCH_POLICIES,
+        step="Searching the policies for {query}",
         description=(
             "Search ThreadCo's policy documents (returns, exchanges and sizing, shipping and "
             "tracking, care, sustainability). Returns the best-matching sections, each with "

@@ -6,6 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from bot.events import ToolStarted
+from bot.slack.reply import _status_line
+from bot.tools import ToolRegistry, get_order_tool
+from bot.tools.policies import search_policies_tool
 from fakes.claude import reply, tool_call
 from fakes.slack import FakeSlack
 from tests.slack.conftest import TEAM, start_harness
@@ -140,3 +144,19 @@ def test_task_steps_can_be_turned_off(services, fake_slack, fake_claude):
         assert "RM493827651GB" in h.reply_text(mention)
     finally:
         h.server.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "tool_input", "status"),
+    [
+        ("get_order", {"order_id": "ORD-1001"}, "is looking up ORD-1001…"),
+        ("search_policies", {"query": "worn tee"}, "is searching the policies for worn tee…"),
+        ("a_tool_with_no_step", {"text": "a customer's whole message"}, "is checking…"),
+    ],
+)
+def test_the_status_line_says_what_a_tool_does_never_its_raw_input(name, tool_input, status):
+    """Where there are no steps (the post-and-update fallback), the status line names the
+    work in words, from the tool's step title; a tool without one never echoes its input."""
+    registry = ToolRegistry([get_order_tool(None), search_policies_tool(None)])
+    event = ToolStarted("toolu_1", name, tool_input, title=registry.step_title(name, tool_input))
+    assert _status_line(event) == status
