@@ -279,6 +279,10 @@ def _check_slack(settings: Settings, *names: str) -> None:
     preflight.check_signing_secret(settings.slack_signing_secret)
     preflight.retention_days(settings)
     preflight.check_database(settings.db_path, must_exist=False)
+    if settings.knowledge_dir is not None:  # a bad folder is said before Slack is asked
+        from bot.policies.documents import load_documents
+
+        load_documents(settings.knowledge_dir)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

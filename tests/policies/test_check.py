@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from fakes.slack import FakeSlack
 
 
 def check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, **env: str):
@@ -77,3 +78,23 @@ def test_a_document_without_read_permission_is_named(monkeypatch, capsys, knowle
     finally:
         (knowledge / "care.md").chmod(0o644)
     assert status == 2 and "care.md can't be read (Permission denied)" in err
+
+
+def test_serve_says_a_bad_knowledge_folder_before_it_asks_slack_anything(
+    monkeypatch, capsys, tmp_path: Path
+):
+    with FakeSlack() as slack:
+        for name, value in {
+            "SLACK_BOT_TOKEN": "xoxb-knowledge-test",
+            "SLACK_SIGNING_SECRET": "knowledge-test-secret",
+            "SLACK_API_URL": slack.api_url,
+            "ANTHROPIC_API_KEY": "test-key",
+            "SHOPMATE_DB": str(tmp_path / "shopmate.db"),
+            "SHOPMATE_KNOWLEDGE_DIR": str(tmp_path / "nope"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        status = main(["serve", "--port", "0"])
+        _, err = capsys.readouterr()
+        assert status == 2
+        assert err.startswith("shopmate: SHOPMATE_KNOWLEDGE_DIR=") and "does not exist" in err
+        assert slack.calls == [], "said before a single Slack call"
