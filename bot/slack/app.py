@@ -94,7 +94,8 @@ def build_app(
     register_listeners(app, responder)
     # Clicks on buttons already shown are stored even with SHOPMATE_FEEDBACK off.
     register_feedback_listeners(app, services.storage.feedback)
-    register_handoff(app, services)  # escalations through this client; Approve / Reject buttons
+    # Escalations through this client, Approve / Reject buttons; in the replies' call budget.
+    register_handoff(app, services, budget=responder.budget)
     return app, responder
 
 

@@ -21,7 +21,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.handoff.service import decision_for_thread
 from bot.keys import SLACK, Key
-from bot.slack.handoff import APPROVE_ACTION, REJECT_ACTION, SlackHandoffNotifier, decided_blocks
+from bot.slack.budget import CallBudget
+from bot.slack.handoff import (
+    APPROVE_ACTION,
+    BUDGET_WAIT_S,
+    REJECT_ACTION,
+    SlackHandoffNotifier,
+    decided_blocks,
+)
 from bot.wiring import Services
 from storage.handoff import APPROVED, REJECTED
 
@@ -78,25 +85,29 @@ class Approvers:
         return members
 
 
-def register_handoff(app: App, services: Services) -> None:
-    """Post hand-offs through this app's client, and handle their Approve / Reject buttons."""
+def register_handoff(app: App, services: Services, *, budget: CallBudget | None = None) -> None:
+    """Post hand-offs through this app's client, and handle their Approve / Reject buttons.
+
+    `budget` is the replies' shared call budget: the decision's edit and thread post wait
+    their turn in it like every other call of the workspace.
+    """
     settings = services.settings
     handoff = services.handoff
     if handoff is None:
         return
     if settings.escalation_channel:
-        handoff.use(SLACK, SlackHandoffNotifier(app.client, settings))
+        handoff.use(SLACK, SlackHandoffNotifier(app.client, settings, budget=budget))
     approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        decide(services, approvers, body, client, APPROVED)
+        decide(services, approvers, body, client, APPROVED, budget=budget)
 
     @app.action(REJECT_ACTION)
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        decide(services, approvers, body, client, REJECTED)
+        decide(services, approvers, body, client, REJECTED, budget=budget)
 
 
 def decide(
@@ -105,6 +116,8 @@ def decide(
     body: dict[str, Any],
     client: WebClient,
     decision: str,
+    *,
+    budget: CallBudget | None = None,
 ) -> None:
     """One click: refuse, or decide once and show the decision where people look."""
     assert services.handoff is not None
@@ -135,7 +148,17 @@ def decide(
             f"This request was already {request['status']} by <@{request['decided_by']}>.",
         )
         return
+    team = (body.get("team") or {}).get("id") or "unknown"
+
+    def slot(method: str, channel: str) -> None:
+        # Waits its turn; past the bound it calls anyway (a 429 then is logged, not retried).
+        if budget is not None and not budget.acquire(
+            team, method, channel=channel, timeout=BUDGET_WAIT_S
+        ):
+            logger.warning("No %s slot for request %s; calling anyway", method, request_id)
+
     text, blocks = decided_blocks(request)
+    slot("chat.update", request["channel"] or channel)
     try:
         client.chat_update(
             channel=request["channel"] or channel,
@@ -150,6 +173,7 @@ def decide(
         logger.info("Request %s came from %s; nobody to tell in Slack", request_id, thread)
         return
     _, thread_channel, thread_ts = thread.parts
+    slot("chat.postMessage", thread_channel)
     try:
         client.chat_postMessage(
             channel=thread_channel, thread_ts=thread_ts, text=decision_for_thread(request)

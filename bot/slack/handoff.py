@@ -16,9 +16,12 @@ from slack_sdk.errors import SlackApiError
 from bot.handoff.service import KIND_WORDS, NotifyFailed, Posted, describe_request
 from bot.keys import SLACK, Key
 from bot.settings import Settings
+from bot.slack.budget import CallBudget
 
 logger = logging.getLogger(__name__)
 
+# How long a hand-off post may wait for a slot in the workspace's call budget.
+BUDGET_WAIT_S = 30.0
 # Namespaced so other buttons (feedback) never collide with ours.
 APPROVE_ACTION = "handoff.approve"
 REJECT_ACTION = "handoff.reject"
@@ -26,14 +29,21 @@ SECTION_LIMIT = 3000
 
 
 class SlackHandoffNotifier:
-    """Posts hand-offs in SHOPMATE_ESCALATION_CHANNEL with the bot's own Web client."""
+    """Posts hand-offs in SHOPMATE_ESCALATION_CHANNEL with the bot's own Web client.
 
-    def __init__(self, client: WebClient, settings: Settings) -> None:
+    Its posts take their turn in the workspace's call budget, shared with the replies, so a
+    hand-off never provokes a 429 that an answer would pay for.
+    """
+
+    def __init__(
+        self, client: WebClient, settings: Settings, *, budget: CallBudget | None = None
+    ) -> None:
         if not settings.escalation_channel:
             raise ValueError("SlackHandoffNotifier needs SHOPMATE_ESCALATION_CHANNEL")
         self.client = client
         self.channel = settings.escalation_channel
         self.group = settings.escalation_group
+        self.budget = budget
 
     def post_escalation(self, escalation: dict[str, Any], conversation: Key) -> Posted:
         link = self._permalink(conversation)
@@ -45,7 +55,7 @@ class SlackHandoffNotifier:
             f"*Thread:* {_link(link)}",
             "Please reply in that thread; the customer was told a person will follow up there.",
         ]
-        return self._post("\n".join(lines), link, blocks=None)
+        return self._post("\n".join(lines), link, conversation, blocks=None)
 
     def post_request(self, request: dict[str, Any], conversation: Key) -> Posted:
         link = self._permalink(conversation)
@@ -58,9 +68,16 @@ class SlackHandoffNotifier:
             ]
         )
         blocks = request_blocks(text, request["id"])
-        return self._post(text, link, blocks=blocks)
+        return self._post(text, link, conversation, blocks=blocks)
 
-    def _post(self, text: str, link: str | None, *, blocks: list[dict] | None) -> Posted:
+    def _post(
+        self, text: str, link: str | None, conversation: Key, *, blocks: list[dict] | None
+    ) -> Posted:
+        team = conversation.parts[0] if conversation.platform == SLACK else "unknown"
+        if self.budget is not None and not self.budget.acquire(
+            team, "chat.postMessage", channel=self.channel, timeout=BUDGET_WAIT_S
+        ):
+            raise NotifyFailed("no chat.postMessage slot in the call budget")
         try:
             response = self.client.chat_postMessage(
                 channel=self.channel, text=text, blocks=blocks, unfurl_links=False

@@ -26,6 +26,7 @@ from bot.handoff.service import FOLLOW_UP_HERE, REQUEST_SENT
 from bot.settings import Settings
 from bot.slack.app import build_app, build_web_client
 from bot.slack.approvals import NOT_ALLOWED
+from bot.slack.budget import CallBudget
 from bot.slack.handoff import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.server import HttpServer, make_wsgi_app
 from bot.slack.socket_mode import ShopMateSocketModeHandler
@@ -71,10 +72,23 @@ def handoff_settings(settings: Settings, **changes) -> Settings:
     return replace(settings, **{**defaults, **changes})
 
 
+class RecordingBudget(CallBudget):
+    """The replies' call budget, noting which calls asked it for a slot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str | None]] = []
+
+    def acquire(self, team: str, method: str, *, channel: str | None = None, **kwargs) -> bool:
+        self.asked.append((method, channel))
+        return super().acquire(team, method, channel=channel, **kwargs)
+
+
 def start(services: Services, slack: FakeSlack, claude: FakeClaude) -> HandoffHarness:
     web = build_web_client(replace(services.settings, slack_api_url=slack.api_url))
     pool = ListenerPool(services.settings.slack_workers)
-    app, responder = build_app(services, web_client=web, listener_executor=pool)
+    budget = RecordingBudget()
+    app, responder = build_app(services, web_client=web, listener_executor=pool, budget=budget)
     server = HttpServer(make_wsgi_app(app)).start()
     sender = EventSender(f"{server.url}/slack/events", SECRET)
     return HandoffHarness(Harness(services, slack, claude, responder, server, sender, pool), app)
@@ -224,6 +238,10 @@ def test_a_decision_applies_once_under_duplicate_and_concurrent_clicks(
     assert len(losers) == 2
     actions = [a["action"] for a in h.services.storage.handoff.audit("request", request["id"])]
     assert actions == ["requested", "posted", status, "ignored", "ignored"]
+    # The request's post, its edit and the thread's news each waited their turn in the budget.
+    asked = h.responder.budget.asked
+    assert {("chat.postMessage", ESCALATIONS), ("chat.update", ESCALATIONS)} <= set(asked)
+    assert asked.count(("chat.update", ESCALATIONS)) == 1
 
 
 def test_a_non_approver_is_refused_privately_and_nothing_changes(h):
