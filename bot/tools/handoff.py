@@ -110,6 +110,7 @@ def handoff_tools(
                 "required": ["reason", "summary"],
             },
             context_handler=escalate,
+            step="Passing this to a person on our team",
         ),
         Tool(
             name="request_size_exchange",
@@ -128,6 +129,7 @@ def handoff_tools(
                 "required": ["order_id", "new_size", "reason"],
             },
             context_handler=size_exchange,
+            step="Asking our team to approve size {new_size} for {order_id}",
         ),
         Tool(
             name="request_refund",
@@ -144,6 +146,7 @@ def handoff_tools(
                 "required": ["order_id", "reason"],
             },
             context_handler=refund,
+            step="Asking our team to approve a refund for {order_id}",
         ),
     ]
 

@@ -79,3 +79,17 @@ def test_a_hand_off_tool_needs_a_conversation(services):
     assert services.storage.handoff.escalations() == []
     ran = tools.run("escalate_to_human", args, ToolContext(conversation="local:x", user="U"))
     assert not ran.is_error
+
+
+def test_each_hand_off_call_has_a_title_people_can_read(services):
+    tools = services.engine.tools
+    assert tools.step_title("escalate_to_human", {"reason": "other"}) == (
+        "Passing this to a person on our team"
+    )
+    exchange = {"order_id": "ORD-1001", "new_size": "L", "reason": "x"}
+    assert tools.step_title("request_size_exchange", exchange) == (
+        "Asking our team to approve size L for ORD-1001"
+    )
+    assert tools.step_title("request_refund", {"order_id": "ORD-1003"}) == (
+        "Asking our team to approve a refund for ORD-1003"
+    )
