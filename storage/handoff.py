@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 DECISIONS = (APPROVED, REJECTED)
 OPEN = "open"
+RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,10 @@ class HandoffStore:
             )
             created = cursor.rowcount == 1
             row = self._one(
-                db, "escalations", "thread_key = ? and reason = ?", [thread_key, reason]
+                db,
+                "escalations",
+                "thread_key = ? and reason = ? and status = ?",
+                [thread_key, reason, OPEN],
             )
             if created:
                 self._audit(db, user, "escalated", "escalation", row["id"], {"reason": reason})
@@ -101,6 +105,25 @@ class HandoffStore:
         with self._shared.write() as db:
             db.table("escalations").delete(escalation_id)
             self._audit(db, None, "withdrawn", "escalation", escalation_id, {"why": why})
+
+    def resolve_escalation(self, escalation_id: int, *, by: str, note: str = "") -> str:
+        """Mark an open escalation resolved: "resolved", or why not ("unknown", "resolved"
+        already). Conditional on status, like a decision: two people resolving at once
+        resolve it once."""
+        now = self._shared.now()
+        with self._shared.write() as db:
+            cursor = db.execute(
+                "update escalations set status = ?, resolved_by = ?, resolution = ?, "
+                "updated_utc = ? where id = ? and status = ?",
+                [RESOLVED, by, note or None, now, escalation_id, OPEN],
+            )
+            if cursor.rowcount == 1:
+                self._audit(db, by, "resolved", "escalation", escalation_id, {"note": note})
+                return RESOLVED
+            found = db.execute(
+                "select status from escalations where id = ?", [escalation_id]
+            ).fetchone()
+        return "unknown" if found is None else f"{found[0]} already"
 
     def escalations(self, *, only_open: bool = False, limit: int = 200) -> list[dict[str, Any]]:
         """Escalations, newest first."""

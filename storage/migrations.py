@@ -369,6 +369,22 @@ def m008_escalations_and_requests(db: Database) -> None:
     db.table("orders").add_column("note", str)
 
 
+@migrations()
+def m009_escalations_resolved(db: Database) -> None:
+    """Escalations can be marked resolved (by whom, with a note), and one *open* escalation per
+    (thread, reason) replaces one ever: once the team has resolved a case, the same thread can
+    be escalated again for the same reason. Still decided by the insert, never a read first.
+    """
+    db.table("escalations").add_column("resolved_by", str)
+    db.table("escalations").add_column("resolution", str)
+    db.execute("DROP INDEX idx_escalations_thread_key_reason")
+    # sqlite-utils' create_index has no WHERE; a partial index needs plain SQL.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_escalations_one_open "
+        "ON escalations (thread_key, reason) WHERE status = 'open'"
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,36 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--limit", type=int, default=50, help="show at most this many of each (default: 50)"
     )
+    actions = p.add_subparsers(dest="escalations_command", metavar="ACTION")
+    resolve = add(
+        actions,
+        "resolve",
+        cmd_resolve,
+        "Mark an escalation resolved (it leaves --open; the thread may be escalated again).",
+    )
+    resolve.add_argument("id", type=int, help="the escalation's number, as listed (#12 -> 12)")
+    resolve.add_argument("--note", default="", help="what was done, kept with it (default: none)")
+    resolve.add_argument(
+        "--by", default="the command line", help="who resolved it (default: the command line)"
+    )
+
+
+def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import _open_existing
+
+    with _open_existing(settings) as storage:
+        outcome = storage.handoff.resolve_escalation(args.id, by=args.by, note=args.note)
+    if outcome == "resolved":
+        print(f"Escalation #{args.id} is resolved.")
+        return 0
+    if outcome == "unknown":
+        print(
+            f"shopmate: there is no escalation #{args.id}. See `shopmate escalations`.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"shopmate: escalation #{args.id} is {outcome}; nothing changed.", file=sys.stderr)
+    return 1
 
 
 def cmd_escalations(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,6 +74,9 @@ def cmd_escalations(args: argparse.Namespace, settings: Settings) -> int:
             f"asked by {row['user'] or '-'}  thread {row['thread_key']}"
         )
         print(f"      {row['summary']}")
+        if row.get("resolved_by"):
+            resolution = f": {row['resolution']}" if row.get("resolution") else ""
+            print(f"      resolved by {row['resolved_by']}{resolution}")
         if row["permalink"]:
             print(f"      {row['permalink']}")
         elif not row["message_ts"]:

@@ -70,3 +70,31 @@ def test_escalations_refuses_a_missing_database(tmp_path: Path, monkeypatch, cap
     monkeypatch.setenv("SHOPMATE_DB", str(tmp_path / "nope.db"))
     assert main(["escalations"]) != 0
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_resolved_escalation_leaves_the_open_list_and_the_thread_can_escalate_again(
+    db: Path, capsys
+) -> None:
+    assert main(["escalations", "resolve", "1", "--note", "Refunded postage", "--by", "sam"]) == 0
+    assert capsys.readouterr().out == "Escalation #1 is resolved.\n"
+    assert main(["escalations", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert "1 open escalation(s)" in out and "#1 " not in out
+    assert main(["escalations"]) == 0
+    assert "#1  resolved" in (out := capsys.readouterr().out)
+    assert "resolved by sam: Refunded postage" in out
+    assert main(["escalations", "resolve", "1"]) == 1, "resolved once, not twice"
+    assert "escalation #1 is resolved already; nothing changed" in capsys.readouterr().err
+    assert main(["escalations", "resolve", "99"]) == 1
+    assert "there is no escalation #99" in capsys.readouterr().err
+    with open_storage(db) as storage:
+        again = storage.handoff.file_escalation(
+            thread_key="slack:T1:C1:1.000", reason="angry_customer", summary="Upset again."
+        )
+        twice = storage.handoff.file_escalation(
+            thread_key="slack:T1:C1:1.000", reason="angry_customer", summary="Still upset."
+        )
+        actions = [row["action"] for row in storage.handoff.audit("escalation", 1)]
+    assert again.created and again.row["id"] == 3, "a new case after the old one was resolved"
+    assert not twice.created and twice.row["id"] == 3, "but still one open per thread and reason"
+    assert "resolved" in actions

@@ -174,6 +174,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m004_api_keys_and_idempotent_requests",
         "m006_feedback",
         "m008_escalations_and_requests",
+        "m009_escalations_resolved",
     ]
     assert migrations.pending(db) == []
     db.close()
