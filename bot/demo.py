@@ -199,6 +199,7 @@ class _Player:
         the turn grow; a pipe or a file gets the finished turn once.
         """
         statuses_seen = len(self.slack.statuses)
+        steps_seen: set[str] = set()
         marks: list[tuple[int, str]] = []  # (position in the answer, lookup line)
         live = Live(
             console=self.screen,
@@ -214,10 +215,14 @@ class _Player:
             while time.monotonic() < deadline:
                 done = self.services.storage.events.status(event_key) == "done"
                 answer = self._reply_text()
+                # A tool at work shows on the status line (before the first words, or on the
+                # post-and-update path) or as a step in the streamed message.
                 for update in self.slack.statuses[statuses_seen:]:
                     statuses_seen += 1
-                    if update.status and "looking up" in update.status:
+                    if update.status and update.status != "is thinking…":
                         marks.append((len(answer), f"[ShopMate {update.status}]"))
+                for step in self._new_steps(steps_seen):
+                    marks.append((len(answer), f"[ShopMate: {step}]"))
                 if done:
                     break
                 if self.screen.is_terminal:
@@ -241,6 +246,17 @@ class _Player:
             "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
         )
         self.screen.file.flush()
+
+    def _new_steps(self, seen: set[str]) -> list[str]:
+        """Titles of task steps shown in this turn's messages since the last look."""
+        fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
+        titles = []
+        for message in fresh:
+            for task in message.tasks:
+                if task.get("id") not in seen:
+                    seen.add(task.get("id"))
+                    titles.append(str(task.get("title", "")))
+        return titles
 
     def _reply_text(self) -> str:
         fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
