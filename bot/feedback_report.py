@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
+from bot.tables import write_table
 
 logger = logging.getLogger(__name__)
 
@@ -197,13 +198,7 @@ def _share_table(
     header = [*keys, "ratings", "up", "down", "up share"]
     lines = [[*key, *_share_cells(c)] for key, c in rows]
     lines.append(["total", *([""] * (len(keys) - 1)), *_share_cells(total)])
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    for line in [header, *lines]:
-        cells = [
-            cell.ljust(width) if i < len(keys) else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.write("  ".join(cells).rstrip() + "\n")
+    write_table(out, header, lines, left=len(keys))
 
 
 def _share_cells(counts: list[int]) -> list[str]:

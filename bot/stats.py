@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from bot.feedback_report import print_feedback_share
 from bot.settings import Settings
+from bot.tables import write_table
 from storage import open_storage
 
 
@@ -145,13 +146,7 @@ def _table(out: TextIO, keys: list[str], rows: list[tuple[list[str], Totals]], t
     header = [*keys, "turns", "failed", *(kind for kind, _ in TOKEN_KINDS), "cost (USD)"]
     lines = [_cells(key, t) for key, t in rows]
     lines.append(_cells(["total", *([""] * (len(keys) - 1))], total))
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    for line in [header, *lines]:
-        cells = [
-            cell.ljust(width) if i < len(keys) else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.write("  ".join(cells).rstrip() + "\n")
+    write_table(out, header, lines, left=len(keys))
 
 
 def _cells(key: list[str], t: Totals) -> list[str]:

@@ -4,7 +4,6 @@ cut stream) and what it records of each request."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,22 +12,6 @@ from fakes.claude.scripted_model import (
 )
 
 logger = logging.getLogger(__name__)
-
-_TOOL_USE_OVERHEAD_TOKENS = 8  # a tool_use costs a few tokens beyond its JSON input
-_CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
-_MAX_CACHE_BREAKPOINTS = 4
-_WORD_RE = re.compile(r"\s*\S+\s*|\s+")
-_TOOL_USE_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
 
 
 # --------------------------------------------------------------------------- response specs

@@ -40,10 +40,7 @@ from fakes.claude.validation import validate_request
 logger = logging.getLogger(__name__)
 
 _TOOL_USE_OVERHEAD_TOKENS = 8  # a tool_use costs a few tokens beyond its JSON input
-_CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
-_MAX_CACHE_BREAKPOINTS = 4
 _WORD_RE = re.compile(r"\s*\S+\s*|\s+")
-_TOOL_USE_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,

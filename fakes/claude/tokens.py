@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import math
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -14,21 +13,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-_TOOL_USE_OVERHEAD_TOKENS = 8  # a tool_use costs a few tokens beyond its JSON input
 _CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
-_MAX_CACHE_BREAKPOINTS = 4
-_WORD_RE = re.compile(r"\s*\S+\s*|\s+")
-_TOOL_USE_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
 
 
 # --------------------------------------------------------------------------- token accounting
