@@ -13,8 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -23,11 +22,11 @@ from bot import __version__, preflight
 from bot.api.commands import add_api_commands, add_remote_chat_options, cmd_remote_chat
 from bot.feedback_report import add_feedback_command
 from bot.logging_setup import configure_logging
-from bot.preflight import ConfigError, Unavailable
+from bot.preflight import CommandError, Unavailable, open_existing
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from storage import Storage
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +34,6 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONFIRM_WORD = "delete"
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -341,7 +336,7 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_orders_show(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tools import get_order_tool
 
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         tool = get_order_tool(storage.orders, id_pattern=settings.order_id_pattern)
         result = tool.handler({"order_id": args.order_id})
     if args.json:
@@ -377,7 +372,7 @@ def cmd_history_list(args: argparse.Namespace, settings: Settings) -> int:
     since = None
     if args.since is not None:
         since = datetime.now(UTC) - timedelta(days=args.since)
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         rows = storage.conversations.summaries(
             channel=args.channel, since_utc=since, limit=args.limit
         )
@@ -425,7 +420,7 @@ def cmd_history_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.output is not None:
         preflight.check_output_file("-o", args.output)
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         try:
             key = resolve(storage.conversations, args.thread)
         except UnknownThread as error:
@@ -452,7 +447,7 @@ def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:
             "give --older-than, e.g. 90d, or set SHOPMATE_RETENTION_DAYS (0 keeps everything)"
         )
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         counts = storage.conversations.count_older_than(cutoff)
         where = f"idle for over {days} day(s), since before {cutoff:%Y-%m-%d %H:%M} UTC"
         if not counts["conversations"] and not counts["events"]:
@@ -488,19 +483,3 @@ def _confirmed(stdin: TextIO, out: TextIO) -> bool:
         return True
     print("Nothing removed.", file=out)
     return False
-
-
-@contextmanager
-def _open_existing(settings: Settings) -> Iterator[Storage]:
-    """Storage for a command that reads or deletes: refuses a missing database, creates nothing."""
-    from storage import open_storage
-
-    preflight.check_database(settings.db_path, must_exist=True)
-    try:
-        storage = open_storage(settings.db_path, create=False)
-    except FileNotFoundError:  # removed since the check
-        raise ConfigError(f"no ShopMate database at SHOPMATE_DB={settings.db_path}") from None
-    try:
-        yield storage
-    finally:
-        storage.close()

@@ -15,13 +15,18 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import DEFAULT_SLACK_API_URL, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -371,3 +376,23 @@ def retention_days(settings: Settings) -> int:
             "Give how many days conversations are kept, e.g. 90 (0 keeps them forever)."
         )
     return settings.retention_days
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: printed as one line, exit status 1."""
+
+
+@contextmanager
+def open_existing(settings: Settings) -> Iterator[Storage]:
+    """Storage for a command that reads or deletes: refuses a missing database, creates nothing."""
+    from storage import open_storage
+
+    check_database(settings.db_path, must_exist=True)
+    try:
+        storage = open_storage(settings.db_path, create=False)
+    except FileNotFoundError:  # removed since the check
+        raise ConfigError(f"no ShopMate database at SHOPMATE_DB={settings.db_path}") from None
+    try:
+        yield storage
+    finally:
+        storage.close()

@@ -7,13 +7,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from bot.preflight import CommandError
 from bot.settings import Settings, SettingsError
 
 
 def _fail(message: str) -> Exception:
     """The CLI's one-line failure (exit 1); imported late, as bot.cli imports this module."""
-    from bot.cli import CommandError
-
     return CommandError(message)
 
 

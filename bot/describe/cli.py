@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.preflight import CommandError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,6 @@ def register(sub: Any) -> None:
 
 
 def cmd_describe(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli import CommandError
-
     modes = [
         name
         for name, on in (
@@ -108,7 +107,6 @@ def cmd_describe(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _copywriter(settings: Settings) -> Iterator[Any]:
     from bot.claude_client import make_client
-    from bot.cli import CommandError
     from bot.describe.prompt import ExamplesError, load_prompt
     from bot.describe.service import Copywriter
     from storage import open_storage
@@ -147,7 +145,6 @@ def _fatal_errors() -> tuple[type[BaseException], ...]:
 
 
 def _one(args: argparse.Namespace, copywriter: Any) -> int:
-    from bot.cli import CommandError
     from bot.describe.catalogue import BadProduct, make_product, slug
 
     missing = [f"--{n}" for n in ("material", "price", "colours") if getattr(args, n) is None]
@@ -184,7 +181,6 @@ def _one(args: argparse.Namespace, copywriter: Any) -> int:
 
 
 def _catalogue(args: argparse.Namespace, copywriter: Any, concurrency: int) -> int:
-    from bot.cli import CommandError
     from bot.describe.catalogue import CatalogueError, read_catalogue
 
     try:

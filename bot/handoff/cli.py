@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.handoff.service import describe_request
+from bot.preflight import open_existing
 from bot.settings import Settings
 
 
@@ -42,9 +43,7 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli import _open_existing
-
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         outcome = storage.handoff.resolve_escalation(args.id, by=args.by, note=args.note)
     if outcome == "resolved":
         print(f"Escalation #{args.id} is resolved.")
@@ -60,9 +59,7 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_escalations(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli import _open_existing
-
-    with _open_existing(settings) as storage:
+    with open_existing(settings) as storage:
         escalations = storage.handoff.escalations(only_open=args.open, limit=args.limit)
         requests = storage.handoff.requests(only_pending=args.open, limit=args.limit)
     which = "open " if args.open else ""
