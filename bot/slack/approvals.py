@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.handoff.service import decision_for_thread
 from bot.keys import SLACK, Key
 from bot.slack.budget import CallBudget
+from bot.slack.ephemeral import tell_privately
 from bot.slack.handoff import (
     APPROVE_ACTION,
     BUDGET_WAIT_S,
@@ -133,15 +134,15 @@ def decide(
     if not approvers.allows(user, client):
         store.refused(request_id, by=user, clicked=decision)
         logger.info("Refused %s on request %s: %s is not an approver", decision, request_id, user)
-        _ephemeral(client, channel, user, NOT_ALLOWED)
+        tell_privately(client, channel, user, NOT_ALLOWED)
         return
     decided = services.handoff.decide(request_id, decision, by=user)
     request = decided.request
     if request is None:
-        _ephemeral(client, channel, user, "That request no longer exists.")
+        tell_privately(client, channel, user, "That request no longer exists.")
         return
     if not decided.won:
-        _ephemeral(
+        tell_privately(
             client,
             channel,
             user,
@@ -182,10 +183,3 @@ def decide(
         logger.error(
             "Could not tell the thread of request %s: %s", request_id, error.response.get("error")
         )
-
-
-def _ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
-    try:
-        client.chat_postEphemeral(channel=channel, user=user, text=text)
-    except SlackApiError as error:
-        logger.warning("chat.postEphemeral failed: %s", error.response.get("error"))

@@ -19,13 +19,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ContextActionsBlock,
     FeedbackButtonObject,
     FeedbackButtonsElement,
 )
 
+from bot.slack.ephemeral import tell_privately
 from storage import StorageClosed
 from storage.feedback import CHANGED, DUPLICATE, NEW, SAME, UNKNOWN, Click, FeedbackStore
 
@@ -161,17 +161,7 @@ def _tell(client: WebClient, where: _Where, text: str) -> None:
     """An ephemeral message: only the clicker sees it, in the thread of the rated answer."""
     if where.channel is None or where.user is None:
         return
-    try:
-        client.chat_postEphemeral(
-            channel=where.channel, user=where.user, thread_ts=where.thread_ts, text=text
-        )
-    except SlackApiError as error:
-        code = error.response.get("error") if error.response is not None else None
-        logger.warning("Slack API error: method=chat.postEphemeral error=%s", code)
-    except Exception as error:  # connection failures after the client's retries
-        logger.warning(
-            "Slack API call failed: method=chat.postEphemeral error=%s", type(error).__name__
-        )
+    tell_privately(client, where.channel, where.user, text, thread_ts=where.thread_ts)
 
 
 def register_feedback_listeners(app: App, store: FeedbackStore) -> None:
