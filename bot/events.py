@@ -58,7 +58,7 @@ class ToolStarted:
     `batch` holds the ids of every call started together with this one (Claude's parallel
     calls of one turn, in order), so a front can show them at once: this event is the last
     of its batch when its id is the batch's last. `title` names the step for the user
-    ("Looking up ORD-1001").
+    ("Looking up ORD-1001"); "" for a tool that has no title of its own.
     """
 
     tool_use_id: str

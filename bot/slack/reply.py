@@ -728,6 +728,6 @@ def _status_line(event: ToolStarted) -> str:
     ORD-1001…", "is searching the policies for returns…"), never the raw input of a tool
     that has no title of its own."""
     title = event.title.strip()
-    if not title or title.startswith("Running "):
+    if not title:
         return "is checking…"
     return f"is {title[0].lower()}{title[1:]}…"

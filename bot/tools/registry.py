@@ -107,17 +107,16 @@ class ToolRegistry:
     def step_title(self, name: str, tool_input: Any) -> str:
         """A short title for one call, for the user ("Looking up ORD-1001"); never raises.
 
-        Input comes from Claude: a field the template names may be missing or odd, so any
-        problem falls back to a title from the tool's name.
+        "" when the tool has none it can fill in: input comes from Claude, and a field the
+        template names may be missing or odd. Each front says such a call its own way.
         """
         tool = self._tools.get(name)
-        plain = f"Running {name.replace('_', ' ')}"
         if tool is None or not tool.step or not isinstance(tool_input, dict):
-            return plain
+            return ""
         try:
             title = tool.step.format_map({k: str(v) for k, v in tool_input.items()})
         except (KeyError, ValueError, IndexError):
-            return plain
+            return ""
         return title[:STEP_TITLE_CHARS]
 
     def run(self, name: str, tool_input: Any, context: ToolContext | None = None) -> ToolResult:
