@@ -249,18 +249,20 @@ class _Player:
 
     def _new_steps(self, seen: set[str]) -> list[str]:
         """Titles of task steps shown in this turn's messages since the last look."""
-        fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
         titles = []
-        for message in fresh:
+        for message in self._turn_messages():
             for task in message.tasks:
                 if task.get("id") not in seen:
                     seen.add(task.get("id"))
                     titles.append(str(task.get("title", "")))
         return titles
 
+    def _turn_messages(self) -> list:
+        """The thread's messages this turn added (earlier turns' are in `seen`)."""
+        return [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
+
     def _reply_text(self) -> str:
-        fresh = [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
-        return "".join(m.text for m in fresh)
+        return "".join(m.text for m in self._turn_messages())
 
     def _tool_marks(self) -> list[tuple[int, str]]:
         """`[get_order ORD-1001 -> shipped]` for each tool call of the turn just finished.
