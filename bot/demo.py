@@ -31,7 +31,7 @@ from bot.slack.handoff import APPROVE_ACTION
 from bot.slack.server import EVENTS_PATH, HttpServer, make_wsgi_app
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, Pace
-from fakes.slack import FakeSlack
+from fakes.slack import FakeSlack, Message
 from fakes.slack.clicks import click
 from fakes.slack.events import EventSender, mention_event, message_event, next_ts
 
@@ -257,7 +257,7 @@ class _Player:
                     titles.append(str(task.get("title", "")))
         return titles
 
-    def _turn_messages(self) -> list:
+    def _turn_messages(self) -> list[Message]:
         """The thread's messages this turn added (earlier turns' are in `seen`)."""
         return [m for m in self.slack.messages(CHANNEL, self.thread_ts) if m.ts not in self.seen]
 
