@@ -143,7 +143,8 @@ class Engine:
                 logger.warning("Claude's stream broke: %s", broken)
                 yield TurnFailed(prompts.INTERRUPTED_NOTICE, str(broken), usage)
                 return
-            except anthropic.APIError as error:
+            except (anthropic.APIError, httpx2.TransportError) as error:
+                # No response began (refused, unreachable, overloaded): Claude said nothing.
                 logger.error("Claude call failed: %s", _describe(error))
                 yield TurnFailed(prompts.FAILURE_NOTICE, _describe(error), usage)
                 return
@@ -238,9 +239,13 @@ class Engine:
                 # History holding tool blocks needs `tools`; "none" makes Claude answer now.
                 kwargs["tool_choice"] = {"type": "none"}
         text_shown = False
+        response_began = False
         written: list[str] = []
         try:
             with self.client.messages.stream(**kwargs) as stream:
+                # Entering the block means Claude answered 200: from here a failure is a
+                # broken stream, whichever exception class this SDK version reports it with.
+                response_began = True
                 for event in stream:
                     if event.type == "text" and event.text:
                         yield TextDelta(event.text if text_shown else separator + event.text)
@@ -252,13 +257,13 @@ class Engine:
                         logger.info("Stopped Claude's stream on request")
                         raise _Stopped("".join(written), _snapshot_usage(stream))
                 message = stream.get_final_message()
-        except anthropic.APIStatusError as error:
-            if _is_mid_stream(error):
+        except (anthropic.APIError, httpx2.TransportError) as error:
+            # Decided by what happened, not by the class: a connection cut mid-body is
+            # httpx2's own error up to anthropic 2.16 and APIConnectionError from 2.17, and an
+            # `error` event after the 200 is APIStatusError with status 200.
+            if response_began or _is_mid_stream(error):
                 raise _StreamBroken(_describe(error), text_shown=text_shown) from error
             raise
-        except httpx2.TransportError as error:
-            # A connection dropped mid-body escapes the SDK unwrapped (seen with anthropic 2.13).
-            raise _StreamBroken(type(error).__name__, text_shown=text_shown) from error
         if message.stop_reason is None:
             raise _StreamBroken("stream ended before message_stop", text_shown=text_shown)
         return message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import anthropic
 import pytest
@@ -34,6 +35,14 @@ class DictOrders:
 def engine(claude_client: anthropic.Anthropic) -> Engine:
     tools = ToolRegistry([get_order_tool(DictOrders(SAMPLE_ORDERS))])
     return Engine(claude_client, tools, EngineConfig(max_rounds=4))
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def run(engine: Engine, text: str, history: list | None = None) -> list:
@@ -187,6 +196,23 @@ def test_a_mid_stream_error_after_text_fails_the_turn(engine, fake_claude):
     done = last(events)
     assert isinstance(done, TurnFailed) and done.message == prompts.INTERRUPTED_NOTICE
     assert len(fake_claude.requests) == 1, "text was shown, so no retry that would repeat it"
+
+
+def test_a_dropped_connection_before_any_text_is_retried_once(engine, fake_claude):
+    fake_claude.enqueue(cut_stream(after_text="", abort=True))
+    fake_claude.enqueue(reply(text="Second time lucky."))
+    done = last(run(engine, "hi"))
+    assert isinstance(done, TurnComplete) and done.text == "Second time lucky."
+
+
+def test_an_unreachable_claude_is_a_failure_not_an_interruption(unused_port):
+    """No response ever began: the person hears Claude is not responding, not 'interrupted'."""
+    client = anthropic.Anthropic(
+        api_key="sk-ant-test", base_url=f"http://127.0.0.1:{unused_port}", max_retries=0
+    )
+    engine = Engine(client, ToolRegistry([get_order_tool(DictOrders(SAMPLE_ORDERS))]))
+    done = last(run(engine, "hi"))
+    assert isinstance(done, TurnFailed) and done.message == prompts.FAILURE_NOTICE
 
 
 def test_a_cut_stream_is_treated_like_a_mid_stream_error(engine, fake_claude):
