@@ -14,7 +14,15 @@ import logging
 from typing import Any
 
 from bot import outcomes
-from bot.slack.home.data import HomeData, OpenEscalation, PendingRequest
+from bot.slack.home.data import (
+    MAX_CONVERSATIONS,
+    MAX_ESCALATIONS,
+    MAX_RATED_DOWN,
+    MAX_REQUESTS,
+    HomeData,
+    OpenEscalation,
+    PendingRequest,
+)
 from bot.stats import FIGURE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -27,6 +35,7 @@ SECTION_MAX = 3000
 HEADER_MAX = 150
 FIELD_MAX = 2000
 QUESTION_CHARS = 150
+CUT = "(cut: too much to show here)"
 
 CAN_DO = (
     "I answer questions about ThreadCo orders and policies: where an order is (paste an id "
@@ -59,7 +68,7 @@ def build_home(data: HomeData) -> dict[str, Any]:
     blocks += _conversations(data)
     if len(blocks) > MAX_BLOCKS:  # never reached with the caps in data.py; a last guard
         logger.error("Home for %s has %s blocks; cut to %s", data.user, len(blocks), MAX_BLOCKS)
-        blocks = [*blocks[: MAX_BLOCKS - 1], _context("(cut: too much to show here)")]
+        blocks = [*blocks[: MAX_BLOCKS - 1], _context(CUT)]
     return {"type": "home", "blocks": blocks}
 
 
@@ -70,9 +79,10 @@ def _requests(data: HomeData) -> list[dict[str, Any]]:
     blocks = [_header(f"Waiting for your approval ({data.requests_total})")]
     if not data.requests:
         return [*blocks, _context("Nothing waiting. Requests appear here as customers ask.")]
-    for request in data.requests:
+    shown = data.requests[:MAX_REQUESTS]
+    for request in shown:
         blocks += _request(request)
-    return blocks + _more(data.requests_total, len(data.requests), "shopmate escalations --open")
+    return blocks + _more(data.requests_total, len(shown), "shopmate escalations --open")
 
 
 def _request(request: PendingRequest) -> list[dict[str, Any]]:
@@ -97,10 +107,9 @@ def _escalations(data: HomeData) -> list[dict[str, Any]]:
     blocks = [_header(f"Open escalations ({data.escalations_total})")]
     if not data.escalations:
         return [*blocks, _context("No open escalations.")]
-    blocks += [_escalation(e) for e in data.escalations]
-    return blocks + _more(
-        data.escalations_total, len(data.escalations), "shopmate escalations --open"
-    )
+    shown = data.escalations[:MAX_ESCALATIONS]
+    blocks += [_escalation(e) for e in shown]
+    return blocks + _more(data.escalations_total, len(shown), "shopmate escalations --open")
 
 
 def _escalation(escalation: OpenEscalation) -> dict[str, Any]:
@@ -147,13 +156,12 @@ def _rated_down(data: HomeData) -> list[dict[str, Any]]:
     blocks = [_header("Latest 👎 answers")]
     if not data.rated_down:
         return [*blocks, _context("No answer rated 👎.")]
-    for answer in data.rated_down:
+    shown = data.rated_down[:MAX_RATED_DOWN]
+    for answer in shown:
         question = _quote(answer.question)
         link = f"<{answer.link}|open the answer>" if answer.link else "(no link)"
         blocks.append(_section(f"{question}\n{link} · answered {_when(answer.answered_utc)}"))
-    return blocks + _more(
-        data.rated_down_total, len(data.rated_down), "shopmate feedback --negative"
-    )
+    return blocks + _more(data.rated_down_total, len(shown), "shopmate feedback --negative")
 
 
 # ----- everyone -------------------------------------------------------------------------------
@@ -171,7 +179,8 @@ def _conversations(data: HomeData) -> list[dict[str, Any]]:
     if not data.conversations:
         return [*blocks, _context("None yet: ask me something in Messages or mention me.")]
     lines = []
-    for conversation in data.conversations:
+    shown = data.conversations[:MAX_CONVERSATIONS]
+    for conversation in shown:
         question = _quote(conversation.question)
         if conversation.link:
             question += f" · <{conversation.link}|open>"
@@ -179,9 +188,7 @@ def _conversations(data: HomeData) -> list[dict[str, Any]]:
             f"{question}\n{outcomes.WORDS[conversation.outcome]} · {_when(conversation.last_utc)}"
         )
     blocks.append(_section("\n\n".join(lines)))
-    return blocks + _more(
-        data.conversations_total, len(data.conversations), "shopmate history list"
-    )
+    return blocks + _more(data.conversations_total, len(shown), "shopmate history list")
 
 
 # ----- pieces ---------------------------------------------------------------------------------
