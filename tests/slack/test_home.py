@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anthropic
 import pytest
 
+from bot.handoff.service import REQUEST_SENT
 from bot.settings import Settings
 from bot.slack.approvals import NOT_ALLOWED
 from bot.slack.home.view import (
@@ -367,3 +368,31 @@ def test_the_figures_on_home_are_those_of_shopmate_stats(make_harness):
             for name, cell in zip(FIGURE_NAMES, stats[period], strict=True)
         ]
         assert field.splitlines() == expected
+
+
+def test_a_new_request_reaches_an_open_home_without_delaying_the_answer(h):
+    open_home(h, BOSS)
+    home_shown(h, BOSS, lambda v: "Waiting for your approval (0)" in text_of(v))
+    slow = h.slack.hold("views.publish")  # Slack answers views.publish only when released
+    try:
+        first, _ = request_exchange(h)  # the answers finish while the Home publish hangs
+        [request] = h.services.storage.handoff.requests()
+        assert REQUEST_SENT in h.reply_text(first)
+    finally:
+        slow.set()
+    home_shown(h, BOSS, shows_request(request["id"]))
+
+
+def test_a_thumbs_down_reaches_a_leads_open_home(make_harness):
+    h = make_harness(leads=("U0CHIEF",))
+    open_home(h, "U0CHIEF")  # a lead, not an approver: figures, no buttons
+    view = home_shown(h, "U0CHIEF", lambda v: "No answer rated 👎." in text_of(v))
+    assert buttons(view) == []
+    asked = h.mention("Where is ORD-1002?")
+    h.wait_answered(asked)
+    *_, answer = h.replies(asked)
+    assert (
+        h.sender.post_interaction(feedback_click(h.slack, answer, "negative", user=USER))[0] == 200
+    )
+    view = home_shown(h, "U0CHIEF", lambda v: "Where is ORD-1002?" in text_of(v))
+    assert "Latest 👎 answers" in text_of(view) and buttons(view) == []
