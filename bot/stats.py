@@ -147,9 +147,9 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
             + ", ".join(sorted(unknown))
             + "\n"
         )
-    print_feedback_share(ratings, out)
     print_outcomes(facts, now=now, window=window, out=out)
     print_overview(overview, out)
+    print_feedback_share(ratings, out)
     return 0
 
 
