@@ -122,8 +122,10 @@ def gather(
     links: Links,
     now: datetime,
     notice: str | None = None,
+    figures: list[Figures] | None = None,
 ) -> HomeData:
-    """Read what `user` may see now."""
+    """Read what `user` may see now; `figures`, when given, are the headline figures already
+    computed (the same for every lead)."""
     window = timedelta(hours=settings.resolution_window_hours)
     data = HomeData(
         user=user,
@@ -136,7 +138,9 @@ def gather(
     if is_approver:
         _approvals(storage, links, data)
     if is_lead:
-        data.figures.extend(headline(storage, now=now, window=window))
+        data.figures.extend(
+            figures if figures is not None else headline(storage, now=now, window=window)
+        )
         rated = storage.feedback.rated_answers(negative_only=True, limit=COUNT_CAP)
         data.rated_down_total = len(rated)
         data.rated_down.extend(

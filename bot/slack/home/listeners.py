@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -24,6 +25,7 @@ from bot.slack.budget import CallBudget
 from bot.slack.home.data import Links, gather
 from bot.slack.home.publisher import HomePublisher
 from bot.slack.home.view import APPROVE_ACTION, REJECT_ACTION, RESOLVE_ACTION, build_home
+from bot.stats import Figures, headline
 from bot.wiring import Services
 from storage.handoff import APPROVED, REJECTED
 
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A burst of changes within this many seconds costs one publish per person.
 DEBOUNCE_S = 1.0
+# Leads opening Home together share one computation of the figures (dropped on any change).
+FIGURES_TTL_S = 5.0
 
 
 class Home:
@@ -55,6 +59,8 @@ class Home:
         self._roles: dict[str, tuple[bool, bool]] = {}
         self._lock = threading.Lock()
         self._workspace: tuple[str, str | None] | None = None
+        self._figures: tuple[float, list[Figures]] | None = None
+        self._generation = 0  # bumped on every change: figures computed before it are stale
         self.publisher = HomePublisher(
             client, self.render, budget, team=self.team, debounce_s=debounce_s
         )
@@ -69,6 +75,7 @@ class Home:
         is_lead = is_approver or self.leads.allows(user, self.client)
         with self._lock:
             self._roles[user] = (is_approver, is_lead)
+        now = datetime.now(UTC)
         data = gather(
             self.services.storage,
             self.services.settings,
@@ -76,10 +83,30 @@ class Home:
             is_approver=is_approver,
             is_lead=is_lead,
             links=Links(self._url()),
-            now=datetime.now(UTC),
+            now=now,
             notice=notice,
+            figures=self._headline(now) if is_lead else None,
         )
         return build_home(data)
+
+    def _headline(self, now: datetime) -> list[Figures]:
+        """The leads' figures, computed once for all the Homes published within a few seconds."""
+        with self._lock:
+            cached, generation = self._figures, self._generation
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        window = timedelta(hours=self.services.settings.resolution_window_hours)
+        figures = headline(self.services.storage, now=now, window=window)
+        with self._lock:
+            if generation == self._generation:
+                self._figures = (time.monotonic() + FIGURES_TTL_S, figures)
+        return figures
+
+    def _changed(self) -> None:
+        """Data changed: the next Home computes the figures afresh."""
+        with self._lock:
+            self._figures = None
+            self._generation += 1
 
     def is_approver(self, user: str) -> bool:
         return self.approvers.allows(user, self.client)
@@ -115,12 +142,14 @@ class Home:
 
     def refresh_approvers(self) -> None:
         """A request or escalation changed: the Homes of approvers who have one."""
+        self._changed()
         with self._lock:
             users = {user for user, (approver, _) in self._roles.items() if approver}
         self.publisher.refresh(users)
 
     def refresh_leads(self) -> None:
         """An answer was rated: the figures and the 👎 list changed for leads."""
+        self._changed()
         with self._lock:
             users = {user for user, (_, lead) in self._roles.items() if lead}
         self.publisher.refresh(users)
