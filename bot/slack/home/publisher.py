@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
 from bot.slack.reply import _retry_after
+from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class HomePublisher:
                 return
             try:
                 self._publish(*job)
+            except StorageClosed:  # the process is stopping; Home is rebuilt when next opened
+                logger.info("Skipped the Home of %s: storage closed", job[0])
             except Exception:  # a bug or closed storage: one Home stays stale, the worker lives
                 logger.exception("Could not publish the Home of %s", job[0])
             finally:
