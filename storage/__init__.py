@@ -29,6 +29,7 @@ from storage.events import EventLog
 from storage.feedback import FeedbackStore
 from storage.handoff import HandoffStore
 from storage.migrations import migrate
+from storage.order_cache import OrderCacheStore
 from storage.orders import OrderStore
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ __all__ = [
     "EventLog",
     "FeedbackStore",
     "HandoffStore",
+    "OrderCacheStore",
     "OrderStore",
     "Storage",
     "StorageClosed",
@@ -67,6 +69,7 @@ class Storage:
         self.api_requests = ApiRequestStore(shared)
         self.feedback = FeedbackStore(shared)
         self.handoff = HandoffStore(shared, self.orders)
+        self.order_cache = OrderCacheStore(shared)
 
     @property
     def path(self) -> str:
