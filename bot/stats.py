@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from bot.feedback_report import print_feedback_share
+from bot.orders.report import print_source_failures
 from bot.settings import Settings
 from bot.tables import write_table
 from storage import open_storage
@@ -113,7 +114,9 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
     with open_storage(settings.db_path) as storage:
         rows = storage.conversations.usage_report(since, by_model=True)
         ratings = storage.feedback.share_report(since)
+        source_failures = storage.order_cache.failure_report(since)
     out.write(f"ShopMate usage since {since:%Y-%m-%d} (UTC), {days} day(s), {settings.db_path}\n")
+    print_source_failures(source_failures, out)
     if not rows:
         out.write("No turns recorded in this period.\n")
         return 0

@@ -23,8 +23,12 @@ __all__ = [
 ]
 
 
-def build_order_source(settings: Settings, storage: Storage) -> OrderSource:
-    """The source SHOPMATE_ORDER_SOURCE names, built from its settings (checked here)."""
+def build_order_source(settings: Settings, storage: Storage | None) -> OrderSource:
+    """The source SHOPMATE_ORDER_SOURCE names, built from its settings (checked here).
+
+    `storage` is only read by the table source (the remote ones keep their copies in the
+    service's cache, not in the source).
+    """
     if settings.order_source == "shopify":
         from bot.orders.shopify import ShopifySource
 
@@ -61,6 +65,8 @@ def build_order_source(settings: Settings, storage: Storage) -> OrderSource:
         )
     from bot.orders.table import TableSource
 
+    if storage is None:
+        raise ValueError("the table source needs storage")
     return TableSource(storage.orders)
 
 

@@ -81,6 +81,7 @@ class _Bucket:
     restore_rate: float = 50.0
     seen_at: float = 0.0
     cost: float = _FIRST_COST_ESTIMATE
+    in_flight: float = 0.0  # points reserved by requests not yet answered
 
 
 class ShopifySource:
@@ -114,6 +115,7 @@ class ShopifySource:
         self._sleep = sleep
         self._bucket = _Bucket()
         self._bucket_lock = threading.Lock()
+        self._probe = threading.Lock()
         self._http = httpx2.Client(headers={"X-Shopify-Access-Token": token})
 
     def order_name(self, order_id: str) -> str:
@@ -144,9 +146,7 @@ class ShopifySource:
         """Run one query within the timeout, waiting out throttling; returns `data`."""
         deadline = self._clock() + self._timeout
         while True:
-            self._wait_for_points(deadline)
-            body = self._post(query, variables, deadline)
-            self._observe(body)
+            body = self._send(query, variables, deadline)
             errors = body.get("errors") or []
             if any(_code(e) == "THROTTLED" for e in errors):
                 self._wait_after_throttle(body, deadline)
@@ -156,6 +156,27 @@ class ShopifySource:
                 kind = "auth" if codes & {"ACCESS_DENIED", "UNAUTHORIZED"} else "error"
                 raise SourceUnavailable(kind, "; ".join(str(e.get("message")) for e in errors))
             return body.get("data") or {}
+
+    def _send(self, query: str, variables: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """One request, after reserving its points; the first request ever goes alone, so a
+        burst of lookups at start-up cannot overdraw a bucket we have not seen yet."""
+        if self._bucket.available is None:
+            with self._probe:
+                if self._bucket.available is None:
+                    return self._reserved_post(query, variables, deadline)
+        return self._reserved_post(query, variables, deadline)
+
+    def _reserved_post(
+        self, query: str, variables: dict[str, Any], deadline: float
+    ) -> dict[str, Any]:
+        reserved = self._wait_for_points(deadline)
+        try:
+            body = self._post(query, variables, deadline)
+        finally:
+            with self._bucket_lock:
+                self._bucket.in_flight -= reserved
+        self._observe(body)
+        return body
 
     def _post(self, query: str, variables: dict[str, Any], deadline: float) -> dict[str, Any]:
         remaining = deadline - self._clock()
@@ -199,26 +220,28 @@ class ShopifySource:
             if cost.get("requestedQueryCost"):
                 bucket.cost = float(cost["requestedQueryCost"])
 
-    def _wait_for_points(self, deadline: float) -> None:
-        """Reserve a query's cost from our estimate; wait for it if the bucket is short."""
+    def _wait_for_points(self, deadline: float) -> float:
+        """Reserve a query's cost from our estimate, waiting if the bucket is short; returns
+        the points reserved (released when the answer arrives and says the real level)."""
         with self._bucket_lock:
             bucket = self._bucket
             if bucket.available is None:
-                return
+                return 0.0
             now = self._clock()
             refilled = bucket.available + (now - bucket.seen_at) * bucket.restore_rate
-            available = min(bucket.maximum, refilled)
+            available = min(bucket.maximum, refilled) - bucket.in_flight
             wait = max(0.0, (bucket.cost - available) / bucket.restore_rate)
             if now + wait > deadline:
                 raise SourceUnavailable(
                     "throttled", f"Shopify's query budget refills in {wait:.1f}s, past the bound"
                 )
-            # Reserve the points now, so threads behind this one wait for their own.
-            bucket.available = available - bucket.cost
-            bucket.seen_at = now
+            # Points other threads may not count on: this query will spend them.
+            bucket.in_flight += bucket.cost
+            reserved = bucket.cost
         if wait > 0:
             logger.info("waiting %.2fs for Shopify's query budget", wait)
             self._sleep(wait)
+        return reserved
 
     def _wait_after_throttle(self, body: dict[str, Any], deadline: float) -> None:
         cost = (body.get("extensions") or {}).get("cost") or {}
@@ -233,8 +256,6 @@ class ShopifySource:
             )
         logger.info("Shopify throttled the query; retrying in %.2fs", wait)
         self._sleep(wait)
-        with self._bucket_lock:
-            self._bucket.available = None  # the retry's answer tells us afresh
 
     def close(self) -> None:
         self._http.close()
