@@ -10,7 +10,9 @@ import pytest
 from fakes.shopify import FakeShopify
 
 ORDER = """query One($query: String!) {
-  orders(first: 1, query: $query) { edges { node { name lineItems(first: 5) { nodes { title } } } } }
+  orders(first: 1, query: $query) {
+    edges { node { name lineItems(first: 5) { nodes { title } } } }
+  }
 }"""
 
 
