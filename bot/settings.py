@@ -114,6 +114,8 @@ class Settings:
     order_source: str = "table"
     shopify_shop: str | None = None
     shopify_admin_token: str | None = None
+    shopify_client_id: str | None = None
+    shopify_client_secret: str | None = None
     shopify_api_version: str = "2026-10"
     shopify_api_url: str | None = None
     shopify_order_name: str = "#{number}"
@@ -711,6 +713,20 @@ SPECS: tuple[_Spec, ...] = (
         "shopify_admin_token",
         "string",
         "Give the Admin API access token (shpat_...) of a custom app with read_orders.",
+        secret=True,
+    ),
+    _Spec(
+        "SHOPIFY_CLIENT_ID",
+        "shopify_client_id",
+        "string",
+        "Give the client id of a Dev Dashboard app installed on your store (instead of "
+        "SHOPIFY_ADMIN_TOKEN; ShopMate asks Shopify for tokens with it).",
+    ),
+    _Spec(
+        "SHOPIFY_CLIENT_SECRET",
+        "shopify_client_secret",
+        "string",
+        "Give the client secret of that Dev Dashboard app (Settings in the Dev Dashboard).",
         secret=True,
     ),
     _Spec(

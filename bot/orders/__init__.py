@@ -32,12 +32,17 @@ def build_order_source(settings: Settings, storage: Storage | None) -> OrderSour
     if settings.order_source == "shopify":
         from bot.orders.shopify import ShopifySource
 
-        settings.require("SHOPIFY_ADMIN_TOKEN")
+        if not (settings.shopify_client_id or settings.shopify_client_secret):
+            settings.require("SHOPIFY_ADMIN_TOKEN")
+        elif not settings.shopify_admin_token:
+            settings.require("SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET")
         if not settings.shopify_shop and not settings.shopify_api_url:
             settings.require("SHOPIFY_SHOP")
         return ShopifySource(
             shop=settings.shopify_shop or "",
-            token=settings.shopify_admin_token or "",
+            token=settings.shopify_admin_token,
+            client_id=settings.shopify_client_id,
+            client_secret=settings.shopify_client_secret,
             api_version=settings.shopify_api_version,
             api_url=settings.shopify_api_url,
             timeout=settings.order_timeout_seconds,

@@ -22,6 +22,7 @@ from typing import Any
 import httpx2
 
 from bot.orders.carriers import carrier_name, tracking_url
+from bot.orders.shopify_auth import ShopifyToken
 from bot.orders.source import Order, SourceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ class ShopifySource:
         self,
         *,
         shop: str,
-        token: str,
+        token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
         api_version: str = DEFAULT_API_VERSION,
         api_url: str | None = None,
         timeout: float = 3.0,
@@ -106,7 +109,6 @@ class ShopifySource:
             raise ValueError("shop or api_url is required")
         base = (api_url or f"https://{shop}").rstrip("/")
         self.endpoint = f"{base}/admin/api/{api_version}/graphql.json"
-        self._token = token
         self._timeout = timeout
         self._name_format = order_name_format
         self._query = order_query(allowed_fields)
@@ -116,7 +118,15 @@ class ShopifySource:
         self._bucket = _Bucket()
         self._bucket_lock = threading.Lock()
         self._probe = threading.Lock()
-        self._http = httpx2.Client(headers={"X-Shopify-Access-Token": token})
+        self._http = httpx2.Client()
+        self._token = ShopifyToken(
+            base_url=base,
+            token=token,
+            client_id=client_id,
+            client_secret=client_secret,
+            http=self._http,
+            clock=clock,
+        )
 
     def order_name(self, order_id: str) -> str:
         """The shop's order name for ShopMate's id: ORD-1001 -> "#1001" with the default."""
@@ -182,16 +192,10 @@ class ShopifySource:
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise SourceUnavailable("timeout", f"no answer within {self._timeout:g}s")
-        try:
-            response = self._http.post(
-                self.endpoint,
-                json={"query": query, "variables": variables},
-                timeout=remaining,
-            )
-        except httpx2.TimeoutException:
-            raise SourceUnavailable("timeout", f"no answer within {self._timeout:g}s") from None
-        except httpx2.TransportError as failure:
-            raise SourceUnavailable("error", f"cannot reach Shopify: {failure}") from None
+        response = self._request(query, variables, remaining)
+        if response.status_code == 401 and self._token.renewable:
+            self._token.refused()  # expired or revoked: ask for a new one, once
+            response = self._request(query, variables, max(0.01, deadline - self._clock()))
         if response.status_code in (401, 403):
             raise SourceUnavailable(
                 "auth", f"Shopify refused the token (HTTP {response.status_code})"
@@ -205,6 +209,19 @@ class ShopifySource:
         if response.status_code >= 300 or not isinstance(body, dict):
             raise SourceUnavailable("error", f"Shopify answered HTTP {response.status_code}")
         return body
+
+    def _request(self, query: str, variables: dict[str, Any], remaining: float) -> httpx2.Response:
+        try:
+            return self._http.post(
+                self.endpoint,
+                json={"query": query, "variables": variables},
+                headers={"X-Shopify-Access-Token": self._token.value(remaining)},
+                timeout=remaining,
+            )
+        except httpx2.TimeoutException:
+            raise SourceUnavailable("timeout", f"no answer within {self._timeout:g}s") from None
+        except httpx2.TransportError as failure:
+            raise SourceUnavailable("error", f"cannot reach Shopify: {failure}") from None
 
     def _observe(self, body: dict[str, Any]) -> None:
         cost = (body.get("extensions") or {}).get("cost") or {}

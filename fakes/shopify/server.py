@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from fakes.shopify.data import sample_orders
 from fakes.shopify.graphql import Field, GraphQLSyntaxError, parse
@@ -63,8 +64,17 @@ class FakeShopify:
         restore_rate: float = 50.0,
         scopes: tuple[str, ...] = ("read_orders",),
         shop_name: str = "ThreadCo",
+        client_id: str = "shopmate-dev-dashboard-app",
+        client_secret: str = "shpss_test_secret",
+        token_lifetime_s: int = 86399,
     ) -> None:
         self.token = token
+        # A Dev Dashboard app's credentials, exchanged for expiring tokens (client credentials).
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime_s = token_lifetime_s
+        self.issued: list[str] = []  # tokens that still work
+        self.grants = 0
         self.scopes = list(scopes)
         self.shop_name = shop_name
         self.orders: list[dict[str, Any]] = sample_orders()
@@ -137,9 +147,11 @@ class FakeShopify:
             return 503, {"errors": "shutting down"}
         if self.fail_status is not None:
             return self.fail_status, {"errors": "Internal Server Error"}
+        if path == "/admin/oauth/access_token":
+            return self._grant(raw)
         if not _PATH.match(path):
             return 404, {"errors": "Not Found"}
-        if headers.get("x-shopify-access-token") != self.token:
+        if headers.get("x-shopify-access-token") not in (self.token, *self.issued):
             return 401, {
                 "errors": "[API] Invalid API key or access token (unrecognized login or wrong "
                 "password)"
@@ -165,6 +177,31 @@ class FakeShopify:
         if errors:
             return 200, {"errors": errors}
         return 200, self._execute(operation, variables)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working (as when a day has passed)."""
+        with self._lock:
+            self.issued.clear()
+
+    def _grant(self, raw: bytes) -> tuple[int, dict]:
+        """The client credentials grant: a Dev Dashboard app's id and secret -> a token."""
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return 400, {"error": "invalid_client"}
+        with self._lock:
+            self.grants += 1
+            token = f"shpat_issued_{self.grants}"
+            self.issued.append(token)
+        return 200, {
+            "access_token": token,
+            "scope": ",".join(self.scopes),
+            "expires_in": self.token_lifetime_s,
+        }
 
     def _execute(self, operation, variables: dict[str, Any]) -> dict[str, Any]:
         cost = requested_cost(operation.selections, "QueryRoot", variables)

@@ -144,3 +144,28 @@ def test_a_wrong_token_is_an_auth_failure(shop):
 
 def test_the_check_reads_the_granted_scopes(shop):
     assert source_for(shop).check() == {"shop": "ThreadCo", "scopes": ["read_orders"]}
+
+
+def test_a_dev_dashboard_app_asks_for_its_token_and_a_new_one_when_refused(shop):
+    source = ShopifySource(
+        shop="",
+        api_url=shop.url,
+        client_id=shop.client_id,
+        client_secret=shop.client_secret,
+        timeout=3.0,
+    )
+    assert source.lookup("ORD-1001")["status"] == "shipped"
+    assert source.lookup("ORD-1003")["status"] == "processing"
+    assert shop.issued == ["shpat_issued_1"]  # asked once, reused
+    shop.expire_tokens()
+    assert source.lookup("ORD-1001")["status"] == "shipped"
+    assert shop.issued == ["shpat_issued_2"]
+
+
+def test_wrong_client_credentials_are_an_auth_failure(shop):
+    source = ShopifySource(
+        shop="", api_url=shop.url, client_id=shop.client_id, client_secret="wrong", timeout=3.0
+    )
+    with pytest.raises(SourceUnavailable) as failure:
+        source.lookup("ORD-1001")
+    assert failure.value.kind == "auth" and "SHOPIFY_CLIENT_ID" in failure.value.message
