@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.orders.source import Order, OrderSource, SourceUnavailable, keep_fields
 from storage.database import utc_now
-from storage.order_cache import OrderCacheStore
+from storage.order_cache import CachedOrder, OrderCacheStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class OrderService:
             return None
         return Lookup(copy.order)
 
-    def _ask(self, order_id: str, copy) -> Lookup:
+    def _ask(self, order_id: str, copy: CachedOrder | None) -> Lookup:
         name = self.source.name
         try:
             found = self.source.lookup(order_id)
@@ -102,7 +102,9 @@ class OrderService:
             self._cache.put(name, order_id, order)
         return Lookup(order)
 
-    def _fall_back(self, order_id: str, copy, kind: str, message: str) -> Lookup:
+    def _fall_back(
+        self, order_id: str, copy: CachedOrder | None, kind: str, message: str
+    ) -> Lookup:
         name = self.source.name
         # A remembered "no such order" is not worth serving late: the order may exist now.
         usable = copy is not None and copy.order is not None

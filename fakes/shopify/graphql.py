@@ -77,12 +77,16 @@ class _Parser:
             position = match.end()
         self.index = 0
 
+    def _where(self, offset: int) -> tuple[int, int]:
+        """(line, column), both from 1, of a character offset: GraphQL's `locations`."""
+        line = self.text.count("\n", 0, offset) + 1
+        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        return line, column
+
     def _error(self, message: str, offset: int | None = None) -> GraphQLSyntaxError:
         if offset is None:
             offset = self.tokens[self.index][2] if self.index < len(self.tokens) else len(self.text)
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return GraphQLSyntaxError(message, line, column)
+        return GraphQLSyntaxError(message, *self._where(offset))
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -174,8 +178,7 @@ class _Parser:
                 arguments[argument] = self.value()
             self.take(")")
         selections = self.selection_set() if self.at("{") else None
-        error = self._error("", offset)
-        return Field(name, alias, arguments, selections, error.line, error.column)
+        return Field(name, alias, arguments, selections, *self._where(offset))
 
     def value(self) -> Any:
         kind, text, _ = self.take()
