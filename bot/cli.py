@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated Claude speed in tokens per second, 1 to 10000 (default: 40)",
     )
 
-    orders = add(sub, "orders", None, "Import and look up orders (actions: import, show).")
+    orders = add(
+        sub, "orders", None, "Import, look up and check orders (actions: import, show, check)."
+    )
     orders_sub = orders.add_subparsers(dest="orders_command", metavar="ACTION", parser_class=Parser)
     p = add(orders_sub, "import", cmd_orders_import, "Upsert orders from a CSV or JSON file.")
     p.add_argument("file", type=Path, help="CSV with order_id,status,item,eta,tracking, or JSON")
@@ -156,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the JSON Claude receives (default: a summary for people)",
     )
+
+    p = add(
+        orders_sub,
+        "check",
+        cmd_orders_check,
+        "Check the order source: that it answers, its permissions, one lookup and its time.",
+    )
+    p.add_argument("order_id", nargs="?", help="an order id to look up (default: ORD-1001)")
 
     p = add(sub, "stats", cmd_stats, "Turns, tokens and estimated cost per day and channel.")
     p.add_argument(
@@ -334,11 +344,18 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_orders_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.orders import build_order_service
     from bot.tools import get_order_tool
 
     with open_existing(settings) as storage:
-        tool = get_order_tool(storage.orders, id_pattern=settings.order_id_pattern)
-        result = tool.handler({"order_id": args.order_id})
+        orders = build_order_service(settings, storage)
+        try:
+            tool = get_order_tool(orders, id_pattern=settings.order_id_pattern)
+            result = tool.handler({"order_id": args.order_id})
+        finally:
+            close = getattr(orders.source, "close", None)
+            if close is not None:
+                close()
     if args.json:
         print(json.dumps(result.content, indent=2, ensure_ascii=False))
     elif result.is_error:
@@ -348,13 +365,23 @@ def cmd_orders_show(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if result.is_error else 0
 
 
+def cmd_orders_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.orders.check import check_order_source, print_check
+
+    return print_check(check_order_source(settings, args.order_id), sys.stdout)
+
+
 def describe_order(order: dict[str, Any]) -> str:
     """An order as a person reads it, from the fields get_order gives Claude."""
     lines = [f"{order['order_id']}: {order['status']}", f"  Item:      {order['item']}"]
     if order.get("estimated_delivery"):
         lines.append(f"  Delivery:  {order['estimated_delivery']}")
     if order.get("tracking_number"):
-        lines.append(f"  Tracking:  {order['tracking_number']}  {order['track_url']}")
+        carrier = f" ({order['carrier']})" if order.get("carrier") else ""
+        link = f"  {order['track_url']}" if order.get("track_url") else ""
+        lines.append(f"  Tracking:  {order['tracking_number']}{link}{carrier}")
+    if order.get("as_of"):
+        lines.append(f"  As of:     {order['as_of']} (the order system is not answering)")
     return "\n".join(lines)
 
 

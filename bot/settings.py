@@ -113,6 +113,21 @@ class Settings:
     knowledge_dir: Path | None = None
     knowledge_token_budget: int = 8_000
     knowledge_reload_seconds: float = 5.0
+    # Where orders come from (bot/orders/): the table (default), Shopify, or a shop's endpoint.
+    order_source: str = "table"
+    shopify_shop: str | None = None
+    shopify_admin_token: str | None = None
+    shopify_client_id: str | None = None
+    shopify_client_secret: str | None = None
+    shopify_api_version: str = "2026-10"
+    shopify_api_url: str | None = None
+    shopify_order_name: str = "#{number}"
+    orders_url: str | None = None
+    orders_token: str | None = None
+    orders_mapping: str | None = None
+    order_timeout_seconds: float = 3.0
+    order_cache_seconds: float = 60.0
+    order_fields_allowed: tuple[str, ...] = ()
 
     @classmethod
     def load(
@@ -149,6 +164,7 @@ class Settings:
                 "hand a message that is being answered to another process."
             )
         _check_slack_ids(self)
+        _check_order_fields(self)
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 
@@ -237,6 +253,16 @@ class _Spec:
                 f"{self.env}={raw!r} must be one of {', '.join(self.choices)}. {self.help}"
             )
         return value
+
+
+def _check_order_fields(settings: Settings) -> None:
+    """Personal fields are allowed by name; a typo would silently allow nothing."""
+    known = ("email", "phone", "shipping_address", "customer_name")
+    for name in settings.order_fields_allowed:
+        if name not in known:
+            raise SettingsError(
+                f"SHOPMATE_ORDER_FIELDS_ALLOWED names {name!r}; allowed: {', '.join(known)}."
+            )
 
 
 def _check_slack_ids(settings: Settings) -> None:
@@ -689,5 +715,99 @@ SPECS: tuple[_Spec, ...] = (
         "number",
         "Give how often, in seconds, ShopMate looks for edited policy documents, e.g. 5.",
         minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_ORDER_SOURCE",
+        "order_source",
+        "string",
+        "Say where orders come from: table (imported with `shopmate orders import`), shopify, "
+        "or http (your own endpoint).",
+        choices=("table", "shopify", "http"),
+    ),
+    _Spec(
+        "SHOPIFY_SHOP",
+        "shopify_shop",
+        "string",
+        "Give your shop's domain, e.g. SHOPIFY_SHOP=yourstore.myshopify.com.",
+    ),
+    _Spec(
+        "SHOPIFY_ADMIN_TOKEN",
+        "shopify_admin_token",
+        "string",
+        "Give the Admin API access token (shpat_...) of a custom app with read_orders.",
+        secret=True,
+    ),
+    _Spec(
+        "SHOPIFY_CLIENT_ID",
+        "shopify_client_id",
+        "string",
+        "Give the client id of a Dev Dashboard app installed on your store (instead of "
+        "SHOPIFY_ADMIN_TOKEN; ShopMate asks Shopify for tokens with it).",
+    ),
+    _Spec(
+        "SHOPIFY_CLIENT_SECRET",
+        "shopify_client_secret",
+        "string",
+        "Give the client secret of that Dev Dashboard app (Settings in the Dev Dashboard).",
+        secret=True,
+    ),
+    _Spec(
+        "SHOPIFY_API_VERSION",
+        "shopify_api_version",
+        "string",
+        "Give a stable Admin API version (YYYY-MM, quarterly), e.g. 2026-10.",
+    ),
+    _Spec(
+        "SHOPIFY_API_URL",
+        "shopify_api_url",
+        "url",
+        "Leave it unset for https://SHOPIFY_SHOP, or give a base URL (a proxy, a test server).",
+    ),
+    _Spec(
+        "SHOPIFY_ORDER_NAME",
+        "shopify_order_name",
+        "string",
+        "Give how an order id maps to the shop's order name: #{number} (ORD-1001 is #1001) "
+        "or {id} (the name is ORD-1001).",
+    ),
+    _Spec(
+        "SHOPMATE_ORDERS_URL",
+        "orders_url",
+        "url",
+        "Give your endpoint with {order_id} in it, e.g. https://shop.example/api/orders/{order_id}.",
+    ),
+    _Spec(
+        "SHOPMATE_ORDERS_TOKEN",
+        "orders_token",
+        "string",
+        "Give the token sent to SHOPMATE_ORDERS_URL as Authorization: Bearer ...",
+        secret=True,
+    ),
+    _Spec(
+        "SHOPMATE_ORDERS_MAPPING",
+        "orders_mapping",
+        "string",
+        "Give field=path pairs, comma-separated, e.g. status=state,eta=delivery.estimate.",
+    ),
+    _Spec(
+        "SHOPMATE_ORDER_TIMEOUT_S",
+        "order_timeout_seconds",
+        "number",
+        "Give the most seconds one order lookup may take (waits for throttling included), e.g. 3.",
+        minimum=0.1,
+    ),
+    _Spec(
+        "SHOPMATE_ORDER_CACHE_S",
+        "order_cache_seconds",
+        "number",
+        "Give how many seconds an order read from Shopify or your endpoint is reused, e.g. 60.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_ORDER_FIELDS_ALLOWED",
+        "order_fields_allowed",
+        "list",
+        "Name the customer's personal fields Claude may see, comma-separated, from: email, "
+        "phone, shipping_address, customer_name (default: none).",
     ),
 )

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from bot import outcomes
 from bot.feedback_report import print_feedback_share
+from bot.orders.report import print_source_failures
 from bot.settings import Settings
 from bot.tables import write_table
 from storage import Storage, open_storage
@@ -122,7 +123,9 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
         ratings = storage.feedback.share_report(since)
         facts = storage.outcomes.facts(since_utc=since)
         overview = headline(storage, now=now, window=window)
+        source_failures = storage.order_cache.failure_report(since)
     out.write(f"ShopMate usage since {since:%Y-%m-%d} (UTC), {days} day(s), {settings.db_path}\n")
+    print_source_failures(source_failures, out)
     if not rows:
         out.write("No turns recorded in this period.\n")
         return 0

@@ -10,6 +10,7 @@ from bot.claude_client import make_client
 from bot.conversation import ConversationService
 from bot.engine import Engine, EngineConfig
 from bot.handoff.service import HandoffService
+from bot.orders import OrderService, build_order_service
 from bot.policies import PolicyLibrary, open_library
 from bot.prefetch import OrderIdPrefetcher
 from bot.settings import Settings
@@ -30,9 +31,13 @@ class Services:
     # Fronts that can reach people register their notifier here (bot/slack/app.py does).
     handoff: HandoffService | None = None
     policies: PolicyLibrary | None = None
+    orders: OrderService | None = None
 
     def close(self) -> None:
         self.storage.close()
+        close_source = getattr(self.orders.source, "close", None) if self.orders else None
+        if close_source is not None:
+            close_source()
         if self.policies is not None:
             self.policies.close()
 
@@ -41,11 +46,16 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
     """Open storage and build the engine; `client` lets tests and the demo pass their own."""
     policies = open_library(settings)  # first: a bad SHOPMATE_KNOWLEDGE_DIR opens nothing
     storage = open_storage(settings.db_path)
+    try:
+        orders = build_order_service(settings, storage)  # checks the source's settings
+    except BaseException:
+        storage.close()
+        raise
     handoff = HandoffService(storage.handoff, channel_configured=bool(settings.escalation_channel))
     tools = ToolRegistry(
         [
-            get_order_tool(storage.orders, id_pattern=settings.order_id_pattern),
-            *handoff_tools(handoff, storage.orders, id_pattern=settings.order_id_pattern),
+            get_order_tool(orders, id_pattern=settings.order_id_pattern),
+            *handoff_tools(handoff, orders, id_pattern=settings.order_id_pattern),
             search_policies_tool(policies),
         ]
     )
@@ -64,5 +74,11 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
         turn_setup=policies.turn_setup,
     )
     return Services(
-        settings, storage, engine, ConversationService(storage, engine), handoff, policies
+        settings,
+        storage,
+        engine,
+        ConversationService(storage, engine),
+        handoff,
+        policies,
+        orders=orders,
     )

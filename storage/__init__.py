@@ -29,6 +29,7 @@ from storage.events import EventLog
 from storage.feedback import FeedbackStore
 from storage.handoff import HandoffStore
 from storage.migrations import migrate
+from storage.order_cache import OrderCacheStore
 from storage.orders import OrderStore
 from storage.outcomes import OutcomeStore
 
@@ -43,6 +44,7 @@ __all__ = [
     "EventLog",
     "FeedbackStore",
     "HandoffStore",
+    "OrderCacheStore",
     "OrderStore",
     "Storage",
     "StorageClosed",
@@ -69,6 +71,7 @@ class Storage:
         self.feedback = FeedbackStore(shared)
         self.handoff = HandoffStore(shared, self.orders)
         self.outcomes = OutcomeStore(shared)
+        self.order_cache = OrderCacheStore(shared)
 
     @property
     def path(self) -> str:

@@ -385,6 +385,26 @@ def m009_escalations_resolved(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_order_cache(db: Database) -> None:
+    """Orders read from a remote source (Shopify, a shop's endpoint), kept for a short while so
+    a thread's follow-ups ask the source once and a source that is down can still be answered
+    from the last copy; and each time the source failed, for `shopmate stats`.
+    `order_json` is NULL for "the shop has no such order" (also worth remembering briefly).
+    """
+    db.table("order_cache").create(
+        {"source": str, "order_id": str, "order_json": str, "fetched_utc": str},
+        pk=("source", "order_id"),
+        not_null={"source", "order_id", "fetched_utc"},
+    )
+    db.table("order_source_failures").create(
+        {"id": int, "at_utc": str, "source": str, "kind": str, "served": str, "order_id": str},
+        pk="id",
+        not_null={"at_utc", "source", "kind", "served"},
+    )
+    db.table("order_source_failures").create_index(["at_utc"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

@@ -17,13 +17,14 @@ from bot.handoff.service import (
     HandoffService,
     normalise_size,
 )
+from bot.orders.cache import OrderUnavailable
 from bot.orders_import import (
     DEFAULT_ORDER_ID_PATTERN,
     MAX_ORDER_ID_LENGTH,
     is_valid_order_id,
     normalise_order_id,
 )
-from bot.tools.orders import OrderLookup
+from bot.tools.orders import OrderLookup, as_service
 from bot.tools.registry import Tool, ToolContext, ToolResult
 
 _TEXT = {"type": "string", "maxLength": 1000}
@@ -33,13 +34,20 @@ def handoff_tools(
     service: HandoffService, orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PATTERN
 ) -> list[Tool]:
     """The three hand-off tools over one service and the order store."""
+    orders = as_service(orders)
 
     def known_order(raw: str) -> tuple[str | None, ToolResult | None]:
         order_id = normalise_order_id(raw)
         if not is_valid_order_id(order_id, id_pattern):
             shown = order_id[:MAX_ORDER_ID_LENGTH]
             return None, _error(f"{shown!r} is not a valid order id (they look like ORD-1001).")
-        if orders.get(order_id) is None:
+        try:
+            found = orders.get(order_id)
+        except OrderUnavailable:
+            return None, _error(
+                f"The order system is unavailable right now, so {order_id} cannot be checked."
+            )
+        if found is None:
             return None, _error(f"Order {order_id} not found.")
         return order_id, None
 

@@ -241,10 +241,27 @@ def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -
 # --------------------------------------------------------------------------- answer writing
 
 
+def _carrier(data: dict[str, Any], url: str | None) -> str | None:
+    """The carrier the lookup named; the seed's results name none, only a Royal Mail link."""
+    if data.get("carrier"):
+        return str(data["carrier"])
+    return "Royal Mail" if url and "royalmail" in url else None
+
+
+def _age_line(data: dict[str, Any]) -> str:
+    """How old a copy is, when the lookup served one because the order system was down."""
+    if not data.get("as_of"):
+        return ""
+    return (
+        f"\n\n_(As of {data['as_of']}: our order system isn't answering right now, so this is "
+        "the last status I have.)_"
+    )
+
+
 def _order_block(outcome: _ToolOutcome) -> str:
     """One order as a heading line and one bullet per field the lookup returned.
 
-    Every field stays (status, item, estimated delivery, tracking number with its Royal Mail
+    Every field stays (status, item, estimated delivery, tracking number with its carrier's
     link); what goes is the padding around them (openers, reassurance, "anything else?").
     """
     data = outcome.data or {}
@@ -253,8 +270,6 @@ def _order_block(outcome: _ToolOutcome) -> str:
     eta = data.get("estimated_delivery") or data.get("eta")
     tracking = data.get("tracking_number") or data.get("tracking")
     url = data.get("track_url")
-    if tracking and not url:
-        url = f"https://track.royalmail.com/tracking/{tracking}"
     order_id = data.get("order_id") or outcome.order_id
     heading = f"**{order_id}** — {item}" if order_id else f"**{item}**"
 
@@ -268,7 +283,9 @@ def _order_block(outcome: _ToolOutcome) -> str:
     if eta and status != "delivered":
         lines.append(f"- **Estimated delivery:** {eta}")
     if tracking:
-        lines.append(f"- **Tracking:** [{tracking}]({url}) (Royal Mail)")
+        carrier = _carrier(data, url)
+        shown_number = f"[{tracking}]({url})" if url else str(tracking)
+        lines.append(f"- **Tracking:** {shown_number}" + (f" ({carrier})" if carrier else ""))
     elif status == "processing":
         lines.append("- **Tracking:** emailed once it ships")
     text = "\n".join(lines)
@@ -276,7 +293,7 @@ def _order_block(outcome: _ToolOutcome) -> str:
         text += "\n\nNot there? Check with neighbours or your safe place, then tell me."
     elif status not in ("shipped", "processing"):
         text += f"\n\nIf that doesn't look right, {ESCALATION_LINE}"
-    return text
+    return text + _age_line(data)
 
 
 def _error_sentence(outcome: _ToolOutcome) -> str:
@@ -322,16 +339,19 @@ def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
     eta = data.get("estimated_delivery") or data.get("eta")
     tracking = data.get("tracking_number") or data.get("tracking")
     url = data.get("track_url")
-    if tracking and not url:
-        url = f"https://track.royalmail.com/tracking/{tracking}"
+    carrier = _carrier(data, url)
+    # "Your DPD tracking number is X: you can follow it at URL." (no link: just the number)
+    your_number = f" Your {carrier + ' ' if carrier else ''}tracking number is {tracking}" + (
+        f": you can follow it at {url}." if url else "."
+    )
 
     if status == "shipped":
         core = f"your **{item}** has been shipped"
         core += f" and is estimated to arrive by {eta}." if eta else "."
         if tracking:
-            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+            core += your_number
         else:
-            core += " Royal Mail will email you a tracking number shortly."
+            core += " You'll get an email with its tracking number shortly."
         closer = (
             "Tracking can take a few hours to update after dispatch, so don't worry if it looks "
             "quiet at first. Is there anything else I can help you with?"
@@ -340,25 +360,23 @@ def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
         core = f"your **{item}** is being packed at our workshop and hasn't shipped yet."
         if eta:
             core += f" It's estimated to arrive by {eta},"
-            core += (
-                " and you'll get an email with your Royal Mail tracking number"
-                " once it's on its way."
-            )
+            core += " and you'll get an email with your tracking number once it's on its way."
         else:
-            core += (
-                " You'll get an email with your Royal Mail tracking number once it's on its way."
-            )
+            core += " You'll get an email with your tracking number once it's on its way."
         closer = (
             "If anything about the order needs sorting before it ships, just let me know. "
             "Is there anything else I can help you with?"
         )
     elif status == "delivered":
-        core = f"your **{item}** shows as delivered by Royal Mail"
-        core += f" (tracking number {tracking}: {url})." if tracking else "."
+        core = f"your **{item}** shows as delivered" + (f" by {carrier}" if carrier else "")
+        if tracking:
+            core += f" (tracking number {tracking}" + (f": {url})." if url else ").")
+        else:
+            core += "."
         core += " If it hasn't turned up, it's worth checking with neighbours or your safe place."
         closer = (
-            "Still can't find it? Just reply here and we'll sort it out with Royal Mail for you. "
-            "Anything else I can help with?"
+            "Still can't find it? Just reply here and we'll sort it out with "
+            f"{carrier or 'the carrier'} for you. Anything else I can help with?"
         )
     else:
         shown = status or "being looked into"
@@ -366,12 +384,12 @@ def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
         if eta:
             core += f" It's estimated to arrive by {eta}."
         if tracking:
-            core += f" Your Royal Mail tracking number is {tracking}: you can follow it at {url}."
+            core += your_number
         closer = (
             "If that doesn't look right, let me know and I'll get it checked. "
             "Is there anything else I can help you with?"
         )
-    return core, closer
+    return core + _age_line(data), closer
 
 
 def _capitalise(sentence: str) -> str:
@@ -458,7 +476,7 @@ THANKS_TEXT = (
 ORDER_NEEDS_ID_TEXT = (
     "I'd be happy to check on that for you. Could you share your order number? It starts with "
     "**ORD-** followed by four digits, and you'll find it in your confirmation email. Once I have "
-    "it I can tell you the status, the estimated delivery date and the Royal Mail tracking link."
+    "it I can tell you the status, the estimated delivery date and the tracking link."
 )
 
 MATERIAL_TEXT = (

@@ -91,6 +91,16 @@ EXPECTED_COLUMNS = {
         "created_utc": str,
         "updated_utc": str,
     },
+    # m010: copies of orders from a remote source, and that source's failures (tests/orders)
+    "order_cache": {"source": str, "order_id": str, "order_json": str, "fetched_utc": str},
+    "order_source_failures": {
+        "id": int,
+        "at_utc": str,
+        "source": str,
+        "kind": str,
+        "served": str,
+        "order_id": str,
+    },
 }
 
 
@@ -175,6 +185,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m006_feedback",
         "m008_escalations_and_requests",
         "m009_escalations_resolved",
+        "m010_order_cache",
     ]
     assert migrations.pending(db) == []
     db.close()
