@@ -110,6 +110,9 @@ class Settings:
     knowledge_dir: Path | None = None
     knowledge_token_budget: int = 8_000
     knowledge_reload_seconds: float = 5.0
+    # Files people attach (bot/attachments/): checked before any download.
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_files: int = 5
 
     @classmethod
     def load(
@@ -666,6 +669,21 @@ SPECS: tuple[_Spec, ...] = (
         "knowledge_reload_seconds",
         "number",
         "Give how often, in seconds, ShopMate looks for edited policy documents, e.g. 5.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_FILE_BYTES",
+        "max_file_bytes",
+        "integer",
+        "Give the largest attached file ShopMate downloads, in bytes, e.g. 10485760 (10 MB); "
+        "Claude's request limit is 32 MB.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_FILES",
+        "max_files",
+        "integer",
+        "Give how many files one message may carry, e.g. 5 (0 reads no files).",
         minimum=0,
     ),
 )

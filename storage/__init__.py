@@ -27,6 +27,7 @@ from storage.database import (
 from storage.descriptions import DescriptionStore
 from storage.events import EventLog
 from storage.feedback import FeedbackStore
+from storage.files import FileStore, NewFile, StoredFile
 from storage.handoff import HandoffStore
 from storage.migrations import migrate
 from storage.orders import OrderStore
@@ -41,10 +42,13 @@ __all__ = [
     "DescriptionStore",
     "EventLog",
     "FeedbackStore",
+    "FileStore",
     "HandoffStore",
+    "NewFile",
     "OrderStore",
     "Storage",
     "StorageClosed",
+    "StoredFile",
     "open_storage",
     "to_utc_iso",
     "utc_now",
@@ -67,6 +71,7 @@ class Storage:
         self.api_requests = ApiRequestStore(shared)
         self.feedback = FeedbackStore(shared)
         self.handoff = HandoffStore(shared, self.orders)
+        self.files = FileStore(shared)
 
     @property
     def path(self) -> str:
