@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="conversation name to start or resume; stored as local:NAME (default: default)",
     )
+    p.add_argument(
+        "--file",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="an image (PNG, JPEG, GIF, WebP) or PDF sent with your first question; repeatable",
+    )
     add_remote_chat_options(p)
 
     p = add(sub, "serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
@@ -241,7 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.url:
+        if args.file:
+            raise CommandError(
+                "--file sends a file from the local chat; over --url, put it in "
+                "the API's `attachments` (see README, HTTP API)"
+            )
         return cmd_remote_chat(args, settings)
+    for path in args.file:
+        if not path.is_file():
+            raise CommandError(f"--file {path}: no such file")
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.db_path, must_exist=False)
     from bot.keys import Key
@@ -260,6 +276,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             stdin=sys.stdin,
             out=sys.stdout,
             between_turns=release_logs,
+            files=args.file,
         )
     finally:
         release_logs(stop=True)
