@@ -48,7 +48,8 @@ def fit(width: int, height: int) -> tuple[int, int]:
     scale = min(1.0, MAX_LONG_EDGE / max(width, height), math.sqrt(MAX_PIXELS / (width * height)))
     if scale >= 1.0:
         return width, height
-    return max(1, int(width * scale)), max(1, int(height * scale))
+    # A hair over the exact product, so 3000 × (1568/3000) is 1568, not 1567.9999.
+    return max(1, int(width * scale + 1e-6)), max(1, int(height * scale + 1e-6))
 
 
 def shrink(data: bytes, *, downscale: bool = True) -> Encoded:
