@@ -68,7 +68,8 @@ def shrink(data: bytes, *, downscale: bool = True) -> Encoded:
     target = fit(*image.size) if downscale else image.size
     if target != image.size:
         image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-        image = image.resize(target, Image.Resampling.LANCZOS)
+        # reducing_gap: a quick integer box reduction first, then Lanczos: as sharp, ~2x faster.
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     return _encode(image, jpeg_source=source_format == "JPEG")
 
 
@@ -85,7 +86,9 @@ def _encode(image: Image.Image, *, jpeg_source: bool) -> Encoded:
     if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
         image = image.convert("RGBA" if _has_alpha(image) else "RGB")
     png = io.BytesIO()
-    image.save(png, format="PNG", optimize=True)
+    # Fast deflate: measured on a 1238×928 screenshot, level 1 takes half the time of the
+    # default and is a few per cent larger (optimize=True: 4x the time for 1%).
+    image.save(png, format="PNG", compress_level=1)
     best = Encoded(png.getvalue(), "image/png", width, height)
     if not _has_alpha(image):
         jpeg = _jpeg(image)
