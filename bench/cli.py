@@ -174,7 +174,7 @@ def run(
         say("11. the HTTP API: first text one at a time, 50 streams at once, beside Slack")
         results.extra["api"] = api_bench.run(6 if quick else 12, pace, log=say)
     if "files" in only:
-        say("12. a 4000×3000 screenshot: downscaled vs as uploaded, side by side")
+        say("12. 4000×3000 images: downscaled vs as uploaded, side by side")
         results.extra["files"] = files_bench.run(3 if quick else 6, pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
