@@ -277,3 +277,32 @@ def test_files_are_kept_once_exported_by_name_type_size_and_hash_and_purged_with
     assert removed["files"] == 1 and removed["file links"] == 2
     assert storage.files.count() == 0
     assert storage.files.get(listed["sha256"]) is None
+
+
+def test_a_file_shared_as_a_follow_up_in_a_channel_thread_is_read_without_a_mention(
+    harness: Harness,
+) -> None:
+    thread = harness.mention("A customer's tee faded, photo coming")
+    harness.wait_answered(thread)
+    photo = harness.slack.add_file(photo_jpeg(), name="tee.jpg", mimetype="image/jpeg")
+    follow_up = share(
+        harness, [photo], "Here it is", channel=CHANNEL, thread_ts=thread["event"]["ts"]
+    )
+    harness.wait_answered(follow_up)
+
+    assert "I see a 1200×900 JPEG image." in "".join(m.text for m in harness.replies(thread))
+
+
+def test_slack_sends_a_download_without_a_valid_token_to_its_sign_in_page(
+    fake_slack: FakeSlack,
+) -> None:
+    from bot.attachments import FetchError
+    from bot.slack.files import FileHosts, download
+
+    uploaded = fake_slack.add_file(painted_png("x", (300, 200)), name="a.png", mimetype="image/png")
+    url = uploaded["url_private_download"]
+    hosts = FileHosts.for_api(fake_slack.api_url)
+    assert download(url, token="xoxb-any", hosts=hosts, max_bytes=10**6).startswith(b"\x89PNG")
+    with pytest.raises(FetchError, match="HTTP 302"):
+        download(url, token="xoxp-not-a-bot-token", hosts=hosts, max_bytes=10**6)
+    assert [d.status for d in fake_slack.downloads] == [200, 302]
