@@ -71,7 +71,7 @@ class Media:
     def describe(self) -> str:
         if self.kind == "document":
             return f"a {self.pages}-page PDF"
-        name = self.media_type.split("/")[1].upper().replace("JPEG", "JPEG")
+        name = self.media_type.split("/")[1].upper()
         return f"a {self.width}×{self.height} {name} image"
 
 

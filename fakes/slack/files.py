@@ -117,7 +117,7 @@ class FileMethods:
     ) -> tuple[int, dict[str, str], bytes] | None:
         """A download or the sign-in page; None for the Web API (served as JSON)."""
         parts = urlsplit(path)
-        if parts.path == "/" and not parts.query.startswith("api"):
+        if parts.path == "/":  # where the sign-in redirect goes
             return 200, {"Content-Type": "text/html; charset=utf-8"}, _LOGIN_PAGE
         if not parts.path.startswith("/files-pri/"):
             return None
