@@ -26,6 +26,8 @@ class AttachmentLimits:
     max_file_bytes: int = 10 * 1024 * 1024
     max_files: int = 5
     max_pdf_pages: int = CLAUDE_MAX_PDF_PAGES
+    # One message's files, in base64, within Claude's 32 MB request with room for the thread.
+    max_total_base64: int = 24 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AttachmentLimits:
@@ -66,6 +68,14 @@ def too_many_pages(name: str, pages: int, limits: AttachmentLimits) -> FileProbl
         "too many pages",
         f"Sorry — {name} has {pages} pages; I can read PDFs of up to "
         f"{limits.max_pdf_pages} pages. Could you send just the pages that matter?",
+    )
+
+
+def too_big_together() -> FileProblem:
+    return FileProblem(
+        "files too large together",
+        "Sorry — these files are too large for me to read together. Could you send fewer, "
+        "or just the pages that matter?",
     )
 
 

@@ -14,6 +14,7 @@ from bot.attachments.limits import (
     FileProblem,
     not_fetched,
     too_big,
+    too_big_together,
     too_many_pages,
     unopenable,
     unreadable,
@@ -97,9 +98,13 @@ def read_all(
 ) -> list[PreparedFile] | FileProblem:
     """Every file prepared, in order; the first problem stops (later files are not fetched)."""
     prepared: list[PreparedFile] = []
+    total = 0
     for attachment in attachments:
         result = prepare(attachment, limits)
         if isinstance(result, FileProblem):
             return result
+        total += 4 * -(-len(result.data) // 3)  # its size in base64
+        if total > limits.max_total_base64:
+            return too_big_together()
         prepared.append(result)
     return prepared

@@ -101,3 +101,13 @@ def test_bytes_over_the_limit_are_refused_even_when_the_size_was_not_declared():
 )
 def test_the_token_goes_only_to_slacks_file_host_and_the_configured_api_host(url, allowed):
     assert FileHosts.for_api("https://slack.com/api/").permits(url) is allowed
+
+
+def test_files_too_large_together_for_one_request_are_refused():
+    from bot.attachments import read_all
+
+    pdf = minimal_pdf("a")
+    limits = AttachmentLimits(max_total_base64=2 * len(pdf))
+    assert len(read_all([given(pdf, "a.pdf")], limits)) == 1
+    problem = read_all([given(pdf, "a.pdf"), given(pdf, "b.pdf")], limits)
+    assert isinstance(problem, FileProblem) and problem.reason == "files too large together"
