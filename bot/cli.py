@@ -482,7 +482,9 @@ def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in counts.items())
+    # Attached files are named only when there are some; their links are bookkeeping.
+    shown = {k: n for k, n in counts.items() if k != "file links" and (n or k != "files")}
+    return ", ".join(f"{n} {what}" for what, n in shown.items())
 
 
 def _confirmed(stdin: TextIO, out: TextIO) -> bool:
