@@ -15,6 +15,7 @@ from bench import (
     api_bench,
     describe_bench,
     field_bench,
+    files_bench,
     orders_bench,
     report,
     scenarios,
@@ -36,6 +37,7 @@ ITEMS = (
     "socket",
     "api",
     "orders",
+    "files",
 )
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
@@ -98,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(api_bench.table(results.extra["api"]))
     if "orders" in results.extra:
         print(orders_bench.table(results.extra["orders"]))
+    if "files" in results.extra:
+        print(files_bench.table(results.extra["files"]))
     # The tracked RESULTS.md changes only when asked, so a run never dirties the checkout.
     if (args.write or args.out is not None) and not args.no_write:
         out = args.out or RESULTS
@@ -176,6 +180,9 @@ def run(
     if "orders" in only:
         say("12. order sources: the time a lookup adds to the first text (side by side)")
         results.extra["orders"] = orders_bench.run(runs or (6 if quick else 12), pace, log=say)
+    if "files" in only:
+        say("13. 4000×3000 images: downscaled vs as uploaded, side by side")
+        results.extra["files"] = files_bench.run(3 if quick else 6, pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="conversation name to start or resume; stored as local:NAME (default: default)",
     )
+    p.add_argument(
+        "--file",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="an image (PNG, JPEG, GIF, WebP) or PDF sent with your first question; repeatable",
+    )
     add_remote_chat_options(p)
 
     p = add(sub, "serve", cmd_serve, "Serve the Slack Events API over HTTP (production).")
@@ -251,7 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.url:
+        if args.file:
+            raise CommandError(
+                "--file sends a file from the local chat; over --url, put it in "
+                "the API's `attachments` (see README, HTTP API)"
+            )
         return cmd_remote_chat(args, settings)
+    for path in args.file:
+        if not path.is_file():
+            raise CommandError(f"--file {path}: no such file")
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.db_path, must_exist=False)
     from bot.keys import Key
@@ -270,6 +286,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             stdin=sys.stdin,
             out=sys.stdout,
             between_turns=release_logs,
+            files=args.file,
         )
     finally:
         release_logs(stop=True)
@@ -505,7 +522,9 @@ def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in counts.items())
+    # Attached files are named only when there are some; their links are bookkeeping.
+    shown = {k: n for k, n in counts.items() if k != "file links" and (n or k != "files")}
+    return ", ".join(f"{n} {what}" for what, n in shown.items())
 
 
 def _confirmed(stdin: TextIO, out: TextIO) -> bool:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from bot.attachments import PreparedFile, expand, file_ref
 from bot.engine import Engine
 from bot.events import EngineEvent, TurnComplete, TurnFailed
 from bot.stopping import StopSignal
 from bot.tools.registry import ToolContext
-from storage import Storage
+from storage import NewFile, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,28 @@ class ConversationService:
         user: str | None = None,
         team: str | None = None,
         stop: StopSignal | None = None,
+        files: Sequence[PreparedFile] = (),
     ) -> Iterator[EngineEvent]:
+        """Answer `text` (and its `files`, already checked and shrunk) in the thread.
+
+        Files are stored once by content hash and referenced from the stored question; the
+        history sent to Claude rebuilds their blocks from those stored bytes, the same every
+        turn, so a follow-up about "the screenshot above" sends it again from storage.
+        """
         conversations = self.storage.conversations
-        history = conversations.history(thread_key)
-        question_id = conversations.add_user_message(thread_key, text, user=user, team=team)
+        load = self.storage.files.load
+        history = expand(conversations.history(thread_key), load)
+        content: str | list[dict[str, Any]] = text
+        if files:
+            # Files before the text: Claude reads a question best after what it is about.
+            content = [file_ref(f.sha256, f.media_type, f.name) for f in files]
+            if text:
+                content.append({"type": "text", "text": text})
+        question_id = conversations.add_user_message(thread_key, content, user=user, team=team)
+        if files:
+            self.storage.files.attach(thread_key, question_id, [_new_file(f) for f in files])
+            [question] = expand([{"role": "user", "content": content}], load)
+            content = question["content"]
         owner: dict[str, Any] = {
             "user": user,
             "team": team,
@@ -50,7 +69,7 @@ class ConversationService:
         }
         # Tools that act on the conversation (the hand-off) learn here whose thread it is.
         context = ToolContext(conversation=thread_key, user=user, team=team)
-        for event in self.engine.run_turn(history, text, context=context, stop=stop):
+        for event in self.engine.run_turn(history, content, context=context, stop=stop):
             if isinstance(event, TurnComplete):
                 turn_id = conversations.add_turn(
                     thread_key,
@@ -71,3 +90,15 @@ class ConversationService:
                     **owner,
                 )
             yield event
+
+
+def _new_file(file: PreparedFile) -> NewFile:
+    return NewFile(
+        sha256=file.sha256,
+        media_type=file.media_type,
+        data=file.data,
+        name=file.name,
+        width=file.width,
+        height=file.height,
+        pages=file.pages,
+    )

@@ -117,7 +117,8 @@ class Notice:
     """A fixed sentence from ShopMate itself, not from Claude.
 
     `kind` says why: "refusal" (who may ask), "limit" (turns or tokens), "only_text" (files
-    without text), "input_cut" (a long message was cut), "restart" (a delayed or lost answer).
+    without text, from a front that reads none), "file" (files ShopMate won't or can't read),
+    "input_cut" (a long message was cut), "restart" (a delayed or lost answer).
     A `final` notice is the whole reply; a non-final one comes before the answer.
     """
 

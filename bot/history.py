@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -140,8 +141,39 @@ def estimate_tokens(value: Any) -> int:
     Counting exactly would need a network call per request (`count_tokens`); the budget only
     has to keep requests well inside the context window, so over-estimating is the safe side.
     """
+    if isinstance(value, list) and any(_is_media(block) for block in value):
+        return sum(
+            _media_tokens(block) if _is_media(block) else estimate_tokens([block])
+            for block in value
+        )
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return len(text) * 2 // 7 + 4
+
+
+# Anthropic's guides: an image costs about width × height / 750 tokens, at most about 1,600
+# once the API has fitted it to 1.15 megapixels; a PDF page 1,500-3,000 (its text and its
+# picture). Counting base64 characters instead would make one screenshot look like 100,000
+# tokens and push the whole thread out of the budget.
+IMAGE_TOKENS = 1_600
+PDF_PAGE_TOKENS = 3_000
+
+
+def _is_media(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") in ("image", "document")
+
+
+def _media_tokens(block: dict[str, Any]) -> int:
+    if block.get("type") == "image":
+        return IMAGE_TOKENS
+    source = block.get("source") or {}
+    if source.get("type") == "base64" and isinstance(source.get("data"), str):
+        from bot.attachments.pdf import estimate_pages
+
+        try:
+            return PDF_PAGE_TOKENS * estimate_pages(base64.b64decode(source["data"]))
+        except ValueError:
+            pass
+    return PDF_PAGE_TOKENS
 
 
 def exchanges(history: list[Message]) -> list[list[Message]]:

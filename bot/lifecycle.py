@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import prompts
+from bot.attachments import Attachment, AttachmentLimits, FileProblem, check_declared, read_all
 from bot.events import EngineEvent, Notice, Started
 from bot.keys import Key
 from bot.stopping import StopSignal
@@ -50,6 +51,9 @@ class UserMessage:
     channel: str | None = None
     sender_teams: tuple[str, ...] = ()
     has_files: bool = False
+    # Files to read with the text (images, PDFs), fetched only once every check has passed;
+    # a front that reads no files leaves it empty (and `has_files` gets the only-text line).
+    attachments: tuple[Attachment, ...] = ()
 
 
 class TurnLifecycle:
@@ -71,6 +75,7 @@ class TurnLifecycle:
         self.limiter = limiter or UsageLimiter(
             services.storage.conversations, limits or Limits.from_settings(settings)
         )
+        self.file_limits = AttachmentLimits.from_settings(settings)
 
     # ------------------------------------------------------------------ exactly once
 
@@ -129,8 +134,14 @@ class TurnLifecycle:
         `stop` is the front's way to end the answer early (Slack's Stop button; a client that
         went away): the engine closes Claude's stream and stores what the user saw.
         """
-        if incoming.has_files and not incoming.text:
+        if incoming.has_files and not incoming.text and not incoming.attachments:
             yield Notice("only_text", prompts.ONLY_TEXT_NOTICE, "non-text message")
+            return
+        # Files are judged on what the front says of them before anything is downloaded,
+        # and Claude is not called for a message whose files can't be read.
+        problem = check_declared(incoming.attachments, self.file_limits)
+        if problem is not None:
+            yield self._file_notice(incoming, problem)
             return
         with self.limiter.turn(user=incoming.user, team=incoming.team) as refusal:
             if refusal is not None:
@@ -143,11 +154,29 @@ class TurnLifecycle:
                 )
                 yield Notice("limit", refusal.notice, refusal.reason)
                 return
+            files = read_all(incoming.attachments, self.file_limits)
+            if isinstance(files, FileProblem):
+                yield self._file_notice(incoming, files)
+                return
             yield Started()
             limit = self.services.settings.max_input_chars
             text, was_cut = cut_input(incoming.text, limit)
             if was_cut:
                 yield Notice("input_cut", prompts.input_cut_notice(limit), "input cut", final=False)
             yield from self.services.conversations.answer(
-                str(incoming.conversation), text, user=incoming.user, team=incoming.team, stop=stop
+                str(incoming.conversation),
+                text,
+                user=incoming.user,
+                team=incoming.team,
+                stop=stop,
+                files=files,
             )
+
+    @staticmethod
+    def _file_notice(incoming: UserMessage, problem: FileProblem) -> Notice:
+        logger.info(
+            "Not reading the files of %s: %s",
+            incoming.message or incoming.conversation,
+            problem.reason,
+        )
+        return Notice("file", problem.notice, problem.reason)

@@ -128,6 +128,9 @@ class Settings:
     order_timeout_seconds: float = 3.0
     order_cache_seconds: float = 60.0
     order_fields_allowed: tuple[str, ...] = ()
+    # Files people attach (bot/attachments/): checked before any download.
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_files: int = 5
 
     @classmethod
     def load(
@@ -809,5 +812,20 @@ SPECS: tuple[_Spec, ...] = (
         "list",
         "Name the customer's personal fields Claude may see, comma-separated, from: email, "
         "phone, shipping_address, customer_name (default: none).",
+    ),
+    _Spec(
+        "SHOPMATE_MAX_FILE_BYTES",
+        "max_file_bytes",
+        "integer",
+        "Give the largest attached file ShopMate downloads, in bytes, e.g. 10485760 (10 MB); "
+        "Claude's request limit is 32 MB.",
+        minimum=1,
+    ),
+    _Spec(
+        "SHOPMATE_MAX_FILES",
+        "max_files",
+        "integer",
+        "Give how many files one message may carry, e.g. 5 (0 reads no files).",
+        minimum=0,
     ),
 )

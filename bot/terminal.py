@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import mimetypes
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
+from bot.attachments import Attachment
 from bot.console import read_questions
 from bot.events import (
     Notice,
@@ -85,6 +88,7 @@ def chat(
     stdin: TextIO,
     out: TextIO,
     between_turns: Callable[[], None] = lambda: None,
+    files: Sequence[Path] = (),
 ) -> int:
     """Read questions line by line until EOF or Ctrl-C; every turn is stored under `conversation`.
 
@@ -93,6 +97,7 @@ def chat(
 
     `between_turns` runs before each prompt, when nothing is half-written on the screen (the
     CLI prints held-back log lines there). Returns 2 if Claude refused the API key.
+    `files` (`--file`) go with the first question, checked and read like Slack's.
     """
     out.write("ShopMate support chat. Type a question; Ctrl-D or Ctrl-C to leave.\n")
     thread_key = str(conversation)
@@ -104,7 +109,14 @@ def chat(
     try:
         for text in read_questions(stdin, out, between_turns):
             # No workspace: stats list terminal turns under "-", as before the lifecycle.
-            message = UserMessage(conversation=conversation, text=text, user="terminal", team="")
+            message = UserMessage(
+                conversation=conversation,
+                text=text,
+                user="terminal",
+                team="",
+                attachments=file_attachments(files),
+            )
+            files = ()  # sent once, with the first question
             ended = print_turn(lifecycle.run(message), out)
             if isinstance(ended, TurnFailed) and key_rejected(ended):
                 out.flush()
@@ -114,3 +126,16 @@ def chat(
     out.write("Bye.\n")
     out.flush()
     return 0
+
+
+def file_attachments(paths: Sequence[Path]) -> tuple[Attachment, ...]:
+    """`--file` paths as attachments: the type from the name, the size from the disk."""
+    return tuple(
+        Attachment(
+            name=path.name,
+            media_type=mimetypes.guess_type(path.name)[0],
+            size=path.stat().st_size,
+            fetch=path.read_bytes,
+        )
+        for path in paths
+    )

@@ -27,6 +27,7 @@ from storage.database import (
 from storage.descriptions import DescriptionStore
 from storage.events import EventLog
 from storage.feedback import FeedbackStore
+from storage.files import FileStore, NewFile, StoredFile
 from storage.handoff import HandoffStore
 from storage.migrations import migrate
 from storage.order_cache import OrderCacheStore
@@ -43,11 +44,14 @@ __all__ = [
     "DescriptionStore",
     "EventLog",
     "FeedbackStore",
+    "FileStore",
     "HandoffStore",
+    "NewFile",
     "OrderCacheStore",
     "OrderStore",
     "Storage",
     "StorageClosed",
+    "StoredFile",
     "open_storage",
     "to_utc_iso",
     "utc_now",
@@ -72,6 +76,7 @@ class Storage:
         self.handoff = HandoffStore(shared, self.orders)
         self.outcomes = OutcomeStore(shared)
         self.order_cache = OrderCacheStore(shared)
+        self.files = FileStore(shared)
 
     @property
     def path(self) -> str:

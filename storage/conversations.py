@@ -220,7 +220,21 @@ class ConversationStore:
             "claimed_utc < ? and (thread_key is null or thread_key not in "
             "(select thread_key from conversations))"
         )
+        # A file goes once no kept conversation links to it (the same screenshot may be in
+        # a newer thread); one stored before the cutoff and never linked (a crash between
+        # storing a question and its files) goes too.
+        kept_files = (
+            "select sha256 from conversation_files where conversation_id in "
+            "(select id from conversations where updated_utc >= ?)"
+        )
         return [
+            ("file links", "conversation_files", f"conversation_id in ({old})", [cutoff]),
+            (
+                "files",
+                "files",
+                f"created_utc < ? and sha256 not in ({kept_files})",
+                [cutoff, cutoff],
+            ),
             ("messages", "messages", f"conversation_id in ({old})", [cutoff]),
             ("turns", "turns", f"conversation_id in ({old})", [cutoff]),
             (
@@ -361,11 +375,22 @@ class ConversationStore:
                     [conversation["id"]],
                 )
             )
+            # Files people attached: what they were, not their bytes.
+            files = builtins.list(
+                db.query(
+                    "select l.name, f.media_type, f.size_bytes, f.sha256, f.width, f.height, "
+                    "f.pages, l.message_id, l.created_utc from conversation_files l "
+                    "join files f on f.sha256 = l.sha256 where l.conversation_id = ? "
+                    "order by l.id",
+                    [conversation["id"]],
+                )
+            )
         return {
             "conversation": conversation,
             "messages": messages,
             "turns": turns,
             "feedback": feedback,
+            "files": files,
         }
 
     def usage_report(

@@ -405,6 +405,46 @@ def m010_order_cache(db: Database) -> None:
     db.table("order_source_failures").create_index(["at_utc"])
 
 
+def m011_attached_files(db: Database) -> None:
+    """Files people attach to questions: stored once by content hash, linked to conversations.
+
+    `files` holds the bytes Claude is sent (images already downscaled and re-encoded), keyed
+    by their SHA-256, so the same screenshot pasted in ten threads is stored once.
+    `conversation_files` says which conversation (and which stored user message) a file came
+    with and under what name; retention and `history purge` delete a conversation's links,
+    then every file no kept conversation still links to.
+    """
+    db.table("files").create(
+        {
+            "sha256": str,
+            "media_type": str,
+            "size_bytes": int,
+            "width": int,
+            "height": int,
+            "pages": int,
+            "data": bytes,
+            "created_utc": str,
+        },
+        pk="sha256",
+        not_null={"media_type", "size_bytes", "data", "created_utc"},
+    )
+    db.table("conversation_files").create(
+        {
+            "id": int,
+            "conversation_id": int,
+            "message_id": int,
+            "sha256": str,
+            "name": str,
+            "created_utc": str,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id"), ("sha256", "files", "sha256")],
+        not_null={"conversation_id", "sha256", "name", "created_utc"},
+    )
+    db.table("conversation_files").create_index(["conversation_id"])
+    db.table("conversation_files").create_index(["sha256"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

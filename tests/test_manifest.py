@@ -40,6 +40,13 @@ METHOD_SCOPES: dict[str, str | None] = {
     "assistant.threads.setTitle": "assistant:write",
     "usergroups.users.list": "usergroups:read",
     "views.publish": None,
+    "files.info": "files:read",
+}
+# Private file URLs are downloaded with plain HTTP and the bot token (no WebClient method to
+# find): a file object field the code reads, and the scope Slack wants for the download.
+DOWNLOAD_FIELDS: dict[str, str] = {
+    "url_private": "files:read",
+    "url_private_download": "files:read",
 }
 # Subscribable bot events and the scope each needs (None: none beyond the app's bot user).
 EVENT_SCOPES: dict[str, str | None] = {
@@ -127,6 +134,21 @@ def called_methods() -> set[str]:
     return methods
 
 
+def downloaded_fields() -> set[str]:
+    """File object fields whose URLs the code downloads (named as a string constant)."""
+    return {
+        node.value
+        for tree in parsed()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in DOWNLOAD_FIELDS
+    }
+
+
+def test_every_private_file_download_has_its_scope():
+    for field in downloaded_fields():
+        assert DOWNLOAD_FIELDS[field] in SCOPES, f"downloading {field} needs files:read"
+
+
 def test_the_code_reading_finds_what_it_should():
     """Guards the two readers above: if they found nothing, every other test would pass."""
     assert {"app_mention", "message", "app_home_opened", "assistant_thread_started"} <= (
@@ -139,7 +161,9 @@ def test_the_code_reading_finds_what_it_should():
         "assistant.threads.setSuggestedPrompts",
         "assistant.threads.setTitle",
         "auth.test",
+        "files.info",
     } <= called_methods()
+    assert downloaded_fields() == {"url_private", "url_private_download"}
 
 
 def test_every_event_the_code_listens_to_is_subscribed():
@@ -174,9 +198,11 @@ def test_every_method_the_code_calls_has_its_scope():
 
 def test_no_scope_is_asked_for_that_nothing_uses():
     """Least privilege: every scope the manifest asks workspaces for has a caller or an event."""
-    used = {METHOD_SCOPES.get(m) for m in called_methods()} | {
-        EVENT_SCOPES.get(e) for e in BOT_EVENTS
-    }
+    used = (
+        {METHOD_SCOPES.get(m) for m in called_methods()}
+        | {EVENT_SCOPES.get(e) for e in BOT_EVENTS}
+        | {DOWNLOAD_FIELDS[f] for f in downloaded_fields()}
+    )
     unused = SCOPES - used
     assert not unused, f"no code needs {sorted(unused)}: drop it, or add its user to this test"
 

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bot import prompts
+from bot.api import attachments as api_files
 from bot.api.describe import add_describe_route
 from bot.api.guard import BodyGuard
 from bot.api.schemas import ERRORS, ChatRequest, ChatResponse, Conversation
@@ -38,6 +39,7 @@ from bot.api.turns import (
     TurnRunner,
     retry_after_for,
 )
+from bot.attachments import AttachmentLimits
 from bot.events import (
     Notice,
     Started,
@@ -97,7 +99,12 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyGuard, max_body_bytes=settings.api_max_body_bytes)
+    chat_limit = api_files.max_body_bytes(settings)
+    app.add_middleware(
+        BodyGuard,
+        max_body_bytes=settings.api_max_body_bytes,
+        path_limits={"/chat": chat_limit, "/chat/stream": chat_limit},
+    )
     bearer = HTTPBearer(auto_error=False, description="A key from `shopmate api-keys create`")
 
     @app.exception_handler(HTTPException)
@@ -166,6 +173,9 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
             return error(422, "message: must contain some text")
         if len(text) > settings.max_input_chars:
             return error(422, f"message: must be at most {settings.max_input_chars} characters")
+        files = api_files.decode(body.attachments, AttachmentLimits.from_settings(settings))
+        if isinstance(files, str):
+            return error(422, files)
         if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             return error(400, "Idempotency-Key must be 1-255 visible ASCII characters")
         if body.conversation_id is None:
@@ -179,7 +189,9 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
                 return error(404, "no such conversation")
         if idempotency_key is not None:
             fingerprint = hashlib.sha256(
-                json.dumps([body.message, body.conversation_id]).encode()
+                json.dumps(
+                    [body.message, body.conversation_id, *api_files.fingerprint(body.attachments)]
+                ).encode()
             ).hexdigest()
             begun = await run_in_threadpool(
                 lambda: storage.api_requests.begin(
@@ -205,6 +217,7 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
             thread_key=thread_key,
             text=text,
             idempotency_key=idempotency_key,
+            attachments=files,
         )
 
     async def start(turn: ApiTurn) -> tuple[asyncio.Queue[TurnItem], JSONResponse | None]:
@@ -219,6 +232,8 @@ def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
             return queue, error(
                 429, first.text, headers={"Retry-After": str(retry_after_for(first))}
             )
+        if isinstance(first, Notice) and first.kind == "file":
+            return queue, error(422, first.text)  # ShopMate can't read the files sent
         if isinstance(first, Busy):
             return queue, error(409, "this conversation is answering another message")
         return queue, error(503, prompts.FAILURE_NOTICE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.message
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,9 +34,13 @@ def is_json_content_type(value: str | None) -> bool:
 class BodyGuard:
     """Checks the content type and size of every request body for the wrapped app."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take more (the chat endpoints carry attached files).
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
@@ -45,9 +50,10 @@ class BodyGuard:
         if not is_json_content_type(headers.get("content-type")):
             await _error(send, 415, "send the body as JSON with Content-Type: application/json")
             return
+        limit = self.path_limits.get(scope.get("path", ""), self.max_body_bytes)
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _error(send, 413, f"the body must be at most {self.max_body_bytes} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _error(send, 413, f"the body must be at most {limit} bytes")
             return
         chunks: list[bytes] = []
         size = 0
@@ -57,8 +63,8 @@ class BodyGuard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                await _error(send, 413, f"the body must be at most {self.max_body_bytes} bytes")
+            if size > limit:
+                await _error(send, 413, f"the body must be at most {limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.attachments import Attachment
 from bot.events import EngineEvent, Notice, Started, ToolFinished, TurnComplete, TurnFailed
 from bot.keys import Key
 from bot.lifecycle import TurnLifecycle, UserMessage
@@ -39,6 +40,7 @@ class ApiTurn:
     thread_key: str
     text: str
     idempotency_key: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class TurnRunner:
             text=turn.text,
             user=turn.key_name,
             team=API_TEAM,
+            attachments=turn.attachments,
         )
         try:
             outcome = TurnOutcome(turn.conversation_id)

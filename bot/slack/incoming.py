@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.keys import SLACK, Key
 from bot.lifecycle import UserMessage
+from bot.slack.files import file_fields
 from bot.trust import clean_text
 
 # Message subtypes that are not a person writing to us: edits, deletions, joins, bot posts...
@@ -36,6 +37,7 @@ class Incoming:
     mentioned: bool
     has_files: bool = False
     sender_teams: tuple[str, ...] = ()  # every workspace id the event gives for the sender
+    files: tuple[dict[str, Any], ...] = ()  # Slack file objects (bot/slack/files.py's fields)
 
     @property
     def thread_key(self) -> str:
@@ -63,6 +65,7 @@ class Incoming:
         """A plain dict to store with the claim, so another process can answer it later."""
         stored = dataclasses.asdict(self)
         stored["sender_teams"] = list(self.sender_teams)
+        stored["files"] = [dict(f) for f in self.files]
         return stored
 
     @classmethod
@@ -70,8 +73,17 @@ class Incoming:
         """Rebuild a message from `to_stored()`'s dict; None if it is not one (or tampered)."""
         if not isinstance(stored, dict):
             return None
+        files = file_fields(stored.get("files"))
+        if files is None:
+            return None
         try:
-            incoming = cls(**{**stored, "sender_teams": tuple(stored.get("sender_teams") or ())})
+            incoming = cls(
+                **{
+                    **stored,
+                    "sender_teams": tuple(stored.get("sender_teams") or ()),
+                    "files": files,
+                }
+            )
         except TypeError:
             return None
         ids = (incoming.team, incoming.user_team, incoming.channel, incoming.user)
@@ -108,6 +120,9 @@ def parse_event(event: dict[str, Any], *, team: str, bot_user_id: str | None) ->
         raw_text = ""
     if not isinstance(raw_text, str):
         return None
+    files = file_fields(event.get("files"))
+    if files is None:
+        return None
     raw_text = clean_text(raw_text)
     mentioned = event.get("type") == "app_mention" or bool(
         bot_user_id and any(m == bot_user_id for m in _MENTION.findall(raw_text))
@@ -125,6 +140,7 @@ def parse_event(event: dict[str, Any], *, team: str, bot_user_id: str | None) ->
         mentioned=mentioned,
         has_files=bool(event.get("files")),
         sender_teams=sender_teams,
+        files=files,
     )
 
 

@@ -12,10 +12,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot import prompts
 from bot.events import Notice, Started, TurnComplete, TurnFailed
-from bot.lifecycle import TurnLifecycle
+from bot.lifecycle import TurnLifecycle, UserMessage
 from bot.slack.assistant import AgentView
 from bot.slack.budget import CallBudget
 from bot.slack.drain import Drain, DrainingExecutor
+from bot.slack.files import SlackFiles
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
@@ -304,6 +305,14 @@ class SlackResponder:
             reply.finish()
             self._finish(incoming.event_key)
 
+    def _message(self, incoming: Incoming, client: WebClient) -> UserMessage:
+        """The message for the lifecycle, its files fetched (with the bot token) only if read."""
+        message = incoming.as_message()
+        if not incoming.files:
+            return message
+        files = SlackFiles(client, max_bytes=self.services.settings.max_file_bytes)
+        return dataclasses.replace(message, attachments=files.attachments(incoming.files))
+
     def _answer(self, incoming: Incoming, client: WebClient, *, taken_over: bool = False) -> None:
         key = incoming.event_key
         if self.drain.expired.is_set():
@@ -324,7 +333,7 @@ class SlackResponder:
         stop = StopSignal()  # set when the person presses Stop on the streamed answer
         cut = lost = False
         try:
-            stream = self.lifecycle.run(incoming.as_message(), stop=stop)
+            stream = self.lifecycle.run(self._message(incoming, client), stop=stop)
             try:
                 for event in stream:
                     if isinstance(event, Started):

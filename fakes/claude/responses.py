@@ -27,6 +27,12 @@ class Pace:
 
     first_token_s: float = 0.0
     tokens_per_s: float | None = None
+    # Time before the first token that grows with the input, for benchmarks of what is sent
+    # (both off by default): reading the request's bytes, and the API's own downscaling of
+    # an image larger than it reads (Anthropic: it "will increase latency of time-to-first-
+    # token"), per megapixel of such images.
+    input_bytes_per_s: float | None = None
+    resize_s_per_megapixel: float = 0.0
 
     def __post_init__(self) -> None:
         if self.first_token_s < 0:

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.claude.media_rules import media_reply
 from fakes.claude.policy_rules import (
     SEARCH_TOOL,
     PolicySection,
@@ -523,6 +524,9 @@ class ScriptedModel:
             if results:
                 return self._answer_results(request, messages, results)
 
+        about_files = media_reply(request, messages)
+        if about_files is not None:
+            return self._say(about_files)
         text = _last_user_text(messages)
         order_ids = _order_ids(text)
         if order_ids and "get_order" in _tool_names(request):

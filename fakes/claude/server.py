@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes.claude.media import MAX_REQUEST_BYTES, input_delay
 from fakes.claude.responses import (
     CutStream,
     HttpError,
@@ -340,10 +341,17 @@ class FakeClaude:
         if path == "/v1/messages/count_tokens":
             self._send_json(handler, 200, {"input_tokens": count_input_tokens(parsed)})
             return
+        if self.validate and len(raw) > MAX_REQUEST_BYTES:
+            self._send_error(
+                handler,
+                HttpError(413, "request_too_large", "Request exceeds the maximum allowed size."),
+            )
+            return
         problem = validate_request(parsed) if self.validate else None
         if problem is not None:
             self._send_error(handler, HttpError(400, "invalid_request_error", problem))
             return
+        self._sleep(input_delay(self.pace, parsed, len(raw)))
 
         spec = self._next_response(parsed)
         if spec is None:

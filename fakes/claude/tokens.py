@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from fakes.claude.media import Media, inspect, is_media
+
 logger = logging.getLogger(__name__)
 
 _CACHE_LOOKBACK_BLOCKS = 20  # the API looks this many blocks back from a breakpoint for a hit
@@ -51,7 +53,13 @@ def _segments(body: dict[str, Any]) -> list[_Segment]:
     def add(kind: str, block: Any) -> None:
         cc = block.get("cache_control") if isinstance(block, dict) else None
         text = kind + _canonical(_strip_cache_control(block))
-        out.append(_Segment(text, tokens_of(text), cc if isinstance(cc, dict) else None))
+        tokens = tokens_of(text)
+        if is_media(block):
+            # An image or PDF costs by its pixels and pages (Anthropic's estimate), not by
+            # the length of its base64.
+            media = inspect(block, "media")
+            tokens = media.tokens if isinstance(media, Media) else tokens
+        out.append(_Segment(text, tokens, cc if isinstance(cc, dict) else None))
 
     for tool in body.get("tools") or []:
         add("tool:", tool)

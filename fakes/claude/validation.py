@@ -6,6 +6,8 @@ import logging
 import re
 from typing import Any
 
+from fakes.claude.media import inspect, is_media
+
 logger = logging.getLogger(__name__)
 
 _MAX_CACHE_BREAKPOINTS = 4
@@ -75,6 +77,10 @@ def validate_request(body: Any) -> str | None:
                     f"messages.{index}.content.{position}.text: "
                     "text content blocks must be non-empty"
                 )
+            if is_media(block):
+                media = inspect(block, f"messages.{index}.content.{position}")
+                if isinstance(media, str):
+                    return media
             if kind in ("tool_use", "tool_result"):
                 uses_tool_blocks = True
             if kind == "tool_use":

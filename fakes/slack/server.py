@@ -21,6 +21,7 @@ from fakes.slack.assistant import AssistantMethods
 from fakes.slack.chat import ChatMethods
 from fakes.slack.directory import DirectoryMethods
 from fakes.slack.ephemeral import Ephemeral, EphemeralMethods
+from fakes.slack.files import FileMethods
 from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS, Buckets
 from fakes.slack.messages import (
     JSON_ARGS,
@@ -82,6 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
+            raw = self.server.fake._serve_raw(self.path, dict(self.headers.items()))
+            if raw is not None:  # a file download (fakes/slack/files.py), not the Web API
+                self._send_raw(*raw)
+                return
             response = self.server.fake._handle(self.path, dict(self.headers.items()), body)
             data = json.dumps(response.payload).encode("utf-8")
             self.send_response(response.status)
@@ -94,12 +99,26 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             logger.debug("fake slack: client went away", exc_info=True)
 
+    def _send_raw(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake slack: " + format, *args)
 
 
 class FakeSlack(
-    ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethods, AssistantMethods, ViewMethods
+    ChatMethods,
+    DirectoryMethods,
+    EphemeralMethods,
+    UsergroupMethods,
+    AssistantMethods,
+    FileMethods,
+    ViewMethods,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 

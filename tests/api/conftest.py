@@ -139,6 +139,9 @@ def api(tmp_path_factory: pytest.TempPathFactory, claude: FakeClaude) -> Iterato
             "SHOPMATE_TEAM_TURNS_PER_MINUTE": "1000",
             "SHOPMATE_CLAIM_LEASE": "5",
             "SHOPMATE_LEASE_RENEW": "1",
+            # Chat bodies may carry this much more per file (tests/api/test_bad_input.py
+            # sends bodies over the total).
+            "SHOPMATE_MAX_FILE_BYTES": "200000",
         },
     )
     yield server

@@ -268,7 +268,14 @@ def test_purge_deletes_old_conversations_with_their_messages_turns_and_events(
 
     counts = storage.conversations.purge_older_than("2026-03-15T00:00:00.000000+00:00")
 
-    assert counts == {"conversations": 1, "messages": 4, "turns": 1, "events": 1}
+    assert counts == {
+        "file links": 0,
+        "files": 0,
+        "conversations": 1,
+        "messages": 4,
+        "turns": 1,
+        "events": 1,
+    }
     assert not storage.conversations.exists("local:old")
     assert storage.conversations.history("local:old") == []
     assert storage.events.status("evt-old") is None
@@ -285,7 +292,14 @@ def test_purge_with_nothing_old_enough_deletes_nothing(storage: Storage) -> None
 
     counts = storage.conversations.purge_older_than("2026-01-01")
 
-    assert counts == {"conversations": 0, "messages": 0, "turns": 0, "events": 0}
+    assert counts == {
+        "file links": 0,
+        "files": 0,
+        "conversations": 0,
+        "messages": 0,
+        "turns": 0,
+        "events": 0,
+    }
     assert storage.conversations.exists("local:a")
 
 

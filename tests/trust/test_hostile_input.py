@@ -9,10 +9,10 @@ import urllib.parse
 
 import pytest
 
-from bot import prompts
 from bot.slack.server import payload_problem
 from fakes.claude import reply, tool_call
 from fakes.slack.events import mention_event, message_event, next_ts
+from tests.files_kit import painted_png
 from tests.slack.conftest import CHANNEL, DM, TEAM, USER
 from tests.trust.conftest import history_problems, thread_key
 
@@ -118,7 +118,7 @@ def test_a_chunked_body_over_the_limit_is_refused_before_the_app_sees_it(make_ap
     app.wait_answered(still_serving)
 
 
-def test_a_file_without_text_gets_the_only_text_reply(make_app):
+def test_a_file_slack_cannot_find_gets_one_line_and_no_model_call(make_app):
     app = make_app()
     upload = message_event(
         team=TEAM,
@@ -132,14 +132,15 @@ def test_a_file_without_text_gets_the_only_text_reply(make_app):
     )
     assert app.deliver(upload) == 200
     app.wait_answered(upload)
-    assert app.reply_text(upload) == prompts.ONLY_TEXT_NOTICE
+    assert app.reply_text(upload).startswith("Sorry — I couldn't download receipt.png")
     app.settle()
     assert app.claude.requests == [], "the notice needs no model call"
     assert len(app.replies(upload)) == 1
 
 
-def test_a_file_with_a_question_is_answered_from_the_text(make_app):
+def test_a_file_with_a_question_is_answered_from_the_text_and_the_file(make_app):
     app = make_app()
+    receipt = app.slack.add_file(painted_png("Receipt"), name="receipt.png", mimetype="image/png")
     upload = message_event(
         team=TEAM,
         channel=DM,
@@ -148,11 +149,13 @@ def test_a_file_with_a_question_is_answered_from_the_text(make_app):
         text="Here's my receipt, where is ORD-1001?",
         ts=next_ts(),
         subtype="file_share",
-        files=[{"id": "F1", "mimetype": "image/png"}],
+        files=[receipt],
     )
     assert app.deliver(upload) == 200
     app.wait_answered(upload)
     assert "RM493827651GB" in app.reply_text(upload)
+    question = app.claude.requests[0].body["messages"][0]["content"]
+    assert [block["type"] for block in question] == ["image", "text"]
 
 
 UNICODE_CASES = {
