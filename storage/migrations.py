@@ -405,6 +405,7 @@ def m010_order_cache(db: Database) -> None:
     db.table("order_source_failures").create_index(["at_utc"])
 
 
+@migrations()
 def m011_attached_files(db: Database) -> None:
     """Files people attach to questions: stored once by content hash, linked to conversations.
 
