@@ -1,5 +1,5 @@
 """The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe,
-feedback.
+feedback, doctor.
 
 Every mistake a person can make here ends in one line on stderr that names the setting or
 option and the fix: exit status 2 for a configuration or usage mistake, 1 for anything else.
@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.policies.check import register as register_knowledge
 
     register_knowledge(sub, add)
+    from bot.doctor.cli import register as register_doctor
+
+    register_doctor(sub, add)
     return parser
 
 

@@ -39,6 +39,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "assistant.threads.setSuggestedPrompts": "assistant:write",
     "assistant.threads.setTitle": "assistant:write",
     "usergroups.users.list": "usergroups:read",
+    # `shopmate doctor`: the escalation channel, the approvers, Socket Mode (app-level token).
+    "conversations.info": "channels:read",
+    "users.info": "users:read",
+    "apps.connections.open": None,
 }
 # Subscribable bot events and the scope each needs (None: none beyond the app's bot user).
 EVENT_SCOPES: dict[str, str | None] = {
