@@ -265,7 +265,7 @@ def _socket_mode_check(settings: Settings, app_token: str) -> Check:
     """apps.connections.open answers with a URL; the doctor never connects to it."""
     name = "socket mode"
     try:
-        call(web_client(settings, app_token).apps_connections_open)
+        call(web_client(settings, None).apps_connections_open, app_token=app_token)
     except SlackCallFailed as failed:
         if failed.code in REJECTED:
             return problem(

@@ -72,13 +72,21 @@ def storage_checks(settings: Settings) -> list[Check]:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
+    """A read-only connection. A WAL database on a read-only filesystem will not open even
+    read-only (SQLite wants its -shm file); `immutable=1` reads it without locking, which is
+    safe for the few reads made here."""
+    uri = f"file:{quote(str(path.absolute()))}"
+    error: sqlite3.Error | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{query}", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as failed:
+            conn.close()
+            error = failed
+    assert error is not None
+    raise error
 
 
 def unwritable_reason(path: Path) -> str | None:
