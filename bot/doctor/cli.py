@@ -32,8 +32,8 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.doctor import run_checks
     from bot.doctor.render import Redactor, write_json, write_text
+    from bot.doctor.runner import run_checks
 
     checks = run_checks(settings, post_test_channel=args.post_test)
     redact = Redactor(str(getattr(settings, s.attr) or "") for s in SPECS if s.secret)
