@@ -7,6 +7,7 @@ unknown rather than as another model's number.
 Source: Anthropic's model pages and pricing, read on 2026-12-05 (CHECKED):
   https://platform.claude.com/docs/en/about-claude/models/overview
   https://platform.claude.com/docs/en/models/sonnet-5-5/overview
+  https://platform.claude.com/docs/en/models/sonnet-5-5/migration-guide
   https://platform.claude.com/docs/en/models/haiku-5-5/overview
   https://platform.claude.com/docs/en/about-claude/pricing
   https://platform.claude.com/docs/en/build-with-claude/prompt-caching
@@ -50,9 +51,10 @@ MODELS: dict[str, ModelInfo] = {
     m.id: m
     for m in (
         # The current generation.
-        # Sonnet 5.5 page: $2 in, $10 out, 5m cache write $2.50, cache read $0.20. Cache
-        # minimum unconfirmed: 1,024 as for Sonnet 5 and every earlier Sonnet.
-        ModelInfo("claude-sonnet-5-5", "Claude Sonnet 5.5", 2.0, 10.0, 2.5, 0.2, 1024),
+        # Sonnet 5.5: $2 in, $10 out, 5m cache write $2.50 (its model page); cache reads
+        # $0.10, "half the Claude Sonnet 5 rate" (its migration guide, which is newer than the
+        # model page's $0.20). Cache minimum unconfirmed: 1,024 as for Sonnet 5.
+        ModelInfo("claude-sonnet-5-5", "Claude Sonnet 5.5", 2.0, 10.0, 2.5, 0.1, 1024),
         # Haiku 5.5 page (prompts up to 100K tokens): $0.10 in, $0.50 out, 5m cache write
         # $0.125, cache read $0.01. Cache minimum unconfirmed: 512 as reported for this
         # generation (Opus 5 and later list 512).

@@ -42,7 +42,7 @@ def as_row(tokens: dict[str, int]) -> dict[str, int]:
         ("claude-opus-4-6", usage(input=MILLION, output=MILLION), 30.0),
         # The current generation (bot/models.py, Anthropic's model pages, 2026-12-05).
         ("claude-sonnet-5-5", usage(input=MILLION, output=MILLION), 12.0),
-        ("claude-sonnet-5-5", usage(cache_read=MILLION, cache_write=MILLION), 2.7),
+        ("claude-sonnet-5-5", usage(cache_read=MILLION, cache_write=MILLION), 2.6),
         ("claude-haiku-5-5", usage(input=MILLION, output=MILLION), 0.6),
         ("claude-haiku-5-5", usage(cache_read=MILLION, cache_write=MILLION), 0.135),
     ],
