@@ -21,7 +21,11 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
         "Check this deployment (Slack, Claude, the database, the policies), one line per "
         "check with the fix; read-only unless --post-test. Exit status 1 if any problem.",
     )
-    p.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON, for scripts (default: one line per check)",
+    )
     p.add_argument(
         "--post-test",
         metavar="CHANNEL",
