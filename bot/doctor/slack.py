@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.doctor.result import Check, ok, problem, warning
-from bot.preflight import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIXES, REJECTED, _url_fix
-from bot.settings import Settings
+from bot.preflight import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIXES, REJECTED
+from bot.settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ def call(fn: Callable[..., Any], **kwargs: Any) -> Any:
     except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
         reason = getattr(error, "reason", None) or error
         raise SlackCallFailed("connection", detail=str(reason)) from None
+
+
+def _url_fix(settings: Settings) -> str:
+    if settings.slack_api_url != DEFAULT_SLACK_API_URL:
+        return f"Check SLACK_API_URL (unset it for {DEFAULT_SLACK_API_URL}) and the network."
+    return "Check this machine's network connection to slack.com."
 
 
 def token_kind(token: str) -> str:
