@@ -431,6 +431,8 @@ def cmd_history_export(args: argparse.Namespace, settings: Settings) -> int:
                 f"{error} in {settings.db_path}; `shopmate history list` shows what is stored"
             ) from None
         exported = storage.conversations.export(key)
+        if exported is not None:
+            exported["outcome"] = _outcome(storage, key, settings)
     text = json.dumps(exported, indent=2, ensure_ascii=False)
     if args.output is None:
         print(text)
@@ -441,6 +443,17 @@ def cmd_history_export(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"-o {args.output}: {error.strerror}") from None
     print(f"Wrote {key} to {args.output}")
     return 0
+
+
+def _outcome(storage: Any, key: str, settings: Settings) -> dict:
+    """How the conversation ended (bot/outcomes.py), as of now."""
+    from bot import outcomes
+
+    return outcomes.exported(
+        storage.outcomes.facts(thread_key=key),
+        now=datetime.now(UTC),
+        window=timedelta(hours=settings.resolution_window_hours),
+    )
 
 
 def cmd_history_purge(args: argparse.Namespace, settings: Settings) -> int:

@@ -107,6 +107,9 @@ class Settings:
     escalation_group: str | None = None
     approvers: tuple[str, ...] = ()
     approvers_cache_seconds: float = 60.0
+    # The App Home's figures (bot/slack/home/): who sees them, and when an answer counts resolved.
+    leads: tuple[str, ...] = ()
+    resolution_window_hours: float = 24.0
     # Policies Claude answers from (bot/policies/): the folder, the prompt budget, reloads.
     knowledge_dir: Path | None = None
     knowledge_token_budget: int = 8_000
@@ -246,6 +249,10 @@ def _check_slack_ids(settings: Settings) -> None:
     checks += [
         ("SHOPMATE_APPROVERS", item, "UWS", "user ids (U...) or user group ids (S...)")
         for item in settings.approvers
+    ]
+    checks += [
+        ("SHOPMATE_LEADS", item, "UWS", "user ids (U...) or user group ids (S...)")
+        for item in settings.leads
     ]
     for env, value, first, what in checks:
         if value and not re.fullmatch(f"[{first}][A-Z0-9]{{2,}}", value):
@@ -646,6 +653,21 @@ SPECS: tuple[_Spec, ...] = (
         "approvers_cache_seconds",
         "number",
         "Give how many seconds a user group's members are remembered, e.g. 60.",
+        minimum=0,
+    ),
+    _Spec(
+        "SHOPMATE_LEADS",
+        "leads",
+        "list",
+        "Give comma-separated user ids (U...) or user group ids (S...) who see the figures on "
+        "ShopMate's Home tab (approvers always do).",
+    ),
+    _Spec(
+        "SHOPMATE_RESOLUTION_WINDOW_H",
+        "resolution_window_hours",
+        "number",
+        "Give how many hours after ShopMate's last answer a conversation with no hand-off and "
+        "no thumbs down counts as resolved by ShopMate, e.g. 24.",
         minimum=0,
     ),
     _Spec(

@@ -1,19 +1,24 @@
 """`shopmate stats`: turns, tokens and estimated cost per day and per channel, from storage,
-and the share of answers rated thumbs up (bot/feedback_report.py)."""
+the share of answers rated thumbs up (bot/feedback_report.py), and each conversation's outcome
+with the automated resolution rate (bot/outcomes.py).
+
+`figures()` is the one computation of the headline figures (today, the last 7 days): the
+overview printed here and the leads' section of Slack's Home tab both show its result."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from bot import outcomes
 from bot.feedback_report import print_feedback_share
 from bot.models import CHECKED, MODELS, ModelInfo, model_info
 from bot.settings import Settings
 from bot.tables import write_table
-from storage import open_storage
+from storage import Storage, open_storage
 
 # Prices live in bot/models.py (one table, with its source and date). A model it does not
 # know has no price: its cost, and every total it is part of, is shown as unknown rather
@@ -87,9 +92,13 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
     if not settings.db_path.exists():
         out.write(f"No ShopMate database at {settings.db_path} yet: nothing to report.\n")
         return 0
+    now = datetime.now(UTC)
+    window = timedelta(hours=settings.resolution_window_hours)
     with open_storage(settings.db_path) as storage:
         rows = storage.conversations.usage_report(since, by_model=True)
         ratings = storage.feedback.share_report(since)
+        facts = storage.outcomes.facts(since_utc=since)
+        overview = headline(storage, now=now, window=window)
     out.write(f"ShopMate usage since {since:%Y-%m-%d} (UTC), {days} day(s), {settings.db_path}\n")
     if not rows:
         out.write("No turns recorded in this period.\n")
@@ -117,8 +126,132 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
             + ", ".join(sorted(unknown))
             + "\n"
         )
+    print_outcomes(facts, now=now, window=window, out=out)
+    print_overview(overview, out)
     print_feedback_share(ratings, out)
     return 0
+
+
+# -- outcomes and the headline figures ------------------------------------------------------------
+
+# The periods of the headline figures: (label, days including today).
+PERIODS = (("today", 1), ("last 7 days", 7))
+FIGURE_NAMES = ("questions answered", "resolution rate", "hand-offs", "up share", "cost (USD)")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The headline figures of one period, as `shopmate stats` and Slack's Home show them."""
+
+    label: str
+    since: datetime
+    answered: int
+    outcomes: dict[str, int]
+    up: int
+    down: int
+    cost: float | None  # None: some usage was by a model the price table does not know
+
+    @property
+    def handoffs(self) -> int:
+        return self.outcomes.get(outcomes.HANDED_OFF, 0)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return outcomes.resolution_rate(self.outcomes)
+
+    def cells(self) -> list[str]:
+        """The figures as text, in FIGURE_NAMES order: the same strings everywhere."""
+        rated = self.up + self.down
+        share = f"{100 * self.up / rated:.0f}% ({self.up} of {rated})" if rated else "-"
+        return [
+            f"{self.answered:,}",
+            outcomes.rate_text(self.outcomes),
+            f"{self.handoffs:,}",
+            share,
+            UNKNOWN if self.cost is None else f"${self.cost:,.4f}",
+        ]
+
+
+def start_of_day(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def figures(
+    storage: Storage, *, label: str, days: int, now: datetime, window: timedelta
+) -> Figures:
+    """The one computation of a period's headline figures (`days` days, today included)."""
+    since = start_of_day(now) - timedelta(days=days - 1)
+    counts = outcomes.count_outcomes(
+        storage.outcomes.facts(since_utc=since), now=now, window=window
+    )
+    _, _, total, _ = summarise(storage.conversations.usage_report(since, by_model=True))
+    ratings = storage.feedback.share_report(since)
+    return Figures(
+        label=label,
+        since=since,
+        answered=storage.outcomes.answered(since),
+        outcomes=dict(counts),
+        up=sum(int(r["positive"] or 0) for r in ratings),
+        down=sum(int(r["negative"] or 0) for r in ratings),
+        cost=total.cost,
+    )
+
+
+def headline(storage: Storage, *, now: datetime, window: timedelta) -> list[Figures]:
+    """Today's and the last 7 days' figures (what Home shows leads)."""
+    return [
+        figures(storage, label=label, days=days, now=now, window=window) for label, days in PERIODS
+    ]
+
+
+def print_overview(overview: list[Figures], out: TextIO) -> None:
+    out.write("\nOverview (as on ShopMate's Home tab in Slack)\n")
+    write_table(out, ["period", *FIGURE_NAMES], [[f.label, *f.cells()] for f in overview], left=1)
+
+
+def print_outcomes(
+    facts: list[dict[str, Any]], *, now: datetime, window: timedelta, out: TextIO
+) -> None:
+    """Each conversation's outcome counted per day it started and per channel, with the rate."""
+    by_day: dict[str, Counter[str]] = defaultdict(Counter)
+    by_channel: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    total: Counter[str] = Counter()
+    for row in facts:
+        outcome = outcomes.outcome_of(row, now=now, window=window)
+        by_day[row["created_utc"][:10]][outcome] += 1
+        by_channel[(row["team"] or "-", row["channel"] or "(terminal)")][outcome] += 1
+        total[outcome] += 1
+    hours = window.total_seconds() / 3600
+    out.write(
+        "\nOutcomes per conversation, by the day it started (resolved: no hand-off and no "
+        f"thumbs down {hours:g} h after the last answer)\n"
+    )
+    if not total:
+        out.write("No conversations in this period.\n")
+        return
+    _outcome_table(out, ["day"], [([d], c) for d, c in sorted(by_day.items())], total)
+    out.write("\nOutcomes per channel\n")
+    _outcome_table(
+        out,
+        ["workspace", "channel"],
+        [([team, channel], c) for (team, channel), c in sorted(by_channel.items())],
+        total,
+    )
+
+
+def _outcome_table(
+    out: TextIO, keys: list[str], rows: list[tuple[list[str], Counter[str]]], total: Counter[str]
+) -> None:
+    header = [*keys, "conversations", *(o.replace("_", " ") for o in outcomes.OUTCOMES)]
+    header.append("resolution rate")
+    lines = [_outcome_cells(key, counts) for key, counts in rows]
+    lines.append(_outcome_cells(["total", *([""] * (len(keys) - 1))], total))
+    write_table(out, header, lines, left=len(keys))
+
+
+def _outcome_cells(key: list[str], counts: Counter[str]) -> list[str]:
+    numbers = [sum(counts.values()), *(counts.get(o, 0) for o in outcomes.OUTCOMES)]
+    return [*key, *(f"{n:,}" for n in numbers), outcomes.rate_text(counts)]
 
 
 def _table(out: TextIO, keys: list[str], rows: list[tuple[list[str], Totals]], total: Totals):

@@ -30,6 +30,7 @@ from storage.feedback import FeedbackStore
 from storage.handoff import HandoffStore
 from storage.migrations import migrate
 from storage.orders import OrderStore
+from storage.outcomes import OutcomeStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Storage:
         self.api_requests = ApiRequestStore(shared)
         self.feedback = FeedbackStore(shared)
         self.handoff = HandoffStore(shared, self.orders)
+        self.outcomes = OutcomeStore(shared)
 
     @property
     def path(self) -> str:

@@ -39,6 +39,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "assistant.threads.setSuggestedPrompts": "assistant:write",
     "assistant.threads.setTitle": "assistant:write",
     "usergroups.users.list": "usergroups:read",
+    "views.publish": None,
     # `shopmate doctor`: the escalation channel, the approvers, Socket Mode (app-level token).
     "conversations.info": "channels:read",
     "users.info": "users:read",
@@ -227,3 +228,12 @@ def test_interactivity_is_on_when_the_app_listens_to_buttons():
             r"\s+# request_url: https://YOUR-HOST" + EVENTS_PATH,
             text,
         )
+
+
+def test_the_home_tab_is_on_exactly_when_the_code_publishes_it():
+    """views.publish on a disabled Home tab answers `not_enabled`; an enabled one with nothing
+    published shows people an empty page."""
+    publishes = "views.publish" in called_methods()
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is publishes
+    if publishes:
+        assert "app_home_opened" in BOT_EVENTS

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot import prompts
 from bot.keys import Key
 from bot.tools.registry import ToolContext
-from storage.handoff import APPROVED, DECISIONS, Decided, HandoffStore
+from storage.handoff import APPROVED, DECISIONS, RESOLVED, Decided, HandoffStore
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ REQUEST_SENT = (
 )
 # Without a channel nobody can click Approve: the request waits for the email team.
 REQUEST_BY_EMAIL = f"I've recorded the request for our team. {prompts.ESCALATION_LINE}"
+
+
+# What a watcher is told changed (`HandoffService.watch`).
+ESCALATED, REQUESTED, DECIDED = "escalated", "requested", "decided"
+CHANGES = (ESCALATED, REQUESTED, DECIDED, RESOLVED)
 
 
 class NotifyFailed(Exception):
@@ -107,10 +113,24 @@ class HandoffService:
         self.store = store
         self.channel_configured = channel_configured
         self._notifiers: dict[str, HandoffNotifier] = {}
+        self._watchers: list[Callable[[str], None]] = []
 
     def use(self, platform: str, notifier: HandoffNotifier) -> None:
         """A front registers how it reaches people for conversations of its platform."""
         self._notifiers[platform] = notifier
+
+    def watch(self, watcher: Callable[[str], None]) -> None:
+        """Be told (with CHANGES' word) when what people must look at changed: a request or
+        escalation filed, a request decided, an escalation resolved. A watcher must return at
+        once (it runs on the tool's or the click's thread); a failing one is logged."""
+        self._watchers.append(watcher)
+
+    def _changed(self, what: str) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(what)
+            except Exception:
+                logger.exception("A hand-off watcher failed on %s", what)
 
     def _notifier_for(self, context: ToolContext) -> tuple[Key | None, HandoffNotifier | None]:
         key = Key.parse(context.conversation)
@@ -140,6 +160,7 @@ class HandoffService:
             # Claude asked twice (or two turns raced): the first call posted, this one only says so.
             result["already_escalated"] = True
             return result
+        self._changed(ESCALATED)
         if notifier is None or key is None:
             logger.info("Escalation %s filed for the email line", escalation["id"])
             return result
@@ -191,6 +212,7 @@ class HandoffService:
         if not filed.created:
             result["already_requested"] = True
             return result
+        self._changed(REQUESTED)
         if notifier is None or key is None:
             logger.info("Request %s filed for the email line", request["id"])
             return result
@@ -223,4 +245,13 @@ class HandoffService:
         )
         if decided.won:
             logger.info("Request %s %s by %s", request_id, decision, by)
+            self._changed(DECIDED)
         return decided
+
+    def resolve(self, escalation_id: int, *, by: str, note: str = "") -> str:
+        """Mark an open escalation resolved, once: "resolved", "unknown" or "resolved already"."""
+        outcome = self.store.resolve_escalation(escalation_id, by=by, note=note)
+        if outcome == RESOLVED:
+            logger.info("Escalation %s resolved by %s", escalation_id, by)
+            self._changed(RESOLVED)
+        return outcome

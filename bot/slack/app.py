@@ -14,10 +14,11 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.settings import Settings
-from bot.slack.approvals import register_handoff
+from bot.slack.approvals import Approvers, register_handoff
 from bot.slack.budget import CallBudget
 from bot.slack.drain import DrainingExecutor
 from bot.slack.feedback import register_feedback_listeners
+from bot.slack.home import Home, register_home
 from bot.slack.reply import ReplyOptions
 from bot.slack.responder import SlackResponder
 from bot.wiring import Services
@@ -91,17 +92,22 @@ def build_app(
         ),
         logger=bolt_logger,
     )
-    register_listeners(app, responder)
+    # One approvers list (and its cache of group members) for the channel's buttons and Home.
+    approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
+    # The Home tab: published in the background, in its own slots of the replies' budget.
+    home = register_home(app, services, budget=responder.budget, approvers=approvers)
+    register_listeners(app, responder, home=home)
     # Clicks on buttons already shown are stored even with SHOPMATE_FEEDBACK off.
-    register_feedback_listeners(app, services.storage.feedback)
+    register_feedback_listeners(app, services.storage.feedback, on_rated=home.refresh_leads)
     # Escalations through this client, Approve / Reject buttons; in the replies' call budget.
-    register_handoff(app, services, budget=responder.budget)
+    register_handoff(app, services, budget=responder.budget, approvers=approvers)
     return app, responder
 
 
-def register_listeners(app: App, responder: SlackResponder) -> None:
+def register_listeners(app: App, responder: SlackResponder, *, home: Home | None = None) -> None:
     """app_mention in channels; message for DMs and follow-ups in threads we answered; the
-    agent view's openings (suggested prompts). Messages in an assistant thread are DMs.
+    agent view's openings (suggested prompts) and the Home tab's. Messages in an assistant
+    thread are DMs.
     """
 
     @app.event("app_mention")
@@ -114,6 +120,9 @@ def register_listeners(app: App, responder: SlackResponder) -> None:
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        if home is not None and event.get("tab") == "home":
+            home.opened(event)
+            return
         responder.agent_view.on_home_opened(event, _team(context, event), client)
 
     @app.event("assistant_thread_started")

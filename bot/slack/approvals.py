@@ -31,7 +31,7 @@ from bot.slack.handoff import (
     decided_blocks,
 )
 from bot.wiring import Services
-from storage.handoff import APPROVED, REJECTED
+from storage.handoff import APPROVED, REJECTED, Decided
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class Approvers:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._lock = threading.Lock()
+        # One lookup at a time: a burst of checks (clicks, Home tabs) costs one Tier 2 call.
+        self._lookup = threading.Lock()
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def allows(self, user: str, client: WebClient) -> bool:
@@ -67,7 +69,18 @@ class Approvers:
             return True
         return any(user in self._group_members(group, client) for group in self.groups)
 
+    def members(self, client: WebClient) -> frozenset[str]:
+        """Everyone named, directly or through a group (whose lookup may fail: then fewer)."""
+        found = set(self.users)
+        for group in self.groups:
+            found |= self._group_members(group, client)
+        return frozenset(found)
+
     def _group_members(self, group: str, client: WebClient) -> frozenset[str]:
+        with self._lookup:
+            return self._cached_or_asked(group, client)
+
+    def _cached_or_asked(self, group: str, client: WebClient) -> frozenset[str]:
         now = self.clock()
         with self._lock:
             cached = self._members.get(group)
@@ -86,11 +99,18 @@ class Approvers:
         return members
 
 
-def register_handoff(app: App, services: Services, *, budget: CallBudget | None = None) -> None:
+def register_handoff(
+    app: App,
+    services: Services,
+    *,
+    budget: CallBudget | None = None,
+    approvers: Approvers | None = None,
+) -> None:
     """Post hand-offs through this app's client, and handle their Approve / Reject buttons.
 
     `budget` is the replies' shared call budget: the decision's edit and thread post wait
-    their turn in it like every other call of the workspace.
+    their turn in it like every other call of the workspace. `approvers` is shared with the
+    Home tab, so both ask Slack about a group once.
     """
     settings = services.settings
     handoff = services.handoff
@@ -98,7 +118,8 @@ def register_handoff(app: App, services: Services, *, budget: CallBudget | None 
         return
     if settings.escalation_channel:
         handoff.use(SLACK, SlackHandoffNotifier(app.client, settings, budget=budget))
-    approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
+    if approvers is None:
+        approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -120,7 +141,7 @@ def decide(
     *,
     budget: CallBudget | None = None,
 ) -> None:
-    """One click: refuse, or decide once and show the decision where people look."""
+    """One click in the channel: refuse, or decide once and show the decision where people look."""
     assert services.handoff is not None
     user = (body.get("user") or {}).get("id") or ""
     channel = (body.get("channel") or {}).get("id") or ""
@@ -130,26 +151,53 @@ def decide(
     except ValueError:
         logger.warning("A hand-off button without a request id: %r", actions[0].get("value"))
         return
-    store = services.handoff.store
     if not approvers.allows(user, client):
-        store.refused(request_id, by=user, clicked=decision)
+        services.handoff.store.refused(request_id, by=user, clicked=decision)
         logger.info("Refused %s on request %s: %s is not an approver", decision, request_id, user)
         tell_privately(client, channel, user, NOT_ALLOWED)
         return
-    decided = services.handoff.decide(request_id, decision, by=user)
+    team = (body.get("team") or {}).get("id") or "unknown"
+    decided = apply_decision(
+        services,
+        client,
+        request_id,
+        decision,
+        user=user,
+        team=team,
+        budget=budget,
+        message_ts=(body.get("message") or {}).get("ts"),
+        fallback_channel=channel,
+    )
     request = decided.request
     if request is None:
         tell_privately(client, channel, user, "That request no longer exists.")
-        return
-    if not decided.won:
-        tell_privately(
-            client,
-            channel,
-            user,
-            f"This request was already {request['status']} by <@{request['decided_by']}>.",
-        )
-        return
-    team = (body.get("team") or {}).get("id") or "unknown"
+    elif not decided.won:
+        tell_privately(client, channel, user, already_decided(request))
+
+
+def already_decided(request: dict[str, Any]) -> str:
+    return f"This request was already {request['status']} by <@{request['decided_by']}>."
+
+
+def apply_decision(
+    services: Services,
+    client: WebClient,
+    request_id: int,
+    decision: str,
+    *,
+    user: str,
+    team: str,
+    budget: CallBudget | None = None,
+    message_ts: str | None = None,
+    fallback_channel: str = "",
+) -> Decided:
+    """An approver's decision, from any surface (the channel's buttons, the Home tab): decided
+    once in storage; only the winning click edits the request message and tells the thread."""
+    assert services.handoff is not None
+    decided = services.handoff.decide(request_id, decision, by=user)
+    request = decided.request
+    if request is None or not decided.won:
+        return decided
 
     def slot(method: str, channel: str) -> None:
         # Waits its turn; past the bound it calls anyway (a 429 then is logged, not retried).
@@ -159,20 +207,18 @@ def decide(
             logger.warning("No %s slot for request %s; calling anyway", method, request_id)
 
     text, blocks = decided_blocks(request)
-    slot("chat.update", request["channel"] or channel)
-    try:
-        client.chat_update(
-            channel=request["channel"] or channel,
-            ts=request["message_ts"] or (body.get("message") or {}).get("ts"),
-            text=text,
-            blocks=blocks,
-        )
-    except SlackApiError as error:
-        logger.error("Could not update request %s: %s", request_id, error.response.get("error"))
+    channel = request["channel"] or fallback_channel
+    ts = request["message_ts"] or message_ts
+    if channel and ts:
+        slot("chat.update", channel)
+        try:
+            client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as error:
+            logger.error("Could not update request %s: %s", request_id, error.response.get("error"))
     thread = Key.parse(request["thread_key"])
     if thread is None or thread.platform != SLACK:
         logger.info("Request %s came from %s; nobody to tell in Slack", request_id, thread)
-        return
+        return decided
     _, thread_channel, thread_ts = thread.parts
     slot("chat.postMessage", thread_channel)
     try:
@@ -183,3 +229,4 @@ def decide(
         logger.error(
             "Could not tell the thread of request %s: %s", request_id, error.response.get("error")
         )
+    return decided

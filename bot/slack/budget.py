@@ -48,6 +48,8 @@ SLACK_TIERS: dict[str, Limit] = {
     # The agent view's cosmetic calls (bot/slack/assistant.py): Tier 4, taken only when free.
     "assistant.threads.setSuggestedPrompts": Limit(100, burst=6),  # Tier 4
     "assistant.threads.setTitle": Limit(100, burst=6),  # Tier 4
+    # The Home tab (bot/slack/home/): Tier 4, paced in the background, never in an answer's way.
+    "views.publish": Limit(100, burst=6),  # Tier 4
     "chat.postMessage": Limit(300, burst=10),  # "special": several hundred a minute
 }
 # chat.postMessage is also limited per channel: about one a second.

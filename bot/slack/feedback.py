@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,13 +165,21 @@ def _tell(client: WebClient, where: _Where, text: str) -> None:
     tell_privately(client, where.channel, where.user, text, thread_ts=where.thread_ts)
 
 
-def register_feedback_listeners(app: App, store: FeedbackStore) -> None:
-    """Clicks on the feedback buttons, over HTTP and Socket Mode alike (Bolt routes both)."""
+def register_feedback_listeners(
+    app: App, store: FeedbackStore, *, on_rated: Callable[[], None] | None = None
+) -> None:
+    """Clicks on the feedback buttons, over HTTP and Socket Mode alike (Bolt routes both).
+
+    `on_rated` is told when a rating was stored or changed (the Home tab's figures); it must
+    return at once.
+    """
 
     @app.action(ACTION_ID)
     def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient):
         ack()  # within Slack's 3 seconds; the rating is stored and acknowledged after
-        handle_click(body, action, store, client)
+        outcome = handle_click(body, action, store, client)
+        if on_rated is not None and outcome in (NEW, CHANGED):
+            on_rated()
 
 
 def _dict(value: Any) -> dict[str, Any]:

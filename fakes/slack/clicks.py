@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fakes.slack.events import block_actions_payload
+from fakes.slack.events import block_actions_payload, view_block_actions_payload
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,39 @@ def click(
                 action=action,
             )
     raise LookupError(f"message {ts} in {channel} shows no element {action_id!r}")
+
+
+def click_home(
+    slack: Any, user: str, *, action_id: str, block_id: str | None = None
+) -> dict[str, Any]:
+    """`user` clicks the element `action_id` (in block `block_id`, when several blocks show
+    one) on the Home tab they see now; LookupError if their Home shows no such element."""
+    view = slack.home_view(user)
+    if view is None:
+        raise LookupError(f"nothing is published on {user}'s Home")
+    for block in view.get("blocks", []):
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        for element in _elements(block):
+            if element.get("action_id") != action_id:
+                continue
+            action = {
+                "type": element.get("type"),
+                "action_id": action_id,
+                "block_id": block.get("block_id", ""),
+            }
+            for key in ("value", "text"):
+                if key in element:
+                    action[key] = element[key]
+            return view_block_actions_payload(
+                team=slack.team_id,
+                team_domain=slack.team_domain,
+                api_app_id=slack.app_id,
+                user=user,
+                view=view,
+                action=action,
+            )
+    raise LookupError(f"{user}'s Home shows no element {action_id!r} (block {block_id!r})")
 
 
 def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:

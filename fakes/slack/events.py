@@ -406,3 +406,29 @@ def assistant_thread_started_event(
     return envelope(
         event, team=team, bot_user_id=bot_user_id, api_app_id=api_app_id, event_id=event_id
     )
+
+
+def view_block_actions_payload(
+    *,
+    team: str,
+    user: str,
+    view: dict[str, Any],
+    action: dict[str, Any],
+    team_domain: str = "shopmate-test",
+    api_app_id: str = DEFAULT_API_APP_ID,
+) -> dict[str, Any]:
+    """A `block_actions` interaction on a view (the Home tab): no channel, no message; the
+    container names the view, and the payload carries the view as Slack holds it."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+        "api_app_id": api_app_id,
+        "token": DEFAULT_VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}",
+        "team": {"id": team, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "actions": [{**action, "action_ts": next_ts()}],
+    }

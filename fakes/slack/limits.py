@@ -34,6 +34,7 @@ SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
         "usergroups.users.list": 20,  # Tier 2
         "assistant.threads.setSuggestedPrompts": 100,  # Tier 4
         "assistant.threads.setTitle": 100,  # Tier 4
+        "views.publish": 100,  # Tier 4
     }
 )
 # The most calls a full bucket lets through at once; methods not listed get a fifth of a minute.

@@ -20,7 +20,7 @@ BLOCKS_MAX = 50
 
 STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
 # Arguments that arrive as JSON strings when a client form-encodes its request.
-JSON_ARGS = frozenset({"blocks", "chunks", "attachments", "metadata", "loading_messages"})
+JSON_ARGS = frozenset({"blocks", "chunks", "attachments", "metadata", "loading_messages", "view"})
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from fakes.slack.messages import (
     ts_key,
 )
 from fakes.slack.usergroups import UsergroupMethods
+from fakes.slack.views import ViewMethods
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class FakeSlack(
     EphemeralMethods,
     UsergroupMethods,
     AssistantMethods,
+    ViewMethods,
     AccessMethods,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
@@ -188,6 +190,9 @@ class FakeSlack(
         # (channel, thread_ts or None) -> (heading, prompts); (channel, thread_ts) -> title.
         self._prompts: dict[tuple[str, str | None], tuple[str | None, list[dict[str, str]]]] = {}
         self._titles: dict[tuple[str, str], str] = {}
+        # user -> the Home view they see; every publish as (user, time).
+        self._views: dict[str, dict[str, Any]] = {}
+        self._published: list[tuple[str, float]] = []
         self._injections: dict[str, deque[_Injection]] = {}
         self._count_429 = 0
         self._last_ts_us = 0

@@ -90,6 +90,8 @@ def record_usage(db_path: Path) -> tuple[str, str]:
 
 
 def line_starting(text: str, *words: str) -> str:
+    """The one line of the usage tables starting with `words` (outcomes are tabled after)."""
+    text = text.split("\nOutcomes per conversation")[0]
     found = [line for line in text.splitlines() if line.split()[: len(words)] == list(words)]
     assert len(found) == 1, f"one line starting {words} in:\n{text}"
     return found[0]
@@ -119,7 +121,8 @@ def test_print_stats_reports_per_day_and_per_channel_with_costs(tmp_path):
     ]
     assert line_starting(text, "T1", "C2").endswith("unknown"), "haiku, and a mystery model"
     assert line_starting(text, "-", "(terminal)").split()[2] == "1"
-    totals = [line for line in text.splitlines() if line.startswith("total")]
+    usage_tables = text.split("\nOutcomes per conversation")[0]
+    totals = [line for line in usage_tables.splitlines() if line.startswith("total")]
     assert len(totals) == 2 and all(t.endswith("unknown") for t in totals)
     assert "mystery-model" in text and "(none recorded)" in text, "unpriced ids are named"
     assert "Note: cost unknown for model id(s) not in the price table" in text

@@ -1,0 +1,223 @@
+"""The Home tab's listeners: opening it, and its Approve / Reject / Resolve buttons.
+
+A decision from Home takes the very path of the channel's buttons (approvals.apply_decision:
+decided once in storage, then the request message edited and the thread told by the winning
+click only). Who is refreshed: everyone concerned who has opened Home in this process (a
+person who has not will get a fresh one when they do, as Slack sends `app_home_opened` on
+every visit): approvers when a request or escalation is filed or settled, leads when an
+answer is rated, the clicker with a note when their click changed nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.approvals import NOT_ALLOWED, Approvers, already_decided, apply_decision
+from bot.slack.budget import CallBudget
+from bot.slack.home.data import Links, gather
+from bot.slack.home.publisher import HomePublisher
+from bot.slack.home.view import APPROVE_ACTION, REJECT_ACTION, RESOLVE_ACTION, build_home
+from bot.stats import Figures, headline
+from bot.wiring import Services
+from storage.handoff import APPROVED, REJECTED
+
+logger = logging.getLogger(__name__)
+
+# A burst of changes within this many seconds costs one publish per person.
+DEBOUNCE_S = 1.0
+# Leads opening Home together share one computation of the figures (dropped on any change).
+FIGURES_TTL_S = 5.0
+
+
+class Home:
+    """One process's Home tabs: who has opened one, what each sees, when to publish again."""
+
+    def __init__(
+        self,
+        services: Services,
+        client: WebClient,
+        budget: CallBudget,
+        approvers: Approvers,
+        *,
+        debounce_s: float = DEBOUNCE_S,
+    ) -> None:
+        settings = services.settings
+        self.services = services
+        self.client = client
+        self.approvers = approvers
+        self.leads = Approvers(settings.leads, cache_seconds=settings.approvers_cache_seconds)
+        # user -> (approver, lead) as last rendered: who a change concerns, known without a
+        # Slack call on the thread that reports the change.
+        self._roles: dict[str, tuple[bool, bool]] = {}
+        self._lock = threading.Lock()
+        self._workspace: tuple[str, str | None] | None = None
+        self._figures: tuple[float, list[Figures]] | None = None
+        self._generation = 0  # bumped on every change: figures computed before it are stale
+        self.publisher = HomePublisher(
+            client, self.render, budget, team=self.team, debounce_s=debounce_s
+        )
+        if services.handoff is not None:
+            services.handoff.watch(lambda _what: self.refresh_approvers())
+
+    # ----- what a person sees -------------------------------------------------------------------
+
+    def render(self, user: str, notice: str | None = None) -> dict[str, Any]:
+        """`user`'s Home now (called by the publisher, off every answer's path)."""
+        is_approver = self.is_approver(user)
+        is_lead = is_approver or self.leads.allows(user, self.client)
+        with self._lock:
+            self._roles[user] = (is_approver, is_lead)
+        now = datetime.now(UTC)
+        data = gather(
+            self.services.storage,
+            self.services.settings,
+            user=user,
+            is_approver=is_approver,
+            is_lead=is_lead,
+            links=Links(self._url()),
+            now=now,
+            notice=notice,
+            figures=self._headline(now) if is_lead else None,
+        )
+        return build_home(data)
+
+    def _headline(self, now: datetime) -> list[Figures]:
+        """The leads' figures, computed once for all the Homes published within a few seconds."""
+        with self._lock:
+            cached, generation = self._figures, self._generation
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        window = timedelta(hours=self.services.settings.resolution_window_hours)
+        figures = headline(self.services.storage, now=now, window=window)
+        with self._lock:
+            if generation == self._generation:
+                self._figures = (time.monotonic() + FIGURES_TTL_S, figures)
+        return figures
+
+    def _changed(self) -> None:
+        """Data changed: the next Home computes the figures afresh."""
+        with self._lock:
+            self._figures = None
+            self._generation += 1
+
+    def is_approver(self, user: str) -> bool:
+        return self.approvers.allows(user, self.client)
+
+    def team(self) -> str:
+        return self._workspace_info()[0]
+
+    def _url(self) -> str | None:
+        return self._workspace_info()[1]
+
+    def _workspace_info(self) -> tuple[str, str | None]:
+        """The bot token's workspace and its URL (for links), from auth.test, asked once."""
+        with self._lock:
+            if self._workspace is not None:
+                return self._workspace
+        try:
+            response = self.client.auth_test()
+            found = (str(response.get("team_id") or "unknown"), response.get("url"))
+        except SlackApiError as error:
+            logger.warning("auth.test failed: %s; Home links left out", error.response.get("error"))
+            return ("unknown", None)
+        with self._lock:
+            self._workspace = found
+        return found
+
+    # ----- when to publish ----------------------------------------------------------------------
+
+    def opened(self, event: dict[str, Any]) -> None:
+        """`app_home_opened` with tab "home": publish this person's Home."""
+        user = event.get("user")
+        if isinstance(user, str) and user:
+            self.publisher.publish_now(user)
+
+    def refresh_approvers(self) -> None:
+        """A request or escalation changed: the Homes of approvers who have one."""
+        self._changed()
+        with self._lock:
+            users = {user for user, (approver, _) in self._roles.items() if approver}
+        self.publisher.refresh(users)
+
+    def refresh_leads(self) -> None:
+        """An answer was rated: the figures and the 👎 list changed for leads."""
+        self._changed()
+        with self._lock:
+            users = {user for user, (_, lead) in self._roles.items() if lead}
+        self.publisher.refresh(users)
+
+    # ----- buttons ------------------------------------------------------------------------------
+
+    def decide(self, body: dict[str, Any], decision: str, budget: CallBudget | None) -> None:
+        user, team, value = _click(body)
+        if value is None or self.services.handoff is None:
+            return
+        if not self.is_approver(user):
+            self.services.handoff.store.refused(value, by=user, clicked=decision)
+            logger.info("Refused %s on request %s from Home: %s", decision, value, user)
+            self.publisher.refresh([user], NOT_ALLOWED)
+            return
+        decided = apply_decision(
+            self.services, self.client, value, decision, user=user, team=team, budget=budget
+        )
+        if decided.request is None:
+            self.publisher.refresh([user], "That request no longer exists.")
+        elif not decided.won:
+            self.publisher.refresh([user], already_decided(decided.request))
+        # The winner's decision told every approver's Home through the hand-off watcher.
+
+    def resolve(self, body: dict[str, Any]) -> None:
+        user, _, value = _click(body)
+        if value is None or self.services.handoff is None:
+            return
+        if not self.is_approver(user):
+            logger.info("Refused resolving escalation %s from Home: %s", value, user)
+            self.publisher.refresh([user], NOT_ALLOWED)
+            return
+        outcome = self.services.handoff.resolve(value, by=user, note="resolved from Home")
+        if outcome != "resolved":
+            self.publisher.refresh([user], f"Escalation #{value} is {outcome}; nothing changed.")
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, int | None]:
+    """(user, team, the button's number) of a click on Home."""
+    user = (body.get("user") or {}).get("id") or ""
+    team = (body.get("team") or {}).get("id") or "unknown"
+    actions = body.get("actions") or [{}]
+    try:
+        return user, team, int(actions[0].get("value") or "")
+    except ValueError:
+        logger.warning("A Home button without a number: %r", actions[0].get("value"))
+        return user, team, None
+
+
+def register_home(
+    app: App, services: Services, *, budget: CallBudget, approvers: Approvers
+) -> Home:
+    """The Home tab's buttons; the caller routes `app_home_opened` (tab "home") to `opened`."""
+    home = Home(services, app.client, budget, approvers)
+
+    @app.action(APPROVE_ACTION)
+    def on_home_approve(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        home.decide(body, APPROVED, budget)
+
+    @app.action(REJECT_ACTION)
+    def on_home_reject(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        home.decide(body, REJECTED, budget)
+
+    @app.action(RESOLVE_ACTION)
+    def on_home_resolve(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        home.resolve(body)
+
+    return home
