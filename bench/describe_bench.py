@@ -23,8 +23,9 @@ from bot.describe import Copywriter, Outcome, load_prompt
 from bot.describe import batch as batch_mode
 from bot.describe.catalogue import Product, make_product
 from bot.describe.live import run_live
+from bot.models import model_info
 from bot.settings import DEFAULT_DESCRIBE_MODEL, Settings
-from bot.stats import PRICES, cost_of
+from bot.stats import cost_of
 from fakes.claude import FakeClaude, Pace
 from fakes.claude.copywriter import ScriptedCopywriter
 from storage import open_storage
@@ -53,7 +54,8 @@ class ModeCost:
                 bucket[key] = bucket.get(key, 0) + int(part.get(key, 0))
 
     def dollars(self) -> float:
-        price = PRICES["haiku-4-5"]
+        price = model_info(DEFAULT_DESCRIBE_MODEL)
+        assert price is not None, f"{DEFAULT_DESCRIBE_MODEL} is not in bot/models.py"
         live = cost_of({t: self.live.get(t, 0) for t in TOKENS}, price)
         batch = cost_of({t: self.batch.get(t, 0) for t in TOKENS}, price) * BATCH_DISCOUNT
         return live + batch

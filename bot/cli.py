@@ -1,5 +1,5 @@
 """The `shopmate` command line: chat, orders, serve, run, demo, stats, history, describe,
-feedback.
+feedback, doctor.
 
 Every mistake a person can make here ends in one line on stderr that names the setting or
 option and the fix: exit status 2 for a configuration or usage mistake, 1 for anything else.
@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=[],
         metavar="PATH",
-        help="an image (PNG, JPEG, GIF, WebP) or PDF sent with your first question; repeatable",
+        help="an image (PNG, JPEG, GIF, WebP) or PDF sent with your first question; repeatable "
+        "(default: none)",
     )
     add_remote_chat_options(p)
 
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.policies.check import register as register_knowledge
 
     register_knowledge(sub, add)
+    from bot.doctor.cli import register as register_doctor
+
+    register_doctor(sub, add)
     return parser
 
 

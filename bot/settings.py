@@ -10,9 +10,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-DEFAULT_MODEL = "claude-sonnet-4-6"
-# The seed writes product copy with Haiku: fast and cheap for high-volume text.
-DEFAULT_DESCRIBE_MODEL = "claude-haiku-4-5"
+# The current Sonnet answers, the current Haiku writes product copy (fast and cheap for
+# high-volume text); prices and cache minimums of both are in bot/models.py.
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_DESCRIBE_MODEL = "claude-haiku-5-5"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # What the agent view offers when someone opens ShopMate: (title shown, message sent), at most 4
 # (Slack's limit). ThreadCo's people ask about orders, the returns policy and size changes most.
@@ -337,7 +338,7 @@ SPECS: tuple[_Spec, ...] = (
         "SHOPMATE_MODEL",
         "model",
         "string",
-        "Give a Claude model id such as claude-sonnet-4-6 or claude-haiku-4-5.",
+        "Give a Claude model id such as claude-sonnet-5-5 or claude-haiku-5-5.",
     ),
     _Spec(
         "SHOPMATE_MAX_TOKENS",
@@ -565,7 +566,7 @@ SPECS: tuple[_Spec, ...] = (
         "SHOPMATE_DESCRIBE_MODEL",
         "describe_model",
         "string",
-        "Give the Claude model that writes product descriptions, e.g. claude-haiku-4-5.",
+        "Give the Claude model that writes product descriptions, e.g. claude-haiku-5-5.",
     ),
     _Spec(
         "SHOPMATE_DESCRIBE_CONCURRENCY",

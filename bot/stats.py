@@ -15,35 +15,16 @@ from typing import Any, TextIO
 
 from bot import outcomes
 from bot.feedback_report import print_feedback_share
+from bot.models import CHECKED, MODELS, ModelInfo, model_info
 from bot.orders.report import print_source_failures
 from bot.settings import Settings
 from bot.tables import write_table
 from storage import Storage, open_storage
 
-
-@dataclass(frozen=True)
-class Price:
-    """US dollars per million tokens; cache reads and writes are priced from the input price."""
-
-    input: float
-    output: float
-
-    @property
-    def cache_read(self) -> float:
-        return self.input * 0.1
-
-    @property
-    def cache_write(self) -> float:  # five-minute cache writes
-        return self.input * 1.25
-
-
-# Matched against the stored model id, so dated ids ("claude-haiku-4-5-20251001") match too.
-PRICES: dict[str, Price] = {
-    "sonnet-4-6": Price(3.0, 15.0),
-    "haiku-4-5": Price(1.0, 5.0),
-    "opus-4-6": Price(5.0, 25.0),
-}
-FALLBACK_FAMILY = "sonnet-4-6"
+# Prices live in bot/models.py (one table, with its source and date). A model it does not
+# know has no price: its cost, and every total it is part of, is shown as unknown rather
+# than as a number priced like some other model.
+UNKNOWN = "unknown"
 
 TOKEN_KINDS = (
     ("input", "input_tokens"),
@@ -53,15 +34,12 @@ TOKEN_KINDS = (
 )
 
 
-def price_of(model: str | None) -> Price | None:
-    """The price of a model id, or None if the table does not know it."""
-    for family, price in PRICES.items():
-        if model and family in model:
-            return price
-    return None
+def price_of(model: str | None) -> ModelInfo | None:
+    """The prices of a model id (dated snapshots included), or None if the table lacks it."""
+    return model_info(model)
 
 
-def cost_of(row: dict[str, Any], price: Price) -> float:
+def cost_of(row: dict[str, Any], price: ModelInfo) -> float:
     """Estimated dollars for one usage row (token sums as storage reports them)."""
     return (
         (row["input_tokens"] or 0) * price.input
@@ -79,14 +57,14 @@ class Totals:
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: some of it was used by a model without a known price
 
-    def add(self, row: dict[str, Any], cost: float) -> None:
+    def add(self, row: dict[str, Any], cost: float | None) -> None:
         self.turns += row["turns"] or 0
         self.failed += row["failed"] or 0
         for _, column in TOKEN_KINDS:
             setattr(self, column, getattr(self, column) + (row[column] or 0))
-        self.cost += cost
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
 
 
 def summarise(rows: Iterable[dict[str, Any]]) -> tuple[dict, dict, Totals, set[str]]:
@@ -99,8 +77,7 @@ def summarise(rows: Iterable[dict[str, Any]]) -> tuple[dict, dict, Totals, set[s
         price = price_of(row["model"])
         if price is None:
             unknown.add(row["model"] or "(none recorded)")
-            price = PRICES[FALLBACK_FAMILY]
-        cost = cost_of(row, price)
+        cost = None if price is None else cost_of(row, price)
         by_day[row["day"]].add(row, cost)
         by_channel[(row["team"] or "-", row["channel"] or "(terminal)")].add(row, cost)
         total.add(row, cost)
@@ -139,14 +116,16 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
         [([team, channel], t) for (team, channel), t in sorted(by_channel.items())],
         total,
     )
+    used = sorted({info.id for row in rows if (info := price_of(row["model"])) is not None})
     out.write(
-        "\nCost is an estimate from list prices per million tokens (input/output): "
-        + ", ".join(f"{family} ${p.input:g}/${p.output:g}" for family, p in PRICES.items())
-        + "; cache reads 0.1x and cache writes 1.25x the input price.\n"
+        f"\nCost is an estimate from list prices per million tokens (bot/models.py, checked "
+        f"{CHECKED}), input/output/cache read/cache write: "
+        + "; ".join(_prices(MODELS[model]) for model in used)
+        + ".\n"
     )
     if unknown:
         out.write(
-            f"Note: priced as {FALLBACK_FAMILY}, model id(s) not in the price table: "
+            f"Note: cost {UNKNOWN} for model id(s) not in the price table: "
             + ", ".join(sorted(unknown))
             + "\n"
         )
@@ -173,7 +152,7 @@ class Figures:
     outcomes: dict[str, int]
     up: int
     down: int
-    cost: float
+    cost: float | None  # None: some usage was by a model the price table does not know
 
     @property
     def handoffs(self) -> int:
@@ -192,7 +171,7 @@ class Figures:
             outcomes.rate_text(self.outcomes),
             f"{self.handoffs:,}",
             share,
-            f"${self.cost:,.4f}",
+            UNKNOWN if self.cost is None else f"${self.cost:,.4f}",
         ]
 
 
@@ -287,4 +266,9 @@ def _table(out: TextIO, keys: list[str], rows: list[tuple[list[str], Totals]], t
 
 def _cells(key: list[str], t: Totals) -> list[str]:
     counts = [t.turns, t.failed, *(getattr(t, column) for _, column in TOKEN_KINDS)]
-    return [*key, *(f"{n:,}" for n in counts), f"${t.cost:,.4f}"]
+    cost = UNKNOWN if t.cost is None else f"${t.cost:,.4f}"
+    return [*key, *(f"{n:,}" for n in counts), cost]
+
+
+def _prices(p: ModelInfo) -> str:
+    return f"{p.id} ${p.input:g}/${p.output:g}/${p.cache_read:g}/${p.cache_write:g}"

@@ -40,6 +40,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "assistant.threads.setTitle": "assistant:write",
     "usergroups.users.list": "usergroups:read",
     "views.publish": None,
+    # `shopmate doctor`: the escalation channel, the approvers, Socket Mode (app-level token).
+    "conversations.info": "channels:read",
+    "users.info": "users:read",
+    "apps.connections.open": None,
     "files.info": "files:read",
 }
 # Private file URLs are downloaded with plain HTTP and the bot token (no WebClient method to

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_defaults_need_nothing_set():
     settings = Settings.from_mapping({})
-    assert settings.model == "claude-sonnet-4-6"
+    assert settings.model == "claude-sonnet-5-5"
+    assert settings.describe_model == "claude-haiku-5-5"
     assert settings.db_path == Path("shopmate.db")
     assert settings.slack_api_url == "https://slack.com/api/"
 

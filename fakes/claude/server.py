@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes.claude import models as model_catalogue
 from fakes.claude.media import MAX_REQUEST_BYTES, input_delay
 from fakes.claude.responses import (
     CutStream,
@@ -203,6 +204,8 @@ class FakeClaude:
         self._host = host
         self._port = port
         self._cache = PromptCache(min_cacheable_tokens, cache_ttl_s)
+        # What GET /v1/models lists (newest first); remove_model() takes one away.
+        self.models: list[model_catalogue.FakeModel] = list(model_catalogue.DEFAULT_MODELS)
         self._queue: collections.deque[Response] = collections.deque()
         self._requests: list[RecordedRequest] = []
         self._cond = threading.Condition()
@@ -276,6 +279,11 @@ class FakeClaude:
         with self._cond:
             self._queue.extend(responses)
 
+    def remove_model(self, model_id: str) -> None:
+        """Make a model unavailable to this key: the Models API no longer knows it."""
+        with self._cond:
+            self.models = [m for m in self.models if m.id != model_id]
+
     @property
     def queued(self) -> int:
         """How many enqueued answers are still waiting for a request."""
@@ -326,6 +334,9 @@ class FakeClaude:
         if self.api_key is not None and self._presented_key(record.headers) != self.api_key:
             self._send_error(handler, HttpError(401, "authentication_error", "invalid x-api-key"))
             return
+        if handler.command == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
+            self._serve_models(handler, path, query)
+            return
         if path == "/v1/messages/batches" or path.startswith("/v1/messages/batches/"):
             body = parsed if isinstance(parsed, dict) else None
             self.batches.serve(handler, handler.command, path, body)
@@ -369,6 +380,19 @@ class FakeClaude:
         else:
             assert isinstance(spec, Reply)
             self._send_message(handler, parsed, spec, record.timing)
+
+    def _serve_models(self, handler: _Handler, path: str, query: str) -> None:
+        with self._cond:
+            models = list(self.models)
+        if path == "/v1/models":
+            self._send_json(handler, 200, model_catalogue.list_page(models, query))
+            return
+        model_id = model_catalogue.model_id_of(path)
+        found = model_catalogue.find(models, model_id)
+        if found is None:
+            self._send_error(handler, HttpError(404, "not_found_error", f"model: {model_id}"))
+            return
+        self._send_json(handler, 200, found.as_dict())
 
     @staticmethod
     def _presented_key(headers: dict[str, str]) -> str | None:

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from fakes.slack.access import AccessMethods
 from fakes.slack.assistant import AssistantMethods
 from fakes.slack.chat import ChatMethods
 from fakes.slack.directory import DirectoryMethods
@@ -119,6 +120,7 @@ class FakeSlack(
     AssistantMethods,
     FileMethods,
     ViewMethods,
+    AccessMethods,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
@@ -189,6 +191,7 @@ class FakeSlack(
         # hands out; None answers `not_allowed`, as for an app without Socket Mode.
         self.socket_mode: Any = None
         self._usergroups: dict[str, list[str]] = {}  # user group id -> member ids (configuration)
+        self._init_access()  # granted scopes, missing channels (configuration)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -478,6 +481,7 @@ class FakeSlack(
                     response = self._limit(method, args, team, now)
                 if response is None:
                     assert team is not None
+                    self._check_access(method, args)
                     payload = self._handlers[method](args, now, team)
                     response = _Response(200, {}, {"ok": True, **payload})
             except SlackError as exc:
@@ -485,6 +489,10 @@ class FakeSlack(
             except Exception:
                 logger.exception("fake slack: handler for %s crashed", method)
                 response = _Response(500, {}, {"ok": False, "error": "internal_error"})
+            if team is not None:  # Slack names a known token's scopes on every answer
+                response = response._replace(
+                    headers={**response.headers, **self._scopes_header(token)}
+                )
             self._calls.append(
                 Call(
                     method=method,

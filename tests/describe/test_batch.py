@@ -40,7 +40,7 @@ def test_a_batch_submitted_by_one_process_is_collected_by_another(
     assert f"Submitted batch {batch_id} with 5 product(s)" in out
     [sent] = batch_posts(fake)
     assert [r["custom_id"] for r in sent["requests"]] == [f"TS-00{i}" for i in range(1, 6)]
-    assert sent["requests"][0]["params"]["model"] == "claude-haiku-4-5"
+    assert sent["requests"][0]["params"]["model"] == "claude-haiku-5-5"
     assert describe_calls(fake) == [], "nothing went live"
 
     # This process never saw the submission: everything comes from the database.

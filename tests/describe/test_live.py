@@ -46,7 +46,7 @@ def test_one_product_is_described_with_haiku_and_printed(cli_env, fake, capsys) 
         "The Sunset Tee is £29.99 and made to be worn on repeat for years."
     )
     [body] = describe_calls(fake)
-    assert body["model"] == "claude-haiku-4-5"
+    assert body["model"] == "claude-haiku-5-5"
     assert body["max_tokens"] == 150
     assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "Price: £29.99" in body["messages"][0]["content"]

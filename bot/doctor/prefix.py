@@ -1,0 +1,40 @@
+"""The part of every request that ShopMate caches: the system prompt and what the policies add
+to it, built as the engine builds it (bot/engine.py `_stream_once`, bot/policies/library.py
+`turn_setup`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import prompts
+from bot.policies import Knowledge, KnowledgeError, knowledge_dir
+from bot.policies.documents import load_documents
+from bot.settings import Settings
+
+
+def load_knowledge(settings: Settings) -> Knowledge:
+    """The configured policies as the bot would load them; raises KnowledgeError."""
+    directory = knowledge_dir(settings)
+    documents, _ = load_documents(directory)
+    return Knowledge(directory, documents, settings.knowledge_token_budget)
+
+
+def cached_prefix(settings: Settings) -> tuple[list[dict[str, Any]], str]:
+    """The system blocks (the last carries the cache breakpoint) and what they hold, in words.
+
+    Policies that cannot be read count as none here; the policies check says what is wrong.
+    """
+    system: list[dict[str, Any]] = [{"type": "text", "text": prompts.SYSTEM_PROMPT}]
+    what = "system prompt"
+    try:
+        knowledge: Knowledge | None = load_knowledge(settings)
+    except KnowledgeError:
+        knowledge = None
+    if knowledge is not None and knowledge.mode == "prompt":
+        system.append({"type": "text", "text": knowledge.prompt_text()})
+        what = "system prompt and policies"
+    elif knowledge is not None:
+        system.append({"type": "text", "text": knowledge.search_text()})
+        what = "system prompt and the policy search instructions"
+    system[-1]["cache_control"] = {"type": "ephemeral"}
+    return system, what
