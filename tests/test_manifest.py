@@ -39,6 +39,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "assistant.threads.setSuggestedPrompts": "assistant:write",
     "assistant.threads.setTitle": "assistant:write",
     "usergroups.users.list": "usergroups:read",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
 }
 # Subscribable bot events and the scope each needs (None: none beyond the app's bot user).
 EVENT_SCOPES: dict[str, str | None] = {

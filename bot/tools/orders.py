@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bot.facts import order_fact
 from bot.orders_import import (
     DEFAULT_ORDER_ID_PATTERN,
     MAX_ORDER_ID_LENGTH,
@@ -50,7 +51,8 @@ def get_order_tool(orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PA
                 is_error=True,
                 summary="not found",
             )
-        return ToolResult(order_result(order), summary=str(order["status"]))
+        result = order_result(order)
+        return ToolResult(result, summary=str(order["status"]), fact=order_fact(result))
 
     return Tool(
         name="get_order",

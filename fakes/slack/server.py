@@ -33,6 +33,7 @@ from fakes.slack.messages import (
     set_visible,
     ts_key,
 )
+from fakes.slack.reactions import ReactionMethods, ReactionUpdate
 from fakes.slack.usergroups import UsergroupMethods
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeSlack(
-    ChatMethods, DirectoryMethods, EphemeralMethods, UsergroupMethods, AssistantMethods
+    ChatMethods,
+    DirectoryMethods,
+    EphemeralMethods,
+    UsergroupMethods,
+    AssistantMethods,
+    ReactionMethods,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
@@ -181,6 +187,8 @@ class FakeSlack(
         # (channel, thread_ts or None) -> (heading, prompts); (channel, thread_ts) -> title.
         self._prompts: dict[tuple[str, str | None], tuple[str | None, list[dict[str, str]]]] = {}
         self._titles: dict[tuple[str, str], str] = {}
+        self._reactions: dict[tuple[str, str], set[str]] = {}  # (channel, ts) -> names
+        self._reaction_log: list[ReactionUpdate] = []
         self._injections: dict[str, deque[_Injection]] = {}
         self._count_429 = 0
         self._last_ts_us = 0

@@ -1,0 +1,289 @@
+"""The first sign that ShopMate heard someone: a status line or a reaction, at Slack's full rate.
+
+A status line ("is thinking…") used to be the only early sign, taken only when the shared
+budget had a slot free at that instant: in a rush in one channel most people saw nothing until
+their whole answer was posted. Here every asker's sign waits in one line of its own, first come
+first served, for whichever of two calls Slack limits separately frees first:
+`assistant.threads.setStatus` (Tier 3, assumed) or `reactions.add` with :eyes: on the asker's
+message (Tier 3). The waiting happens on a few worker threads, never on the answering thread,
+and a waiting sign holds its place ahead of progress status lines (budget finals go first);
+posts and edits draw on other methods, so nothing queues behind them. A sign still waiting
+when the answer shows is dropped: the answer is the sign.
+
+When the answer lands the sign goes: Slack clears a status line itself when the app posts in
+the thread (a status set after that post is cleared by a call), and the :eyes: reaction is
+removed (`reactions.remove`, Tier 2) by a background lane that nobody waits for. Removing it,
+rather than swapping it for a "done" mark, costs one call instead of two, leaves the channel
+as it was, and the answer in the thread already says "done". With a free status slot (one
+person at a time) the status line is taken first, so no reaction is added and none removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.budget import CallBudget
+from bot.slack.reply import _retry_after
+
+logger = logging.getLogger(__name__)
+
+STATUS = "assistant.threads.setStatus"
+REACT = "reactions.add"
+UNREACT = "reactions.remove"
+SIGN_EMOJI = "eyes"
+SIGN_WAIT_S = 120.0  # a sign not out by then is pointless (the answer is near)
+UNDO_WAIT_S = 300.0  # a stale :eyes: is harmless; the removal waits its turn this long
+WORKERS = 4  # signs sent at once (each a short HTTP call; the budget paces them)
+UNDO_WORKERS = 2
+# setStatus refused for the workspace (no assistant:write, not an AI app): reactions only.
+_STATUS_REFUSED = frozenset(
+    {"missing_scope", "not_allowed", "unknown_method", "not_allowed_token_type", "no_permission"}
+)
+
+
+@dataclass(eq=False)
+class Sign:
+    """One asker's first sign: where it goes, and what became of it.
+
+    `state`: queued → sending → status | reaction (shown), or dropped (not needed any more)
+    or none (Slack took neither). `answered`: the reply has shown a message.
+    """
+
+    client: WebClient
+    team: str
+    channel: str
+    thread_ts: str
+    message_ts: str | None
+    status: str
+    loading_messages: tuple[str, ...] = ()
+    state: str = "queued"
+    kind: str = ""  # what showed it: "status" or "reaction" ("" if nothing did)
+    answered: bool = False
+    finished: bool = False
+    tried: set[str] = field(default_factory=set)
+
+    @property
+    def shown(self) -> bool:
+        return self.state in ("status", "reaction")
+
+
+class FirstSigns:
+    """The line of first signs for one process; shared by every reply (thread-safe)."""
+
+    def __init__(self, budget: CallBudget, *, workers: int = WORKERS) -> None:
+        self.budget = budget
+        self._cond = threading.Condition()
+        self._queue: deque[Sign] = deque()
+        self._undo: deque[tuple[Sign, str]] = deque()
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._status_off: set[str] = set()  # teams whose setStatus was refused
+
+    # ----- what replies call ------------------------------------------------------------------
+
+    def show(
+        self,
+        client: WebClient,
+        *,
+        team: str,
+        channel: str,
+        thread_ts: str,
+        message_ts: str | None,
+        status: str,
+        loading_messages: Sequence[str] = (),
+    ) -> Sign:
+        """Queue the first sign for one asker; returns at once."""
+        sign = Sign(client, team, channel, thread_ts, message_ts, status, tuple(loading_messages))
+        with self._cond:
+            if self._closed:
+                sign.state = "dropped"
+                return sign
+            self._queue.append(sign)
+            self._start_threads()
+            self._cond.notify_all()
+        return sign
+
+    def answered(self, sign: Sign) -> None:
+        """The reply showed a message (Slack cleared any status line): a waiting sign goes."""
+        with self._cond:
+            sign.answered = True
+            if sign.state == "queued":
+                sign.state = "dropped"
+
+    def superseded(self, sign: Sign) -> None:
+        """The reply set a status line of its own: that is the sign, if none went out yet."""
+        with self._cond:
+            if sign.state == "queued":
+                sign.state = "dropped"
+
+    def finish(self, sign: Sign) -> None:
+        """The answer is done: take the sign down (in the background), or drop it."""
+        with self._cond:
+            sign.finished = True
+            if sign.state == "queued":
+                sign.state = "dropped"
+            elif sign.state == "reaction":
+                self._queue_undo(sign, UNREACT)
+            elif sign.state == "status" and not sign.answered:
+                self._queue_undo(sign, STATUS)  # nothing was posted to clear it
+            # "sending": the worker takes it down once its call returns.
+
+    def close(self) -> None:
+        """Stop: signs and removals not sent yet are dropped (a stale :eyes: is harmless)."""
+        with self._cond:
+            self._closed = True
+            for sign in self._queue:
+                sign.state = "dropped"
+            self._queue.clear()
+            self._undo.clear()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no sign or removal is queued (for tests and shutdown)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._undo, timeout)
+
+    # ----- workers ------------------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        if self._threads:
+            return
+        for i in range(self._workers):
+            self._spawn(self._send_loop, f"first-sign-{i}")
+        for i in range(UNDO_WORKERS):
+            self._spawn(self._undo_loop, f"first-sign-undo-{i}")
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or bool(self._queue))
+                if self._closed:
+                    return
+                sign = self._queue.popleft()
+                if sign.state != "queued":
+                    self._cond.notify_all()
+                    continue
+                methods = self._methods(sign)
+            try:
+                self._send(sign, methods)
+            except Exception:  # a bug here must not end the worker
+                logger.exception("Could not send a first sign in %s", sign.channel)
+            with self._cond:
+                self._cond.notify_all()
+
+    def _methods(self, sign: Sign) -> list[str]:
+        methods = []
+        if STATUS not in sign.tried and sign.team not in self._status_off:
+            methods.append(STATUS)  # first choice: cleared by Slack itself when we post
+        if REACT not in sign.tried and sign.message_ts:
+            methods.append(REACT)
+        return methods
+
+    def _send(self, sign: Sign, methods: list[str]) -> None:
+        method = (
+            self.budget.acquire_any(sign.team, methods, timeout=SIGN_WAIT_S) if methods else None
+        )
+        with self._cond:
+            if sign.state != "queued":
+                return  # answered while waiting: the slot goes unused
+            if method is None:
+                sign.state = "none"
+                logger.info("No first sign for %s in %s: no budget", sign.thread_ts, sign.channel)
+                return
+            sign.state = "sending"
+        error = self._call(sign, method, undo=False)
+        with self._cond:
+            if error is None:
+                sign.state = sign.kind = "status" if method == STATUS else "reaction"
+                if method == STATUS and (sign.answered or sign.finished):
+                    # Set as (or after) the answer was posted, it would spin on: clear it.
+                    self._queue_undo(sign, STATUS)
+                elif method == REACT and sign.finished:
+                    self._queue_undo(sign, UNREACT)
+                return
+            sign.state = "queued"
+            if error != "ratelimited":
+                sign.tried.add(method)
+                if method == STATUS and error in _STATUS_REFUSED:
+                    self._status_off.add(sign.team)
+            if sign.answered or sign.finished or not self._methods(sign):
+                sign.state = "dropped" if sign.answered or sign.finished else "none"
+                return
+            self._queue.appendleft(sign)  # its turn again, with what is left to try
+
+    def _queue_undo(self, sign: Sign, method: str) -> None:
+        """Queue taking a shown sign down (under the lock); it is no longer shown after."""
+        sign.state = "dropped"
+        if not self._closed:
+            self._undo.append((sign, method))
+            self._cond.notify_all()
+
+    def _undo_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or bool(self._undo))
+                if self._closed:
+                    return
+                sign, method = self._undo.popleft()
+            try:
+                if self.budget.acquire(sign.team, method, timeout=UNDO_WAIT_S):
+                    self._call(sign, method, undo=True)
+            except Exception:
+                logger.exception("Could not take a first sign down in %s", sign.channel)
+            with self._cond:
+                self._cond.notify_all()
+
+    # ----- Slack calls --------------------------------------------------------------------------
+
+    def _call(self, sign: Sign, method: str, *, undo: bool) -> str | None:
+        """One call; None when it worked, else Slack's error code ("ratelimited" for a 429)."""
+        client = sign.client
+        try:
+            if method == STATUS:
+                extra: dict[str, Any] = {}
+                if not undo and sign.loading_messages:
+                    extra["loading_messages"] = list(sign.loading_messages)
+                client.assistant_threads_setStatus(
+                    channel_id=sign.channel,
+                    thread_ts=sign.thread_ts,
+                    status="" if undo else sign.status,
+                    **extra,
+                )
+            elif method == REACT:
+                client.reactions_add(
+                    channel=sign.channel, timestamp=sign.message_ts, name=SIGN_EMOJI
+                )
+            else:
+                client.reactions_remove(
+                    channel=sign.channel, timestamp=sign.message_ts, name=SIGN_EMOJI
+                )
+            return None
+        except SlackApiError as error:
+            response = error.response
+            code = (response.get("error") if response is not None else None) or "unknown_error"
+            if response is not None and (code == "ratelimited" or response.status_code == 429):
+                code = "ratelimited"
+                self.budget.penalize(sign.team, method, _retry_after(response.headers))
+            if code in ("already_reacted", "no_reaction"):
+                return None  # what we wanted is so already
+            logger.warning("Slack API error: method=%s error=%s", method, code)
+            return code
+        except Exception as error:  # connection failures after the client's retries
+            logger.warning(
+                "Slack API call failed: method=%s error=%s", method, type(error).__name__
+            )
+            return "connection"
