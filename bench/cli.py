@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import (
     api_bench,
     describe_bench,
+    facts_bench,
     field_bench,
     report,
     scenarios,
@@ -24,7 +25,18 @@ from bench.harness import DEFAULT_PACE
 from fakes.claude import Pace
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ITEMS = ("latency", "seed", "load", "storage", "cost", "describe", "field", "socket", "api")
+ITEMS = (
+    "latency",
+    "seed",
+    "load",
+    "storage",
+    "cost",
+    "describe",
+    "field",
+    "socket",
+    "api",
+    "facts",
+)
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
 
@@ -84,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(socket_mode.markdown_section(results.extra["socket"]))
     if "api" in results.extra:
         print(api_bench.table(results.extra["api"]))
+    if "facts" in results.extra:
+        print("\n".join(facts_bench.render(results.extra["facts"])))
     # The tracked RESULTS.md changes only when asked, so a run never dirties the checkout.
     if (args.write or args.out is not None) and not args.no_write:
         out = args.out or RESULTS
@@ -159,6 +173,9 @@ def run(
     if "api" in only:
         say("11. the HTTP API: first text one at a time, 50 streams at once, beside Slack")
         results.extra["api"] = api_bench.run(6 if quick else 12, pace, log=say)
+    if "facts" in only:
+        say("12. facts first and a first sign for everyone, beside today's behaviour")
+        results.extra["facts"] = facts_bench.run(runs=6 if quick else 12, pace=pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_bench, describe_bench, field_bench, socket_mode
+from bench import api_bench, describe_bench, facts_bench, field_bench, socket_mode
 from bench.scenarios import (
     LATENCY_BATCH,
     ORDER_QUESTION,
@@ -656,6 +656,7 @@ SECTIONS: list[Callable[[Results], list[str]]] = [
     field_bench.section,
     socket_mode.section,
     api_bench.section,
+    facts_bench.section,
 ]
 
 
