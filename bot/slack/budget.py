@@ -44,11 +44,11 @@ SLACK_TIERS: dict[str, Limit] = {
     "chat.appendStream": Limit(100, burst=6),  # Tier 4
     "chat.startStream": Limit(20, burst=2),  # Tier 2
     "chat.stopStream": Limit(20, burst=2),  # Tier 2
-    # Tier 3 (not published; assumed). A burst of 6: status lines are the first sign too.
-    "assistant.threads.setStatus": Limit(50, burst=6),
+    # Tier 3 (not published; assumed). A burst of 8: status lines are the first sign too.
+    "assistant.threads.setStatus": Limit(50, burst=8),
     # The first sign that ShopMate heard someone (bot/slack/signs.py). reactions.add is Tier 3,
     # used for nothing else: its burst is what lets a rush be acknowledged at once.
-    "reactions.add": Limit(50, burst=8),  # Tier 3
+    "reactions.add": Limit(50, burst=9),  # Tier 3
     "reactions.remove": Limit(20, burst=2),  # Tier 2
     # The agent view's cosmetic calls (bot/slack/assistant.py): Tier 4, taken only when free.
     "assistant.threads.setSuggestedPrompts": Limit(100, burst=6),  # Tier 4

@@ -87,6 +87,7 @@ class FirstSigns:
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._status_off: set[str] = set()  # teams whose setStatus was refused
+        self._acquiring = 0  # workers waiting in the budget's line for a slot
 
     # ----- what replies call ------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ class FirstSigns:
             sign.answered = True
             if sign.state == "queued":
                 sign.state = "dropped"
+                self._cond.notify_all()
 
     def superseded(self, sign: Sign) -> None:
         """The reply set a status line of its own: that is the sign, if none went out yet."""
@@ -150,7 +152,9 @@ class FirstSigns:
     def wait_idle(self, timeout: float) -> bool:
         """True once no sign or removal is queued (for tests and shutdown)."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and not self._undo, timeout)
+            return self._cond.wait_for(
+                lambda: not self._waiting() and not self._undo and not self._acquiring, timeout
+            )
 
     # ----- workers ------------------------------------------------------------------------------
 
@@ -168,22 +172,65 @@ class FirstSigns:
         thread.start()
 
     def _send_loop(self) -> None:
+        """Wait for a slot for the oldest waiting sign's workspace, then give it to the oldest
+        sign that still needs one: a sign answered meanwhile never wastes a slot."""
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or bool(self._queue))
-                if self._closed:
+                # No more workers in the budget's line than signs waiting: a slot taken for
+                # nobody would be a call's worth of budget lost.
+                head = self._head()
+                while not self._closed and (head is None or self._acquiring >= self._waiting()):
+                    self._cond.wait()
+                    head = self._head()
+                if self._closed or head is None:
                     return
-                sign = self._queue.popleft()
-                if sign.state != "queued":
-                    self._cond.notify_all()
-                    continue
-                methods = self._methods(sign)
+                team, methods = head.team, self._methods(head)
+                self._acquiring += 1
             try:
-                self._send(sign, methods)
+                method = self.budget.acquire_any(team, methods, timeout=SIGN_WAIT_S)
+            finally:
+                with self._cond:
+                    self._acquiring -= 1
+            with self._cond:
+                self._cond.notify_all()
+                sign = self._take(team, method)
+                if sign is None:
+                    continue  # every sign got its answer (or a slot) meanwhile
+                if method is None:
+                    sign.state = "none"
+                    logger.info("No first sign in %s: no budget for %.0f s", team, SIGN_WAIT_S)
+                    continue
+                sign.state = "sending"
+            try:
+                self._send(sign, method)
             except Exception:  # a bug here must not end the worker
                 logger.exception("Could not send a first sign in %s", sign.channel)
             with self._cond:
                 self._cond.notify_all()
+
+    def _head(self) -> Sign | None:
+        """The oldest sign still waiting, once signs no longer needed are cleared off the front
+        (under the lock); one with nothing left to try is given up."""
+        while self._queue:
+            sign = self._queue[0]
+            if sign.state == "queued" and self._methods(sign):
+                return sign
+            if sign.state == "queued":
+                sign.state = "none"
+            self._queue.popleft()
+        return None
+
+    def _waiting(self) -> int:
+        return sum(1 for sign in self._queue if sign.state == "queued")
+
+    def _take(self, team: str, method: str | None) -> Sign | None:
+        """Remove and return the oldest waiting sign of `team` that `method` can show."""
+        for sign in self._queue:
+            usable = method is None or method in self._methods(sign)
+            if sign.team == team and sign.state == "queued" and usable:
+                self._queue.remove(sign)
+                return sign
+        return None
 
     def _methods(self, sign: Sign) -> list[str]:
         methods = []
@@ -193,18 +240,7 @@ class FirstSigns:
             methods.append(REACT)
         return methods
 
-    def _send(self, sign: Sign, methods: list[str]) -> None:
-        method = (
-            self.budget.acquire_any(sign.team, methods, timeout=SIGN_WAIT_S) if methods else None
-        )
-        with self._cond:
-            if sign.state != "queued":
-                return  # answered while waiting: the slot goes unused
-            if method is None:
-                sign.state = "none"
-                logger.info("No first sign for %s in %s: no budget", sign.thread_ts, sign.channel)
-                return
-            sign.state = "sending"
+    def _send(self, sign: Sign, method: str) -> None:
         error = self._call(sign, method, undo=False)
         with self._cond:
             if error is None:
@@ -224,6 +260,7 @@ class FirstSigns:
                 sign.state = "dropped" if sign.answered or sign.finished else "none"
                 return
             self._queue.appendleft(sign)  # its turn again, with what is left to try
+            self._cond.notify_all()
 
     def _queue_undo(self, sign: Sign, method: str) -> None:
         """Queue taking a shown sign down (under the lock); it is no longer shown after."""
