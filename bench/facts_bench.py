@@ -7,12 +7,15 @@ Measured for each: event → first visible fact, one answer at a time (the first
 carries the order's tracking number: a step, a status line or Claude's text); the first sign
 (status line, reaction or reply) of each person in a rush of 15 and of 50 in one channel, with
 the 429s the strict fake counted; and the serving process's peak resident memory with 50 at once
-(in one channel, and in 50 channels).
+(in one channel, and in 50 channels). "today" also keeps what `serve` now leaves out
+(bot/lean.py): its process imports aiohttp first, as the SDK did, so lean.leave_out finds it
+loaded and changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +25,17 @@ from bench.stats import Summary
 from fakes.claude import Pace
 
 TODAY = {"SHOPMATE_FACTS_FIRST": "false", "SHOPMATE_FIRST_SIGN": "status"}
-VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (("today", TODAY), ("new", {}))
+# `python -m bot`, with aiohttp imported first (what the SDK loaded before bot/lean.py).
+TODAY_COMMAND = (
+    sys.executable,
+    "-c",
+    "import sys, aiohttp; from bot.cli import main; sys.exit(main(sys.argv[1:]))",
+)
+NEW_COMMAND = (sys.executable, "-m", "bot")
+VARIANTS: tuple[tuple[str, dict[str, str], tuple[str, ...]], ...] = (
+    ("today", TODAY, TODAY_COMMAND),
+    ("new", {}, NEW_COMMAND),
+)
 RUSHES = (15, 50)
 
 
@@ -47,12 +60,14 @@ def fact_visible(conversation: Conversation) -> float | None:
     return None
 
 
-def _latency(env: dict[str, str], runs: int, pace: Pace) -> tuple[Summary, Summary]:
+def _latency(
+    env: dict[str, str], command: tuple[str, ...], runs: int, pace: Pace
+) -> tuple[Summary, Summary]:
     facts: list[float] = []
     texts: list[float] = []
     batch = 0
     while len(facts) < runs:
-        with Stack(pace=pace, env=env) as stack:
+        with Stack(pace=pace, env=env, command=command) as stack:
             # The first answer after start-up pays one-off costs: not counted.
             scenarios._ask_one(stack, "ORD-1001", f"facts cold {batch}", user="UC", channel="CF")
             for i in range(min(scenarios.LATENCY_BATCH, runs - len(facts))):
@@ -77,16 +92,22 @@ def run(
     log: Any = print,
 ) -> list[VariantResult]:
     out: list[VariantResult] = []
-    for name, env in VARIANTS:
+    for name, env, command in VARIANTS:
         log(f"  facts/{name}: one at a time")
-        fact, first_text = _latency(env, runs, pace)
+        fact, first_text = _latency(env, command, runs, pace)
         result = VariantResult(name, env, fact, first_text)
         plan = [(f"rush{n}", n, 1) for n in rushes]
         if memory:
             plan.append(("spread50", 50, 50))
         for load, count, channels in plan:
             result.loads[load] = scenarios.run_load(
-                f"{load}{name}", count, channels=channels, pace=pace, env=env, log=log
+                f"{load}{name}",
+                count,
+                channels=channels,
+                pace=pace,
+                env=env,
+                command=command,
+                log=log,
             )
         out.append(result)
     return out
