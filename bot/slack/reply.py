@@ -12,10 +12,13 @@ A finished answer's last message also carries the feedback buttons (bot/slack/fe
 sent with the call that ends it: chat.stopStream, the final chat.update, or the last post.
 
 In a native stream each tool call is a step above the text (a `task_update` chunk: "Looking
-up ORD-1001", in progress, then complete or error); the chunks ride along with the text's own
-calls, so steps cost no extra calls per flush. The post-and-update path shows the thread's
-status line instead. When the person presses Stop (`stopped_by_user`), the reply shows nothing
-more and says so in `stopped_by_user`/`unshown`, for the front to stop the engine.
+up ORD-1001", in progress, then complete or error, a finished step titled with what it found);
+the chunks ride along with the text's own calls, so steps cost no extra calls per flush.
+Lookups made before the first words open the stream with their findings at once (facts
+first). The post-and-update path shows the thread's status line instead (with the findings,
+"found ORD-1001 · shipped · …"). When the person presses Stop (`stopped_by_user`), the
+reply shows nothing more and says so in `stopped_by_user`/`unshown`, for the front to stop
+the engine.
 """
 
 from __future__ import annotations
@@ -322,8 +325,10 @@ class SlackReply:
         last of them, in one call (with any text written before them). Before the first words
         (pasted ids looked up before Claude is asked, or a call Claude makes before writing)
         there is no message yet: the status line says it meanwhile and the steps open the
-        stream with the first words, so no stream is started early (Tier 2, the scarcest
-        calls) and a process that dies before Claude answers leaves no message behind.
+        stream with the first words, so no stream is started for a step in progress (Tier 2,
+        the scarcest calls). With facts first, the finished steps open it as soon as the
+        batch is back (`_tool_finished`); a process that dies then leaves that message, which
+        its successor marks as interrupted like any half-shown answer.
         """
         self._running.add(event.tool_use_id)
         status = _status_line(event)
