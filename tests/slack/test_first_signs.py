@@ -18,7 +18,7 @@ import pytest
 
 from bot.slack.budget import CallBudget, Limit
 from bot.wiring import Services
-from fakes.claude import FakeClaude, reply
+from fakes.claude import FakeClaude
 from fakes.claude.responses import Response
 from fakes.slack import FakeSlack
 from tests.slack.conftest import CHANNEL, TEAM, Harness, start_harness, wait_until
@@ -84,10 +84,15 @@ def test_a_reaction_stands_in_where_the_status_is_refused_and_goes_when_the_answ
     harness: Harness,
 ):
     harness.slack.fail_next("assistant.threads.setStatus", error="missing_scope")
-    harness.claude.enqueue(reply(text="Happy to help with that."))
-    mention = harness.mention("Can you help me?")
+    release = threading.Event()
+    harness.claude.model = HeldModel(harness.claude.model, release)
+    try:
+        mention = harness.mention("Can you help me?")
+        ts = mention["event"]["ts"]
+        assert wait_until(lambda: harness.slack.reactions_on(CHANNEL, ts) == {"eyes"})
+    finally:
+        release.set()
     harness.wait_answered(mention)
-    ts = mention["event"]["ts"]
     assert wait_until(lambda: harness.slack.reactions_on(CHANNEL, ts) == set())
     added, removed = harness.slack.reaction_log
     assert (added.ts, added.name, added.added) == (ts, "eyes", True)
@@ -98,8 +103,14 @@ def test_a_reaction_stands_in_where_the_status_is_refused_and_goes_when_the_answ
 
 
 def test_one_person_at_a_time_gets_the_status_line_and_no_reaction(harness: Harness):
-    harness.claude.enqueue(reply(text="Happy to help with that."))
-    mention = harness.mention("Can you help me?")
+    release = threading.Event()
+    harness.claude.model = HeldModel(harness.claude.model, release)
+    try:
+        mention = harness.mention("Can you help me?")
+        channel, ts = mention["event"]["channel"], mention["event"]["ts"]
+        assert wait_until(lambda: harness.slack.current_status(channel, ts) == "is thinking…")
+    finally:
+        release.set()
     harness.wait_answered(mention)
     harness.settle()
     [sign] = [s for s in harness.slack.statuses if s.status]
