@@ -43,8 +43,10 @@ SIGN_WAIT_S = 120.0  # a sign not out by then is pointless (the answer is near)
 UNDO_WAIT_S = 300.0  # a stale :eyes: is harmless; the removal waits its turn this long
 WORKERS = 4  # signs sent at once (each a short HTTP call; the budget paces them)
 UNDO_WORKERS = 2
-# setStatus refused for the workspace (no assistant:write, not an AI app): reactions only.
-_STATUS_REFUSED = frozenset(
+# A method refused for the whole workspace (setStatus without assistant:write or not an AI
+# app; reactions.add without reactions:write, on an app installed before it was asked for):
+# that kind of sign is not tried there again by this process.
+_REFUSED = frozenset(
     {"missing_scope", "not_allowed", "unknown_method", "not_allowed_token_type", "no_permission"}
 )
 
@@ -86,7 +88,7 @@ class FirstSigns:
         self._workers = workers
         self._threads: list[threading.Thread] = []
         self._closed = False
-        self._status_off: set[str] = set()  # teams whose setStatus was refused
+        self._refused: set[tuple[str, str]] = set()  # (team, method) refused for the team
         self._acquiring = 0  # workers waiting in the budget's line for a slot
 
     # ----- what replies call ------------------------------------------------------------------
@@ -234,9 +236,9 @@ class FirstSigns:
 
     def _methods(self, sign: Sign) -> list[str]:
         methods = []
-        if STATUS not in sign.tried and sign.team not in self._status_off:
+        if STATUS not in sign.tried and (sign.team, STATUS) not in self._refused:
             methods.append(STATUS)  # first choice: cleared by Slack itself when we post
-        if REACT not in sign.tried and sign.message_ts:
+        if REACT not in sign.tried and sign.message_ts and (sign.team, REACT) not in self._refused:
             methods.append(REACT)
         return methods
 
@@ -254,8 +256,8 @@ class FirstSigns:
             sign.state = "queued"
             if error != "ratelimited":
                 sign.tried.add(method)
-                if method == STATUS and error in _STATUS_REFUSED:
-                    self._status_off.add(sign.team)
+                if error in _REFUSED:
+                    self._refused.add((sign.team, method))
             if sign.answered or sign.finished or not self._methods(sign):
                 sign.state = "dropped" if sign.answered or sign.finished else "none"
                 return

@@ -163,3 +163,26 @@ def test_a_waiting_first_sign_goes_ahead_of_progress_status_lines():
     assert wait_until(lambda: budget.finals_waiting(TEAM, "s") == 1, timeout=5)
     assert not budget.try_acquire(TEAM, "s", optional=True, owner="progress")
     waiter.join(5)
+
+
+def test_a_sign_refused_for_the_workspace_is_not_tried_there_again(harness: Harness):
+    # An app installed before reactions:write was asked for, in a workspace without the
+    # status line: each kind of sign is tried once, then the answer alone is the sign.
+    harness.slack.fail_next("assistant.threads.setStatus", error="missing_scope")
+    harness.slack.fail_next("reactions.add", error="missing_scope")
+    release = threading.Event()
+    harness.claude.model = HeldModel(harness.claude.model, release)
+    try:
+        first = harness.mention("Can you help me?")
+        assert wait_until(lambda: len(harness.slack.calls_to("reactions.add")) == 1)
+        second = harness.mention("Can you help me too?")
+        assert wait_until(lambda: len(harness.claude.requests) == 2)
+    finally:
+        release.set()
+    harness.wait_answered(first)
+    harness.wait_answered(second)
+    harness.settle()
+    assert len(harness.slack.calls_to("reactions.add")) == 1
+    assert [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")] == [
+        "is thinking…"
+    ]
