@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import (
     api_bench,
     describe_bench,
+    facts_bench,
     field_bench,
     files_bench,
     orders_bench,
@@ -38,6 +39,7 @@ ITEMS = (
     "api",
     "orders",
     "files",
+    "facts",
 )
 # A history budget small enough that ten turns must be trimmed (the minimum allowed is 500).
 SMALL_HISTORY_BUDGET = 1200
@@ -102,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(orders_bench.table(results.extra["orders"]))
     if "files" in results.extra:
         print(files_bench.table(results.extra["files"]))
+    if "facts" in results.extra:
+        print("\n".join(facts_bench.render(results.extra["facts"])))
     # The tracked RESULTS.md changes only when asked, so a run never dirties the checkout.
     if (args.write or args.out is not None) and not args.no_write:
         out = args.out or RESULTS
@@ -183,6 +187,9 @@ def run(
     if "files" in only:
         say("13. 4000×3000 images: downscaled vs as uploaded, side by side")
         results.extra["files"] = files_bench.run(3 if quick else 6, pace, log=say)
+    if "facts" in only:
+        say("14. facts first and a first sign for everyone, beside today's behaviour")
+        results.extra["facts"] = facts_bench.run(runs=6 if quick else 12, pace=pace, log=say)
     results.seconds = time.monotonic() - started
     results.other_cpu_s = max(0.0, scenarios.machine_busy_s() - busy - (_own_cpu_s() - own))
     return results

@@ -121,7 +121,8 @@ class Conversation:
         return "".join(m.text for m in self.replies())
 
     def first_sign(self) -> float | None:
-        return self.stack.slack.first_visible_time(self.channel, self.thread_ts)
+        """A status line, a reply, or a reaction on the asker's message: whichever came first."""
+        return self.stack.slack.first_sign_time(self.channel, self.thread_ts, self.ts)
 
     def first_text_visible(self) -> float | None:
         times = [

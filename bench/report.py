@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_bench, describe_bench, field_bench, orders_bench, socket_mode
+from bench import api_bench, describe_bench, facts_bench, field_bench, orders_bench, socket_mode
 from bench.scenarios import (
     LATENCY_BATCH,
     ORDER_QUESTION,
@@ -657,6 +657,7 @@ SECTIONS: list[Callable[[Results], list[str]]] = [
     socket_mode.section,
     api_bench.section,
     orders_bench.section,
+    facts_bench.section,
 ]
 
 

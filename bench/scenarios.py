@@ -299,10 +299,12 @@ def run_load(
     channels: int,
     pace: Pace = DEFAULT_PACE,
     env: dict[str, str] | None = None,
+    command: tuple[str, ...] | None = None,
     log: Any = print,
 ) -> LoadResult:
     """`conversations` users ask at the same moment, spread over `channels` channels."""
-    with Stack(pace=pace, env=env or {}) as stack:
+    kwargs: dict[str, Any] = {"command": command} if command else {}
+    with Stack(pace=pace, env=env or {}, **kwargs) as stack:
         # Idle: started, one answer given (imports and SDK schemas loaded), then quiet.
         warm = _ask_one(stack, "ORD-1001", f"{name} warm", user="UWARM", channel="CWARM")
         time.sleep(1.0)

@@ -312,6 +312,7 @@ class Engine:
                 result.content_text(),
                 result.is_error,
                 result.summary,
+                result.fact,
             )
             entry: dict[str, Any] = {
                 "type": "tool_result",

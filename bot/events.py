@@ -70,7 +70,11 @@ class ToolStarted:
 
 @dataclass(frozen=True)
 class ToolFinished:
-    """A tool returned. `summary` is a few words for a status line, e.g. 'shipped'."""
+    """A tool returned. `summary` is a few words for a status line, e.g. 'shipped'.
+
+    `fact` is the result's key finding in one line ("ORD-1001 · shipped · Royal Mail
+    RM493827651GB · due 2 Apr"), made by the tool from its own result; "" when it has none.
+    """
 
     tool_use_id: str
     name: str
@@ -78,6 +82,7 @@ class ToolFinished:
     result: str
     is_error: bool
     summary: str
+    fact: str = ""
 
 
 @dataclass(frozen=True)

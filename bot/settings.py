@@ -66,6 +66,8 @@ class Settings:
     slack_native_streaming: bool = True
     slack_feedback: bool = True
     slack_task_steps: bool = True
+    facts_first: bool = True
+    first_sign: str = "both"
     slack_minute_s: float = 60.0
     # The agent view (Slack's AI entry point and split view); each part has its off-switch.
     suggested_prompts_enabled: bool = True
@@ -453,6 +455,22 @@ SPECS: tuple[_Spec, ...] = (
         "boolean",
         "Say true to show each lookup as a step in Slack's streamed answers, false for the "
         "status line only.",
+    ),
+    _Spec(
+        "SHOPMATE_FACTS_FIRST",
+        "facts_first",
+        "boolean",
+        "Say true to show what a lookup found (ORD-1001 · shipped · tracking · due date) at "
+        "once, before Claude's first words, false to show it only in Claude's answer.",
+    ),
+    _Spec(
+        "SHOPMATE_FIRST_SIGN",
+        "first_sign",
+        "string",
+        "Give both (every asker's first sign waits its turn for a status line or an :eyes: "
+        "reaction, whichever Slack allows first) or status (a status line only when one is "
+        "free at once).",
+        choices=("both", "status"),
     ),
     _Spec(
         "SHOPMATE_SLACK_MINUTE_S",

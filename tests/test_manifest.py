@@ -45,6 +45,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "users.info": "users:read",
     "apps.connections.open": None,
     "files.info": "files:read",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
 }
 # Private file URLs are downloaded with plain HTTP and the bot token (no WebClient method to
 # find): a file object field the code reads, and the scope Slack wants for the download.

@@ -30,6 +30,7 @@ MANIFEST_SCOPES: tuple[str, ...] = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:write",
     "usergroups:read",
     "users:read",
 )

@@ -76,6 +76,8 @@ def build_app(
             feedback=settings.slack_feedback,
             loading_messages=settings.loading_messages if settings.loading_messages_enabled else (),
             task_steps=settings.slack_task_steps,
+            facts_first=settings.facts_first,
+            first_sign=settings.first_sign,
         ),
     )
     bolt_logger = logging.getLogger("slack_bolt")

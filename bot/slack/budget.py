@@ -44,7 +44,12 @@ SLACK_TIERS: dict[str, Limit] = {
     "chat.appendStream": Limit(100, burst=6),  # Tier 4
     "chat.startStream": Limit(20, burst=2),  # Tier 2
     "chat.stopStream": Limit(20, burst=2),  # Tier 2
-    "assistant.threads.setStatus": Limit(50, burst=4),  # Tier 3 (not published; assumed)
+    # Tier 3 (not published; assumed). A burst of 8: status lines are the first sign too.
+    "assistant.threads.setStatus": Limit(50, burst=8),
+    # The first sign that ShopMate heard someone (bot/slack/signs.py). reactions.add is Tier 3,
+    # used for nothing else: its burst is what lets a rush be acknowledged at once.
+    "reactions.add": Limit(50, burst=9),  # Tier 3
+    "reactions.remove": Limit(20, burst=2),  # Tier 2
     # The agent view's cosmetic calls (bot/slack/assistant.py): Tier 4, taken only when free.
     "assistant.threads.setSuggestedPrompts": Limit(100, burst=6),  # Tier 4
     "assistant.threads.setTitle": Limit(100, burst=6),  # Tier 4
@@ -264,6 +269,47 @@ class CallBudget:
             finally:
                 for pace in paces:
                     pace.waiting.remove(ticket)
+                self._cond.notify_all()
+
+    def acquire_any(
+        self, team: str, methods: Iterable[str], *, timeout: float = 60.0
+    ) -> str | None:
+        """Wait (bounded) for a slot of whichever of `methods` frees first; the one taken.
+
+        Waits in every method's line at once, first come first served in each, so one kind
+        of call can be served by two tiers (the first sign: a status line or a reaction).
+        None if no slot came within `timeout`. Per-channel limits do not apply here.
+        """
+        deadline = self.clock() + timeout
+        with self._cond:
+            options = [(m, [self._pace(k) for k in self._keys(team, m, None)]) for m in methods]
+            free = next((m for m, paces in options if not paces), None)
+            if free is not None:
+                return free
+            ticket = next(self._tickets)
+            for _, paces in options:
+                for pace in paces:
+                    pace.waiting.append(ticket)
+            try:
+                while True:
+                    now = self.clock()
+                    soonest = 0.5  # not first in any line: woken when a line moves
+                    for method, paces in options:
+                        if not all(p.waiting[0] == ticket for p in paces):
+                            continue
+                        wait = max(p.wait_time(now) for p in paces)
+                        if wait <= 0:
+                            for pace in paces:
+                                pace.take(now)
+                            return method
+                        soonest = min(soonest, max(wait, 0.005))
+                    if now >= deadline:
+                        return None
+                    self._cond.wait(min(soonest, deadline - now))
+            finally:
+                for _, paces in options:
+                    for pace in paces:
+                        pace.waiting.remove(ticket)
                 self._cond.notify_all()
 
     def reserve(

@@ -12,10 +12,13 @@ A finished answer's last message also carries the feedback buttons (bot/slack/fe
 sent with the call that ends it: chat.stopStream, the final chat.update, or the last post.
 
 In a native stream each tool call is a step above the text (a `task_update` chunk: "Looking
-up ORD-1001", in progress, then complete or error); the chunks ride along with the text's own
-calls, so steps cost no extra calls per flush. The post-and-update path shows the thread's
-status line instead. When the person presses Stop (`stopped_by_user`), the reply shows nothing
-more and says so in `stopped_by_user`/`unshown`, for the front to stop the engine.
+up ORD-1001", in progress, then complete or error, a finished step titled with what it found);
+the chunks ride along with the text's own calls, so steps cost no extra calls per flush.
+Lookups made before the first words open the stream with their findings at once (facts
+first). The post-and-update path shows the thread's status line instead (with the findings,
+"found ORD-1001 · shipped · …"). When the person presses Stop (`stopped_by_user`), the
+reply shows nothing more and says so in `stopped_by_user`/`unshown`, for the front to stop
+the engine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -45,6 +48,9 @@ from bot.slack.budget import CallBudget, Reservation
 from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
 
+if TYPE_CHECKING:
+    from bot.slack.signs import FirstSigns, Sign
+
 logger = logging.getLogger(__name__)
 
 THINKING_STATUS = "is thinking…"
@@ -57,6 +63,7 @@ CHANNEL_STREAMING_RETRY_AFTER_S = 6 * 3600.0
 FINAL_ATTEMPTS = 4  # tries of a call that delivers the final text
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is waited out only this long per try
 TASK_TEXT_CHARS = 256  # a task step's title and output are one short line each
+STATUS_CHARS = 150  # a status line carrying found facts is cut here
 FINAL_WAIT_S = 120.0  # the longest a final call waits for budget
 RETRY_BACKOFF_S = 0.5  # first pause after a transient failure, doubled each time
 
@@ -120,6 +127,7 @@ class ReplyTarget:
     thread_ts: str
     user: str | None = None
     user_team: str | None = None
+    message_ts: str | None = None  # the asker's message (the first sign's reaction goes on it)
 
 
 class StreamingHealth:
@@ -159,6 +167,13 @@ class ReplyOptions:
     # Rotated by Slack under THINKING_STATUS (assistant.threads.setStatus takes up to 10).
     loading_messages: tuple[str, ...] = ()
     task_steps: bool = True  # tool calls as task_update chunks in native streams
+    # Found facts (ToolFinished.fact) shown at once: a finished step opening the stream, or
+    # the status line; false shows them only with Claude's words (SHOPMATE_FACTS_FIRST).
+    facts_first: bool = True
+    # "both": the first sign waits its turn for a status line or an :eyes: reaction, whichever
+    # Slack allows first (bot/slack/signs.py); "status": a status line only if one is free at
+    # once (SHOPMATE_FIRST_SIGN).
+    first_sign: str = "both"
 
 
 @dataclass
@@ -187,8 +202,13 @@ class SlackReply:
         health: StreamingHealth | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        signs: FirstSigns | None = None,
     ) -> None:
         self.client = client
+        # The first sign goes through the process's line of signs (bot/slack/signs.py) when
+        # given one; else start() tries a status line now or shows nothing early.
+        self.signs = signs
+        self._sign: Sign | None = None
         self.budget = budget
         self.target = target
         self.options = options or ReplyOptions()
@@ -215,6 +235,8 @@ class SlackReply:
         self._tasks: dict[str, str] = {}  # id -> title
         self._task_chunks: list[TaskUpdateChunk] = []
         self._tasks_first = False  # the queued steps came before the pending text
+        self._running: set[str] = set()  # tool calls started and not finished
+        self._facts: list[str] = []  # found facts of the running batch, not shown yet
         # Set when the person pressed Stop; `unshown` characters of the text never got out.
         self.stopped_by_user = False
         self.unshown = 0
@@ -225,8 +247,22 @@ class SlackReply:
         """Show at once that ShopMate is working: a thread status, else an early message.
 
         With no budget for a status right now, nothing is shown early: the first words follow
-        soon, and a placeholder would cost a chat.update later.
+        soon, and a placeholder would cost a chat.update later. With a line of first signs,
+        the sign waits its turn there instead (a status line or a reaction), off this thread.
         """
+        t = self.target
+        if self.signs is not None:
+            if self._sign is None:
+                self._sign = self.signs.show(
+                    self.client,
+                    team=t.team,
+                    channel=t.channel,
+                    thread_ts=t.thread_ts,
+                    message_ts=t.message_ts,
+                    status=THINKING_STATUS,
+                    loading_messages=self.options.loading_messages,
+                )
+            return
         outcome = self._set_status(THINKING_STATUS, optional=False)
         if outcome is not None and not outcome.ok and outcome.error not in RATE_LIMITED:
             self._status_supported = False
@@ -256,13 +292,7 @@ class SlackReply:
         elif isinstance(event, ToolStarted):
             self._tool_started(event)
         elif isinstance(event, ToolFinished):
-            title = self._tasks.get(event.tool_use_id)
-            if title is not None:
-                status = "error" if event.is_error else "complete"
-                self._queue_task(event.tool_use_id, title, status, output=event.summary)
-                if self.clock() - self._last_flush >= self.options.flush_interval:
-                    self._flush(final=False)
-                # Else it rides along with the next text, a moment away.
+            self._tool_finished(event)
         elif isinstance(event, TurnFailed):
             self._pending += ("\n\n" if (self._shown or self._pending) else "") + event.message
             self.finish()
@@ -283,6 +313,8 @@ class SlackReply:
             self._close_message()
             if self._status and self._status_supported:
                 self._clear_status()
+            if self._sign is not None and self.signs is not None:
+                self.signs.finish(self._sign)
 
     # ----- task steps ----------------------------------------------------------------------
 
@@ -293,9 +325,12 @@ class SlackReply:
         last of them, in one call (with any text written before them). Before the first words
         (pasted ids looked up before Claude is asked, or a call Claude makes before writing)
         there is no message yet: the status line says it meanwhile and the steps open the
-        stream with the first words, so no stream is started early (Tier 2, the scarcest
-        calls) and a process that dies before Claude answers leaves no message behind.
+        stream with the first words, so no stream is started for a step in progress (Tier 2,
+        the scarcest calls). With facts first, the finished steps open it as soon as the
+        batch is back (`_tool_finished`); a process that dies then leaves that message, which
+        its successor marks as interrupted like any half-shown answer.
         """
+        self._running.add(event.tool_use_id)
         status = _status_line(event)
         if not self._steps_possible():
             self._flush(final=False)
@@ -316,6 +351,48 @@ class SlackReply:
             # No stream to show steps in (no budget, refused, or posted instead).
             self._drop_tasks()
             self._set_status(status)
+
+    def _tool_finished(self, event: ToolFinished) -> None:
+        """A finished step; with facts first, what the lookups found is shown at once.
+
+        Once the last call of a batch is back, its facts open the native stream as finished
+        steps ("ORD-1001 · shipped · Royal Mail RM… · due 2 Apr") before Claude's first word,
+        or, with no stream to show them in, go on the status line. Opening the stream here
+        spends no extra Tier 2 call: it is the chat.startStream the first words would make a
+        moment later; those words then follow in a chat.appendStream (Tier 4).
+        """
+        self._running.discard(event.tool_use_id)
+        fact = event.fact if self.options.facts_first and not event.is_error else ""
+        if fact:
+            self._facts.append(fact)
+        title = self._tasks.get(event.tool_use_id)
+        if title is not None:
+            status = "error" if event.is_error else "complete"
+            if fact:
+                self._queue_task(event.tool_use_id, fact, status)
+            else:
+                self._queue_task(event.tool_use_id, title, status, output=event.summary)
+        if self._running or not self._facts:
+            if title is not None and self.clock() - self._last_flush >= self.options.flush_interval:
+                self._flush(final=False)
+            return  # Else it rides along with the next text, a moment away.
+        facts, self._facts = self._facts, []
+        if self._mode is None and self._task_chunks and not self._pending and self._open_steps():
+            return
+        if self._mode == "stream" and self._chunked:
+            self._flush(final=False)  # the steps carry the facts
+            return
+        self._set_status(_fact_status(facts), optional=False)
+
+    def _open_steps(self) -> bool:
+        """Start the native stream with the queued (finished) steps alone; False if not now."""
+        t = self.target
+        return (
+            self.options.native_streaming
+            and self.health.usable(t.team, t.channel)
+            and self.budget.try_acquire(t.team, "chat.startStream")
+            and self._start_stream("")
+        )
 
     def _steps_possible(self) -> bool:
         if not self.options.task_steps:
@@ -534,7 +611,7 @@ class SlackReply:
         if shown:
             self._pending = self._pending[len(shown) :]
         self.posted.append(ts)
-        self._status = ""  # Slack clears the status line when the app posts in the thread
+        self._answered()
         if mode != "stream" or not self._chunked:
             self._drop_tasks()  # steps waiting for a stream: this message takes none
 
@@ -582,9 +659,15 @@ class SlackReply:
                         self.posted.append(notice.response["ts"])
                 return
             self.posted.append(outcome.response["ts"])
-            self._status = ""
+            self._answered()
             self._pending = "".join(parts[i + 1 :])
         self._pending = ""
+
+    def _answered(self) -> None:
+        """A message of this reply is in the thread: Slack cleared the status line."""
+        self._status = ""
+        if self._sign is not None and self.signs is not None:
+            self.signs.answered(self._sign)
 
     # ----- Slack calls ---------------------------------------------------------------------
 
@@ -610,6 +693,8 @@ class SlackReply:
         )
         if outcome.ok:
             self._status = status
+            if self._sign is not None and self.signs is not None:
+                self.signs.superseded(self._sign)  # this status line is the sign
         return outcome
 
     def _clear_status(self) -> None:
@@ -721,6 +806,12 @@ def _retry_after(headers: Any) -> float:
     except ValueError:
         wait = 1.0
     return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _fact_status(facts: list[str]) -> str:
+    """The status line carrying found facts: "found ORD-1001 · shipped · … · due 2 Apr"."""
+    line = "found " + "; ".join(facts)
+    return line if len(line) <= STATUS_CHARS else line[: STATUS_CHARS - 1].rstrip() + "…"
 
 
 def _status_line(event: ToolStarted) -> str:

@@ -21,6 +21,7 @@ from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
 from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
 from bot.slack.serial import ThreadSerializer
+from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
 from bot.trust import AccessPolicy, Limits, UsageLimiter
 from bot.wiring import Services
@@ -76,6 +77,8 @@ class SlackResponder:
         self.lifecycle = TurnLifecycle(
             self.services, owner=self.instance_id, access=self.access, limiter=self.limiter
         )
+        # Every asker's first sign waits its turn in one line (status line or reaction).
+        self.signs = FirstSigns(self.budget) if self.options.first_sign == "both" else None
         # Suggested prompts and thread titles share this process's call budget.
         self.agent_view = AgentView(
             settings, self.budget, self.access, self.services.storage.conversations
@@ -112,6 +115,8 @@ class SlackResponder:
         self.leases.stop()
         self._recovery.shutdown(wait=False, cancel_futures=True)
         self.agent_view.close()
+        if self.signs is not None:
+            self.signs.close()
         held = self.leases.held()
         if release and held:
             try:
@@ -289,11 +294,17 @@ class SlackResponder:
             thread_ts=incoming.thread_ts,
             user=incoming.user,
             user_team=incoming.user_team,
+            message_ts=incoming.ts,
         )
 
     def _reply(self, incoming: Incoming, client: WebClient) -> SlackReply:
         return SlackReply(
-            client, self.budget, self._target(incoming), options=self.options, health=self.health
+            client,
+            self.budget,
+            self._target(incoming),
+            options=self.options,
+            health=self.health,
+            signs=self.signs,
         )
 
     def _notify(self, incoming: Incoming, notice: Notice, client: WebClient) -> None:

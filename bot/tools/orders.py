@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.facts import order_fact
 from bot.orders.cache import Lookup, OrderService, OrderUnavailable
 from bot.orders.carriers import tracking_url
 from bot.orders.table import TableSource
@@ -84,7 +85,8 @@ def get_order_tool(orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PA
                 summary="not found",
             )
         summary = str(order["status"]) + (" (last copy)" if found.as_of else "")
-        return ToolResult(order_result(order, as_of=found.as_of), summary=summary)
+        result = order_result(order, as_of=found.as_of)
+        return ToolResult(result, summary=summary, fact=order_fact(result))
 
     return Tool(
         name="get_order",

@@ -24,11 +24,16 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What a tool returns: JSON-able content, whether it failed, and a few words for a status."""
+    """What a tool returns: JSON-able content, whether it failed, and a few words for a status.
+
+    `fact` is the result's key finding in one line, built from `content` itself (e.g.
+    bot/facts.py's order line), for a front to show before Claude writes; "" for none.
+    """
 
     content: Any
     is_error: bool = False
     summary: str = ""
+    fact: str = ""
 
     def content_text(self) -> str:
         """The content as the string put in a `tool_result` block."""

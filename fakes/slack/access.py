@@ -29,6 +29,7 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:write",
     "usergroups:read",
     "users:read",
 )

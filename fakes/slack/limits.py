@@ -35,6 +35,8 @@ SLACK_LIMITS: Mapping[str, int] = MappingProxyType(
         "assistant.threads.setSuggestedPrompts": 100,  # Tier 4
         "assistant.threads.setTitle": 100,  # Tier 4
         "views.publish": 100,  # Tier 4
+        "reactions.add": 50,  # Tier 3
+        "reactions.remove": 20,  # Tier 2
     }
 )
 # The most calls a full bucket lets through at once; methods not listed get a fifth of a minute.
@@ -47,6 +49,8 @@ SLACK_BURSTS: Mapping[str, int] = MappingProxyType(
         "chat.appendStream": 20,
         "chat.stopStream": 4,
         "assistant.threads.setStatus": 10,
+        "reactions.add": 10,
+        "reactions.remove": 4,
     }
 )
 # chat.postMessage per channel: (burst, seconds per call) — 1/s sustained, two at once at most.

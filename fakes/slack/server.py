@@ -35,6 +35,7 @@ from fakes.slack.messages import (
     set_visible,
     ts_key,
 )
+from fakes.slack.reactions import ReactionMethods, ReactionUpdate
 from fakes.slack.usergroups import UsergroupMethods
 from fakes.slack.views import ViewMethods
 
@@ -121,6 +122,7 @@ class FakeSlack(
     FileMethods,
     ViewMethods,
     AccessMethods,
+    ReactionMethods,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
@@ -207,6 +209,8 @@ class FakeSlack(
         # user -> the Home view they see; every publish as (user, time).
         self._views: dict[str, dict[str, Any]] = {}
         self._published: list[tuple[str, float]] = []
+        self._reactions: dict[tuple[str, str], set[str]] = {}  # (channel, ts) -> names
+        self._reaction_log: list[ReactionUpdate] = []
         self._injections: dict[str, deque[_Injection]] = {}
         self._count_429 = 0
         self._last_ts_us = 0

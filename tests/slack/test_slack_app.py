@@ -43,9 +43,9 @@ def test_native_streaming_names_the_recipient_and_status_shows_first(harness):
     first_call = next(c for c in harness.slack.calls if c.method != "auth.test")
     assert first_call.method == "assistant.threads.setStatus", "ShopMate is working, at once"
     [message] = harness.replies(mention)
-    assert [t["title"] for t in message.tasks] == ["Looking up ORD-1001"], (
-        "the tool call is visible as a step in the stream (tests/slack/test_task_steps.py)"
-    )
+    assert [t["title"] for t in message.tasks] == [
+        "ORD-1001 · shipped · Royal Mail RM493827651GB · due 2 Apr"
+    ], "the tool call is visible as a step in the stream (tests/slack/test_task_steps.py)"
     assert harness.slack.current_status(CHANNEL, mention["event"]["ts"]) == ""
 
 

@@ -41,9 +41,10 @@ def test_parallel_lookups_show_as_two_steps_between_the_texts(harness):
     harness.wait_answered(mention)
 
     tasks = shown_tasks(harness, mention)
+    # Each finished step reads as what it found (SHOPMATE_FACTS_FIRST).
     assert [(t["title"], t["status"], t.get("output")) for t in tasks] == [
-        ("Looking up ORD-1001", "complete", "shipped"),
-        ("Looking up ORD-1002", "complete", "processing"),
+        ("ORD-1001 · shipped · Royal Mail RM493827651GB · due 2 Apr", "complete", None),
+        ("ORD-1002 · processing · due 4 Apr", "complete", None),
     ]
     assert tasks[0]["id"] != tasks[1]["id"], "parallel calls are parallel tasks"
     # In order: the first text, both steps started, both done, then the answer's text.
@@ -86,20 +87,40 @@ def test_a_failed_lookup_shows_as_an_error_step_with_its_reason(harness):
     assert "could you check the number" in harness.reply_text(mention)
 
 
-def test_a_pasted_order_id_is_a_step_above_the_first_words(harness):
-    # Looked up before Claude is asked: the status line says so meanwhile (no stream is
-    # started before there are words), and the stream opens with the step above the text.
+def test_a_pasted_order_id_is_a_step_above_the_first_words(services, fake_slack, fake_claude):
+    # Without facts first: looked up before Claude is asked, the status line says so
+    # meanwhile (no stream is started before there are words), and the stream opens with
+    # the step above the text.
+    off = replace(services, settings=replace(services.settings, facts_first=False))
+    harness = start_harness(off, fake_slack, fake_claude)
+    try:
+        mention = harness.mention("Hi, where is my order ORD-1001?")
+        harness.wait_answered(mention)
+        assert "is looking up ORD-1001…" in [s.status for s in harness.slack.statuses]
+        [start] = harness.slack.calls_to("chat.startStream")
+        first, *rest = start.args["chunks"]
+        assert (first["type"], first["title"], first["status"]) == (
+            "task_update",
+            "Looking up ORD-1001",
+            "complete",
+        )
+        assert rest and all(c["type"] == "markdown_text" for c in rest)
+        [task] = shown_tasks(harness, mention)
+        assert task["status"] == "complete"
+        assert "RM493827651GB" in harness.reply_text(mention)
+    finally:
+        harness.server.stop()
+
+
+def test_a_pasted_order_id_opens_the_stream_with_what_was_found(harness):
+    # Facts first: once the lookup is back, the stream opens with the finished step alone,
+    # the fact in its title; Claude's words follow in the same message.
     mention = harness.mention("Hi, where is my order ORD-1001?")
     harness.wait_answered(mention)
-    assert "is looking up ORD-1001…" in [s.status for s in harness.slack.statuses]
     [start] = harness.slack.calls_to("chat.startStream")
-    first, *rest = start.args["chunks"]
-    assert (first["type"], first["title"], first["status"]) == (
-        "task_update",
-        "Looking up ORD-1001",
-        "complete",
-    )
-    assert rest and all(c["type"] == "markdown_text" for c in rest)
+    assert [(c["type"], c["title"], c["status"]) for c in start.args["chunks"]] == [
+        ("task_update", "ORD-1001 · shipped · Royal Mail RM493827651GB · due 2 Apr", "complete")
+    ]
     [task] = shown_tasks(harness, mention)
     assert task["status"] == "complete"
     assert "RM493827651GB" in harness.reply_text(mention)
