@@ -78,6 +78,8 @@ class SharedDatabase:
     Use `read()` for queries and `write()` for anything that changes rows.
     """
 
+    backend = "sqlite"
+
     def __init__(
         self,
         path: str | Path,

@@ -1,4 +1,9 @@
-"""Fixtures for storage tests: a fresh database file per test and a clock the test controls."""
+"""Fixtures for storage tests: a fresh database per test, on each backend, and a test clock.
+
+Every test that uses `storage` or `db_target` runs twice: on SQLite (a fresh file) and on
+PostgreSQL (a fresh database on the session's real server, tests/postgres.py). Tests that
+open the SQLite file themselves (`db_path`) run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,14 @@ from pathlib import Path
 import pytest
 
 from storage import Storage, open_storage
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = "db_path" in metafunc.fixturenames
+        metafunc.parametrize("backend", BACKENDS[:1] if sqlite_only else BACKENDS)
 
 
 class FakeClock:
@@ -30,12 +43,20 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where a test's database lives: a SQLite file path, or a PostgreSQL URL."""
+    if backend == "sqlite":
+        return tmp_path / "data" / "shopmate.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def storage(db_path: Path, clock: FakeClock) -> Iterator[Storage]:
-    opened = open_storage(db_path, clock=clock)
+def storage(db_target: str | Path, clock: FakeClock) -> Iterator[Storage]:
+    opened = open_storage(db_target, clock=clock)
     yield opened
     opened.close()

@@ -372,8 +372,8 @@ def test_turns_since_counts_turns_and_all_tokens_filtered_by_user_and_team(
     assert storage.conversations.turns_since(since, user="nobody") == {"turns": 0, "tokens": 0}
 
 
-def test_a_closed_storage_refuses_to_be_used(db_path: Path) -> None:
-    storage = open_storage(db_path)
+def test_a_closed_storage_refuses_to_be_used(db_target) -> None:
+    storage = open_storage(db_target)
     storage.close()
     storage.close()  # closing twice is harmless
 
