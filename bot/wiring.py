@@ -40,7 +40,7 @@ class Services:
 def build_services(settings: Settings, *, client: anthropic.Anthropic | None = None) -> Services:
     """Open storage and build the engine; `client` lets tests and the demo pass their own."""
     policies = open_library(settings)  # first: a bad SHOPMATE_KNOWLEDGE_DIR opens nothing
-    storage = open_storage(settings.db_path)
+    storage = open_storage(settings.storage_target)
     handoff = HandoffService(storage.handoff, channel_configured=bool(settings.escalation_channel))
     tools = ToolRegistry(
         [

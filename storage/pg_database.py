@@ -291,7 +291,7 @@ class PgSharedDatabase:
         except ImportError as exc:  # the `postgres` extra is not installed
             raise RuntimeError(
                 "SHOPMATE_DATABASE_URL names PostgreSQL, but psycopg is not installed: "
-                "pip install 'shopmate[postgres]'"
+                "reinstall ShopMate with its dependencies (pip install -r requirements.lock)"
             ) from exc
         self.url = url
         self.path = redact(url)

@@ -161,7 +161,7 @@ def start_or_skip() -> PostgresServer:
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
-        _unavailable(f"psycopg is not installed ({exc}); pip install 'shopmate[postgres]'")
+        _unavailable(f"psycopg is not installed ({exc}); reinstall from requirements.lock")
     server: PostgresServer | None = None
     try:
         server = PostgresServer()

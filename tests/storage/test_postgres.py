@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import psycopg
+import pytest
 
 from storage import open_storage
 from storage.pg_database import redact, to_pg
@@ -129,3 +130,34 @@ def test_a_claim_never_waits_for_another_hosts_long_write(postgres_url: str):
         holder.join(timeout=30)
         writer.close()
         claimer.close()
+
+
+def test_shopmate_database_url_puts_the_bots_storage_in_postgresql(postgres_url: str, tmp_path):
+    from bot.settings import Settings
+    from bot.wiring import build_services
+
+    sqlite_file = tmp_path / "unused.db"
+    settings = Settings.from_mapping(
+        {
+            "ANTHROPIC_API_KEY": "test-key",
+            "SHOPMATE_DB": str(sqlite_file),
+            "SHOPMATE_DATABASE_URL": postgres_url,
+        }
+    )
+    services = build_services(settings)
+    try:
+        assert services.storage.backend == "postgresql"
+        services.storage.conversations.add_user_message("local:t", "hello")
+    finally:
+        services.close()
+
+    with open_storage(postgres_url) as storage:
+        assert storage.conversations.message_count("local:t") == 1
+    assert not sqlite_file.exists()
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="SHOPMATE_DATABASE_URL"):
+        Settings.from_mapping({"SHOPMATE_DATABASE_URL": "mysql://db/shopmate"})
