@@ -39,6 +39,7 @@ from storage.pg_database import (
     pg_integrity_errors,
 )
 from storage.pg_events import PgEventLog
+from storage.slack_budget import BudgetStore
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ __all__ = [
     "ApiKeyError",
     "ApiKeyStore",
     "ApiRequestStore",
+    "BudgetStore",
     "ConversationStore",
     "DescriptionStore",
     "EventLog",
@@ -82,6 +84,7 @@ class Storage:
         self.api_requests = ApiRequestStore(shared)
         self.feedback = FeedbackStore(shared)
         self.handoff = HandoffStore(shared, self.orders)
+        self.budget = BudgetStore(shared)
 
     @property
     def path(self) -> str:

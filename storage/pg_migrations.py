@@ -224,9 +224,22 @@ CREATE TABLE handoff_audit (
 CREATE INDEX idx_handoff_audit_subject ON handoff_audit (subject, subject_id);
 """
 
+# The Slack call budget every process shares (storage/slack_budget.py); epoch seconds.
+P002_SLACK_BUDGET = """
+CREATE TABLE slack_budget (
+    scope text NOT NULL,
+    method text NOT NULL,
+    tat double precision NOT NULL DEFAULT 0,
+    blocked_until double precision NOT NULL DEFAULT 0,
+    finals_until double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, method)
+);
+"""
+
 # (name, SQL), applied in order; append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("p001_schema", P001_SCHEMA),
+    ("p002_slack_budget", P002_SLACK_BUDGET),
 ]
 
 

@@ -175,6 +175,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m006_feedback",
         "m008_escalations_and_requests",
         "m009_escalations_resolved",
+        "m010_slack_call_budget",
     ]
     assert migrations.pending(db) == []
     db.close()
