@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.policies.check import register as register_knowledge
 
     register_knowledge(sub, add)
+    from bot.db_commands import register as register_db
+
+    register_db(sub, add)
     return parser
 
 
