@@ -303,6 +303,9 @@ class PgSharedDatabase:
             min_size=1,
             max_size=max(1, pool_size),
             kwargs={"autocommit": True},
+            # A connection the server dropped (a restart, a failover) is replaced before use,
+            # not handed to a store: one round trip per checkout.
+            check=ConnectionPool.check_connection,
             open=False,
             name="shopmate",
         )

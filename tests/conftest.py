@@ -28,6 +28,7 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
         "SHOPMATE_DB",
+        "SHOPMATE_DATABASE_URL",
         "SHOPMATE_MODEL",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -161,3 +161,15 @@ def test_a_database_url_that_is_not_postgresql_is_refused():
 
     with pytest.raises(SettingsError, match="SHOPMATE_DATABASE_URL"):
         Settings.from_mapping({"SHOPMATE_DATABASE_URL": "mysql://db/shopmate"})
+
+
+def test_connections_the_server_dropped_are_replaced_before_use(postgres_url: str):
+    with open_storage(postgres_url) as storage:
+        storage.conversations.add_user_message("local:t", "before")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where datname = current_database() and pid != pg_backend_pid()"
+            )
+        storage.conversations.add_user_message("local:t", "after a server restart")
+        assert storage.conversations.message_count("local:t") == 2
