@@ -50,6 +50,29 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
     return request.getfixturevalue("postgres_url")
 
 
+def rows(storage: Storage, table: str) -> list[dict]:
+    """Every row of a table as stored, on either backend (for checks no store method offers)."""
+    with storage._shared.read() as db:
+        return list(db.table(table).rows_where())
+
+
+def refuse_inserts(storage: Storage, table: str, message: str) -> None:
+    """Make every insert into `table` fail with `message`, as a failing disk would."""
+    with storage._shared.write() as db:
+        if storage.backend == "sqlite":
+            db.execute(
+                f"create trigger refuse_{table} before insert on {table} "
+                f"begin select raise(abort, '{message}'); end"
+            )
+        else:
+            db.raw(
+                f"create function refuse_{table}() returns trigger language plpgsql as "
+                f"$$ begin raise exception '{message}'; end $$; "
+                f"create trigger refuse_{table} before insert on {table} "
+                f"for each row execute function refuse_{table}()"
+            )
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))

@@ -173,3 +173,17 @@ def test_connections_the_server_dropped_are_replaced_before_use(postgres_url: st
             )
         storage.conversations.add_user_message("local:t", "after a server restart")
         assert storage.conversations.message_count("local:t") == 2
+
+
+def test_close_closes_every_connection_it_opened(postgres_url: str):
+    storage = open_storage(postgres_url)
+    run_at_once(8, lambda n: storage.conversations.add_user_message("local:shared", f"hi {n}"))
+
+    storage.close()
+
+    with psycopg.connect(postgres_url) as conn:
+        [others] = conn.execute(
+            "select count(*) from pg_stat_activity "
+            "where datname = current_database() and pid != pg_backend_pid()"
+        ).fetchone()
+    assert others == 0
