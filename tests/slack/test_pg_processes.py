@@ -5,7 +5,8 @@ session's PostgreSQL server; the strict fake Slack (its minute shortened, and th
 the same) and the fake Claude run in the test process, so what people would see is checked in
 one place. Every event goes to every process, as a load balancer and Slack's re-sends deliver
 it; each message must be answered exactly once, and the three together must stay under
-Slack's limits because they share one call budget in the database.
+Slack's limits because they share one call budget in the database. The thirty-people run
+also runs on one SQLite file (processes on one host), whose budget is shared the same way.
 """
 
 from __future__ import annotations
@@ -32,9 +33,17 @@ PEOPLE = 30
 
 
 @pytest.fixture
-def db(postgres_url: str) -> Iterator[Storage]:
-    """The shared PostgreSQL database, opened by the test too (to look, and to load orders)."""
-    storage = open_storage(postgres_url)
+def database(request: pytest.FixtureRequest) -> str:
+    """The shared database's URL: PostgreSQL, unless a test is parametrized with "sqlite"."""
+    if getattr(request, "param", "postgresql") == "sqlite":
+        return "sqlite"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db(database: str, tmp_path: Path) -> Iterator[Storage]:
+    """The shared database, opened by the test too (to look, and to load orders)."""
+    storage = open_storage(tmp_path / "shared.db" if database == "sqlite" else database)
     storage.orders.upsert_many(SAMPLE_ORDERS)
     yield storage
     storage.close()
@@ -49,13 +58,15 @@ def started() -> Iterator[list[ShopMateProcess]]:
 
 
 def pg_environment(db: Storage, url: str, tmp_path: Path, slack: FakeSlack, claude: FakeClaude):
+    extra = {"SHOPMATE_SLACK_MINUTE_S": str(MINUTE_S), **LEASES}
+    if url == "sqlite":  # one SQLite file on this host, for comparison
+        return environment(Path(db.path), slack.api_url, claude.url, **extra)
     return environment(
         tmp_path / "no-sqlite-here.db",
         slack.api_url,
         claude.url,
         SHOPMATE_DATABASE_URL=url,
-        SHOPMATE_SLACK_MINUTE_S=str(MINUTE_S),
-        **LEASES,
+        **extra,
     )
 
 
@@ -80,14 +91,15 @@ def assert_whole_and_once(db: Storage, shown: list[Message], payload: dict) -> N
         assert all(b.startswith(a) for a, b in itertools.pairwise(states)), states
 
 
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"], indirect=True)
 def test_three_processes_answer_thirty_people_once_each_without_a_429(
-    tmp_path, postgres_url, db, started
+    tmp_path, database, db, started
 ):
     with (
         FakeSlack(team_id=TEAM, window_s=MINUTE_S) as slack,
         FakeClaude() as claude,
     ):
-        env = pg_environment(db, postgres_url, tmp_path, slack, claude)
+        env = pg_environment(db, database, tmp_path, slack, claude)
         three = start(started, env, tmp_path, "host-a", "host-b", "host-c")
         payloads = [
             mention_event(
@@ -116,17 +128,15 @@ def test_three_processes_answer_thirty_people_once_each_without_a_429(
             assert_whole_and_once(db, replies(slack, payload), payload)
         assert slack.count_429 == 0, "three processes, one budget: no 429 provoked"
         assert sum(p.count(r"took over event") for p in three) == 0
-    assert not (tmp_path / "no-sqlite-here.db").exists()
+    assert not (tmp_path / "no-sqlite-here.db").exists(), "PostgreSQL only, when it is set"
 
 
-def test_a_process_killed_mid_answer_is_finished_by_another_host(
-    tmp_path, postgres_url, db, started
-):
+def test_a_process_killed_mid_answer_is_finished_by_another_host(tmp_path, database, db, started):
     with (
         FakeSlack(team_id=TEAM, window_s=MINUTE_S) as slack,
         FakeClaude(pace=Pace(tokens_per_s=4)) as claude,  # slow: the answer is mid-stream
     ):
-        env = pg_environment(db, postgres_url, tmp_path, slack, claude)
+        env = pg_environment(db, database, tmp_path, slack, claude)
         doomed, *others = start(started, env, tmp_path, "doomed", "host-b", "host-c")
         payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="hello")
         key = key_of(payload)
