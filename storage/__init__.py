@@ -162,6 +162,7 @@ def _open_postgres(url: str, *, clock: Clock, pool_size: int) -> Storage:
     try:
         with shared.write(serial=False) as db:
             pg_migrations.migrate(db, shared.now())
+        shared.load_keys()
     except BaseException:
         shared.close()
         raise

@@ -37,9 +37,8 @@ TABLES = (
     "change_requests",
     "handoff_audit",
 )
-# Tables whose identity key PostgreSQL must continue after the copied rows.
-_IDENTITY = ("conversations", "messages", "turns", "description_batches", "escalations",
-             "change_requests", "handoff_audit")  # fmt: skip
+# Tables a copy leaves behind on purpose (SQLite's own, and the last minute's Slack budget).
+_NOT_COPIED = ("slack_budget", "_sqlite_migrations")
 _BATCH = 2000
 
 Progress = Callable[[str, int, int], None]  # (table, rows copied so far, rows in the table)
@@ -126,14 +125,17 @@ def copy_sqlite_to_postgres(
     target = open_storage(url)
     try:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as conn:
+            _refuse_unknown_tables(conn)
             with target._shared.write() as db:
                 _refuse_a_used_target(db, url)
                 for table in TABLES:
                     _copy_table(conn, db, table, progress)
-                for table in _IDENTITY:
+                # Identity keys continue after the copied ids.
+                for table in sorted(target._shared.keys.generated):
+                    [key] = target._shared.keys.primary[table]
                     db.raw(
-                        f"select setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"coalesce((select max(id) from {table}), 0) + 1, false)"
+                        f"select setval(pg_get_serial_sequence('{table}', '{key}'), "
+                        f"coalesce((select max({key}) from {table}), 0) + 1, false)"
                     )
             counts = {
                 table: (
@@ -154,6 +156,21 @@ def copy_sqlite_to_postgres(
 def _pg_count(target, table: str) -> int:
     with target._shared.read() as db:
         return int(db.raw(f"select count(*) from {table}").fetchone()[0])
+
+
+def _refuse_unknown_tables(conn: sqlite3.Connection) -> None:
+    """A table this copy does not know would be left behind: refuse rather than lose it."""
+    names = {
+        row[0]
+        for row in conn.execute("select name from sqlite_master where type = 'table'")
+        if not row[0].startswith("sqlite_")
+    }
+    unknown = sorted(names - set(TABLES) - set(_NOT_COPIED))
+    if unknown:
+        raise CopyError(
+            f"the SQLite database has tables this ShopMate cannot copy ({', '.join(unknown)}); "
+            "copy with the ShopMate version that created them"
+        )
 
 
 def _refuse_a_used_target(db, url: str) -> None:

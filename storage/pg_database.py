@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -41,29 +42,28 @@ MIGRATE_LOCK = 0x5348_4F50_4D49_4752  # "SHOPMIGR"
 
 DEFAULT_POOL_SIZE = 10
 
-# Primary keys by table (sqlite-utils reads them from the schema; we declare them once).
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "conversations": ("id",),
-    "messages": ("id",),
-    "turns": ("id",),
-    "orders": ("order_id",),
-    "processed_events": ("key",),
-    "descriptions": ("product_id", "input_hash"),
-    "description_batches": ("id",),
-    "description_batch_items": ("batch", "product_id"),
-    "api_keys": ("name",),
-    "api_requests": ("key_name", "idempotency_key"),
-    "feedback": ("turn_id", "user"),
-    "escalations": ("id",),
-    "change_requests": ("id",),
-    "handoff_audit": ("id",),
-    "slack_budget": ("scope", "method"),
-}
-# Tables whose key PostgreSQL generates (an identity column): inserts return it as last_pk.
-GENERATED_KEYS = frozenset(
-    {"conversations", "messages", "turns", "description_batches", "escalations",
-     "change_requests", "handoff_audit"}
-)  # fmt: skip
+_KEYS_SQL = """
+select tc.table_name, kcu.column_name,
+       coalesce(c.is_identity = 'YES', false) as generated
+from information_schema.table_constraints tc
+join information_schema.key_column_usage kcu
+  on kcu.constraint_name = tc.constraint_name and kcu.table_schema = tc.table_schema
+join information_schema.columns c
+  on c.table_schema = kcu.table_schema and c.table_name = kcu.table_name
+ and c.column_name = kcu.column_name
+where tc.constraint_type = 'PRIMARY KEY' and tc.table_schema = current_schema()
+order by tc.table_name, kcu.ordinal_position
+"""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Each table's primary key, read from the schema (as sqlite-utils reads SQLite's), and
+    which tables' keys PostgreSQL generates (one identity column: inserts return it)."""
+
+    primary: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    generated: frozenset[str] = frozenset()
+
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\[[^\]]*\]|\?|%|\buser\b", re.IGNORECASE)
 _INSERT_OR_IGNORE = re.compile(r"^\s*insert\s+or\s+ignore\s+into\b", re.IGNORECASE)
@@ -135,7 +135,8 @@ class PgTable:
     def __init__(self, db: PgDatabase, name: str) -> None:
         self.db = db
         self.name = name
-        self.pk = PRIMARY_KEYS.get(name, ("id",))
+        self.pk = db.keys.primary.get(name, ("id",))
+        self.generated = name in db.keys.generated
         self.last_pk: Any = None
 
     def _where_pk(self, pk_values: Any) -> tuple[str, list[Any]]:
@@ -155,7 +156,7 @@ class PgTable:
     def insert(self, row: dict[str, Any], *, pk: Any = None, **_: Any) -> PgTable:
         columns = list(row)
         sql = self._insert_sql(columns)
-        if self.name in GENERATED_KEYS and row.get(self.pk[0]) is None:
+        if self.generated and row.get(self.pk[0]) is None:
             sql += " returning " + quote(self.pk[0])
             self.last_pk = self.db.execute(sql, [row[c] for c in columns]).fetchone()[0]
         else:
@@ -248,8 +249,20 @@ class PgDatabase:
 
     backend = "postgresql"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, keys: Keys | None = None) -> None:
         self.conn = conn
+        self.keys = keys or Keys()
+
+    def read_keys(self) -> Keys:
+        """Every table's primary key, from the schema as it is now."""
+        primary: dict[str, tuple[str, ...]] = {}
+        generated: set[str] = set()
+        for table, column, is_identity in self.raw(_KEYS_SQL).fetchall():
+            primary[table] = (*primary.get(table, ()), column)
+            if is_identity:
+                generated.add(table)
+        single = {t for t in generated if len(primary[t]) == 1}
+        return Keys(primary, frozenset(single))
 
     def table(self, name: str) -> PgTable:
         return PgTable(self, name)
@@ -296,6 +309,7 @@ class PgSharedDatabase:
         self.url = url
         self.path = redact(url)
         self._clock = clock
+        self.keys = Keys()  # read once the schema is migrated (`load_keys`)
         self._local = threading.local()
         self._closed = False
         self._pool = ConnectionPool(
@@ -325,7 +339,7 @@ class PgSharedDatabase:
             return
         self._check_open()
         with self._pool.connection() as conn:
-            self._local.db = PgDatabase(conn)
+            self._local.db = PgDatabase(conn, self.keys)
             try:
                 yield self._local.db
             finally:
@@ -355,6 +369,11 @@ class PgSharedDatabase:
                     self._local.serial = False
             else:
                 yield db
+
+    def load_keys(self) -> None:
+        """Learn every table's primary key from the (migrated) schema, for `PgTable`."""
+        with self.read() as db:
+            self.keys = db.read_keys()
 
     def size_bytes(self) -> int:
         with self.read() as db:

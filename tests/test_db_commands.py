@@ -3,6 +3,7 @@ against a real PostgreSQL server (tests/postgres.py) and SQLite files."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -143,3 +144,17 @@ def test_the_doctors_database_check_says_what_it_found(tmp_path, postgres_url):
     assert (failed.name, failed.status) == ("database", "fail")
     sqlite = Settings.from_mapping({"SHOPMATE_DB": str(tmp_path / "new.db")})
     assert [c.status for c in check_database(sqlite)] == ["ok", "ok"]
+
+
+def test_db_copy_refuses_a_table_it_would_leave_behind(tmp_path, postgres_url):
+    source = tmp_path / "shopmate.db"
+    fill(source)
+    with sqlite3.connect(source) as conn:
+        conn.execute("create table notes (id integer primary key, text text)")
+
+    result = shopmate(
+        "db", "copy", "--to", postgres_url, env={"SHOPMATE_DB": str(source)}, cwd=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert "tables this ShopMate cannot copy (notes)" in result.stderr
