@@ -1,4 +1,6 @@
-"""ShopMate's storage: conversations, orders and processed events in one SQLite file.
+"""ShopMate's storage: conversations, orders and processed events in one SQLite file, or in
+PostgreSQL (`open_storage("postgresql://...")`, for processes on several hosts): the same stores
+and promises on either.
 
 Plain Python types go in and come out; nothing outside this package sees SQL or sqlite-utils.
 
