@@ -255,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.doctor.cli import register as register_doctor
 
     register_doctor(sub, add)
+
+    from bot.db_commands import register as register_db
+
+    register_db(sub, add)
     return parser
 
 
@@ -273,7 +277,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if not path.is_file():
             raise CommandError(f"--file {path}: no such file")
     settings.require("ANTHROPIC_API_KEY")
-    preflight.check_database(settings.db_path, must_exist=False)
+    preflight.check_database(settings.storage_target, must_exist=False)
     from bot.keys import Key
     from bot.lifecycle import TurnLifecycle
     from bot.logging_setup import hold_console_logs
@@ -304,7 +308,7 @@ def _check_slack(settings: Settings, *names: str) -> None:
     preflight.check_app_token(settings.slack_app_token if "SLACK_APP_TOKEN" in names else None)
     preflight.check_signing_secret(settings.slack_signing_secret)
     preflight.retention_days(settings)
-    preflight.check_database(settings.db_path, must_exist=False)
+    preflight.check_database(settings.storage_target, must_exist=False)
     if settings.knowledge_dir is not None:  # a bad folder is said before Slack is asked
         from bot.policies.documents import load_documents
 
@@ -346,7 +350,7 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.orders_import import ImportFailed, parse_orders
     from storage import open_storage
 
-    preflight.check_database(settings.db_path, must_exist=False)
+    preflight.check_database(settings.storage_target, must_exist=False)
     try:
         result = parse_orders(args.file, id_pattern=settings.order_id_pattern)
     except ImportFailed as error:
@@ -355,7 +359,7 @@ def cmd_orders_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if args.strict and result.errors:
         raise CommandError(f"nothing imported: {len(result.errors)} bad row(s) and --strict")
-    storage = open_storage(settings.db_path)
+    storage = open_storage(settings.storage_target)
     try:
         counts = storage.orders.upsert_many(result.rows)
     finally:
@@ -415,7 +419,7 @@ def describe_order(order: dict[str, Any]) -> str:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats import print_stats
 
-    preflight.check_database(settings.db_path, must_exist=True)
+    preflight.check_database(settings.storage_target, must_exist=True)
     return print_stats(settings, days=args.days, out=sys.stdout)
 
 

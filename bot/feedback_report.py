@@ -63,11 +63,11 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from bot import preflight
     from storage import open_storage
 
-    preflight.check_database(settings.db_path, must_exist=True)
+    preflight.check_database(settings.storage_target, must_exist=True)
     since = None
     if args.since is not None:
         since = datetime.now(UTC) - timedelta(days=args.since)
-    with open_storage(settings.db_path, create=False) as storage:
+    with open_storage(settings.storage_target, create=False) as storage:
         rows = storage.feedback.rated_answers(
             since_utc=since, negative_only=args.negative, limit=args.limit
         )

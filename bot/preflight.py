@@ -179,13 +179,17 @@ def check_listen_address(host: str, port: int) -> None:
 # -- the database file -------------------------------------------------------------------------
 
 
-def check_database(path: Path, *, must_exist: bool) -> None:
+def check_database(path: Path | str, *, must_exist: bool) -> None:
     """SHOPMATE_DB must be a SQLite file, or a new file in an existing, writable directory.
+
+    A PostgreSQL URL (SHOPMATE_DATABASE_URL) is not a file: opening it says what is wrong.
 
     `must_exist` is for commands that only read or delete: they refuse a missing database
     instead of creating an empty one, where every lookup would then quietly find nothing.
     Parent directories are never created: a typo in the path should not grow a tree.
     """
+    if isinstance(path, str):
+        return
     shown = f"SHOPMATE_DB={path}"
     if path.is_dir():
         raise ConfigError(
@@ -387,9 +391,9 @@ def open_existing(settings: Settings) -> Iterator[Storage]:
     """Storage for a command that reads or deletes: refuses a missing database, creates nothing."""
     from storage import open_storage
 
-    check_database(settings.db_path, must_exist=True)
+    check_database(settings.storage_target, must_exist=True)
     try:
-        storage = open_storage(settings.db_path, create=False)
+        storage = open_storage(settings.storage_target, create=False)
     except FileNotFoundError:  # removed since the check
         raise ConfigError(f"no ShopMate database at SHOPMATE_DB={settings.db_path}") from None
     try:

@@ -48,6 +48,8 @@ class Settings:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     db_path: Path = Path("shopmate.db")
+    # postgresql://... keeps everything in PostgreSQL instead of the SQLite file (more hosts).
+    database_url: str | None = None
     model: str = DEFAULT_MODEL
     max_tokens: int = 1024
     max_tool_rounds: int = 6
@@ -182,6 +184,11 @@ class Settings:
             if not getattr(self, spec.attr):
                 raise SettingsError(f"{name} is not set. {spec.help}")
 
+    @property
+    def storage_target(self) -> str | Path:
+        """What `open_storage` opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
+
     def redacted(self) -> dict[str, object]:
         """Settings as a dict with secrets masked, safe to log."""
         out: dict[str, object] = {}
@@ -240,6 +247,10 @@ class _Spec:
         elif self.kind == "url":
             if not re.match(r"^https?://[^/\s]+", raw):
                 raise ValueError(raw)
+            value = raw
+        elif self.kind == "database_url":
+            if not re.match(r"^postgres(ql)?://", raw):
+                raise ValueError("a postgresql:// URL")
             value = raw
         elif self.kind == "duration":
             value = parse_days(raw)
@@ -335,6 +346,14 @@ SPECS: tuple[_Spec, ...] = (
         "db_path",
         "path",
         "Give a file path for the SQLite database, e.g. SHOPMATE_DB=./shopmate.db.",
+    ),
+    _Spec(
+        "SHOPMATE_DATABASE_URL",
+        "database_url",
+        "database_url",
+        "Leave it unset for the SQLite file (SHOPMATE_DB), or give a PostgreSQL URL such as "
+        "postgresql://shopmate:PASSWORD@db.internal/shopmate.",
+        secret=True,
     ),
     _Spec(
         "SHOPMATE_MODEL",

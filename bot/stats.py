@@ -90,12 +90,12 @@ def print_stats(settings: Settings, *, days: int, out: TextIO) -> int:
         raise ValueError("days must be at least 1")
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=days - 1)
-    if not settings.db_path.exists():
+    if settings.database_url is None and not settings.db_path.exists():
         out.write(f"No ShopMate database at {settings.db_path} yet: nothing to report.\n")
         return 0
     now = datetime.now(UTC)
     window = timedelta(hours=settings.resolution_window_hours)
-    with open_storage(settings.db_path) as storage:
+    with open_storage(settings.storage_target) as storage:
         rows = storage.conversations.usage_report(since, by_model=True)
         ratings = storage.feedback.share_report(since)
         facts = storage.outcomes.facts(since_utc=since)

@@ -45,7 +45,7 @@ class Services:
 def build_services(settings: Settings, *, client: anthropic.Anthropic | None = None) -> Services:
     """Open storage and build the engine; `client` lets tests and the demo pass their own."""
     policies = open_library(settings)  # first: a bad SHOPMATE_KNOWLEDGE_DIR opens nothing
-    storage = open_storage(settings.db_path)
+    storage = open_storage(settings.storage_target)
     try:
         orders = build_order_service(settings, storage)  # checks the source's settings
     except BaseException:

@@ -339,8 +339,10 @@ class ConversationStore:
         """Thread keys of the Slack thread `thread_ts` in `channel`, in any workspace."""
         with self._shared.read() as db:
             rows = db.query(
+                # The key's tail, in terms both SQLite and PostgreSQL read the same way.
                 "select thread_key from conversations where thread_key like 'slack:%' "
-                "and substr(thread_key, -length(?)) = ? order by thread_key",
+                "and substr(thread_key, length(thread_key) - length(?) + 1) = ? "
+                "order by thread_key",
                 [f":{channel}:{thread_ts}", f":{channel}:{thread_ts}"],
             )
             return [row["thread_key"] for row in rows]
@@ -407,7 +409,7 @@ class ConversationStore:
         groups = "team, channel, model" if by_model else "team, channel"
         sql = (
             f"select substr(created_utc, 1, 10) as day, {groups}, count(*) as turns, "
-            f"sum(status = 'failed') as failed, {sums} "
+            f"sum(case when status = 'failed' then 1 else 0 end) as failed, {sums} "
             f"from turns {where} group by day, {groups} order by day, {groups}"
         )
         with self._shared.read() as db:

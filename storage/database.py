@@ -78,6 +78,8 @@ class SharedDatabase:
     Use `read()` for queries and `write()` for anything that changes rows.
     """
 
+    backend = "sqlite"
+
     def __init__(
         self,
         path: str | Path,
@@ -118,8 +120,11 @@ class SharedDatabase:
             yield self._db
 
     @contextmanager
-    def write(self) -> Iterator[Database]:
+    def write(self, *, serial: bool = True) -> Iterator[Database]:
         """Hold the connection for one `BEGIN IMMEDIATE` transaction, committed on success.
+
+        `serial` is for PostgreSQL's sake (storage/pg_database.py): on SQLite every write
+        transaction is serial anyway.
 
         Nested calls (on the same thread, thanks to the re-entrant lock) become savepoints of
         the outer transaction via sqlite-utils' `atomic()`. sqlite-utils' own write methods

@@ -189,6 +189,7 @@ class DescriptionStore:
                 )
             )
         for row in rows:
+            row.pop("rowid", None)  # PostgreSQL's stand-in for SQLite's implicit rowid
             row["product"] = json.loads(row.pop("product_json"))
         return rows
 

@@ -27,6 +27,11 @@ SAME = "same"  # a new click repeating their rating
 DUPLICATE = "duplicate"  # this click (or a later one) is already stored: nothing to do
 UNKNOWN = "unknown"  # no such answer in that thread (purged, or a forged value)
 
+# Counts of each rating, in SQL that SQLite and PostgreSQL read alike (PostgreSQL cannot sum
+# a comparison, as SQLite does).
+_POSITIVE = "sum(case when f.rating = 'positive' then 1 else 0 end)"
+_NEGATIVE = "sum(case when f.rating = 'negative' then 1 else 0 end)"
+
 
 @dataclass(frozen=True)
 class Click:
@@ -139,7 +144,7 @@ class FeedbackStore:
             where, params = "where t.created_utc >= ?", [as_utc_iso(since_utc)]
         sql = (
             "select substr(t.created_utc, 1, 10) as day, t.team, t.channel, "
-            "sum(f.rating = 'positive') as positive, sum(f.rating = 'negative') as negative "
+            f"{_POSITIVE} as positive, {_NEGATIVE} as negative "
             f"from feedback f join turns t on t.id = f.turn_id {where} "
             "group by day, t.team, t.channel order by day, t.team, t.channel"
         )
@@ -164,19 +169,20 @@ class FeedbackStore:
             having.append("max(f.updated_utc) >= ?")
             params.append(as_utc_iso(since_utc))
         if negative_only:
-            having.append("sum(f.rating = 'negative') > 0")
+            having.append(f"{_NEGATIVE} > 0")
         having_sql = ("having " + " and ".join(having)) if having else ""
         sql = (
             "select t.id as turn_id, coalesce(t.team, c.team) as team, "
             "max(f.team_domain) as team_domain, coalesce(t.channel, c.channel) as channel, "
             "c.thread_ts, max(f.message_ts) as message_ts, t.created_utc as answered_utc, "
             "max(f.updated_utc) as last_rated_utc, "
-            "sum(f.rating = 'positive') as positive, sum(f.rating = 'negative') as negative, "
+            f"{_POSITIVE} as positive, {_NEGATIVE} as negative, "
             "m.content_json as question_json "
             "from feedback f join turns t on t.id = f.turn_id "
             "join conversations c on c.id = t.conversation_id "
             "left join messages m on m.id = t.question_id "
-            f"group by t.id {having_sql} order by last_rated_utc desc, t.id desc limit ?"
+            f"group by t.id, c.id, m.id {having_sql} "
+            "order by last_rated_utc desc, t.id desc limit ?"
         )
         with self._shared.read() as db:
             rows = list(db.query(sql, [*params, int(limit)]))

@@ -446,6 +446,27 @@ def m011_attached_files(db: Database) -> None:
     db.table("conversation_files").create_index(["sha256"])
 
 
+@migrations()
+def m012_slack_call_budget(db: Database) -> None:
+    """The Slack call budget, shared by every process on this database (storage/slack_budget.py).
+
+    One row per (scope, method): scope is a workspace, or "workspace/channel" for a per-channel
+    limit. Times are epoch seconds (REAL), written by every process's wall clock.
+    """
+    db.table("slack_budget").create(
+        {
+            "scope": str,
+            "method": str,
+            "tat": float,
+            "blocked_until": float,
+            "finals_until": float,
+        },
+        pk=("scope", "method"),
+        not_null={"tat", "blocked_until", "finals_until"},
+        defaults={"tat": 0.0, "blocked_until": 0.0, "finals_until": 0.0},
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, logging the names it applies.
 

@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 _FACTS = """
 select c.thread_key, c.platform, coalesce(c.team, max(t.team)) as team,
   coalesce(c.channel, max(t.channel)) as channel, c.thread_ts, c.created_utc,
-  c.updated_utc, count(t.id) as turns, sum(t.status = 'complete') as answered,
+  c.updated_utc, count(t.id) as turns,
+  sum(case when t.status = 'complete' then 1 else 0 end) as answered,
   max(t.created_utc) as last_turn_utc,
   (select t2.status from turns t2 where t2.conversation_id = c.id
      order by t2.id desc limit 1) as last_status,
@@ -72,7 +73,7 @@ class OutcomeStore:
             wheres.append("c.thread_key = ?")
             params.append(thread_key)
         if user is not None:
-            having.append("sum(t.user = ?) > 0")
+            having.append("sum(case when t.user = ? then 1 else 0 end) > 0")
             having_params.append(user)
         order = "c.updated_utc desc, c.id desc" if user is not None else "c.created_utc, c.id"
         sql = _FACTS.format(

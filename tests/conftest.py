@@ -12,6 +12,7 @@ from bot.orders_import import parse_orders
 from bot.settings import Settings
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude
+from tests.postgres import PostgresServer, start_or_skip
 
 SECRET = "test-signing-secret"
 
@@ -27,6 +28,7 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
         "SHOPMATE_DB",
+        "SHOPMATE_DATABASE_URL",
         "SHOPMATE_MODEL",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -80,3 +82,19 @@ def services(settings: Settings, claude_client: anthropic.Anthropic) -> Iterator
 SAMPLE_ORDERS = parse_orders(
     Path(__file__).resolve().parents[1] / "bot/data/sample_orders.csv"
 ).rows
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (tests/postgres.py); skips where none."""
+    server = start_or_skip()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)

@@ -59,7 +59,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     from storage import ApiKeyError, open_storage
 
-    with open_storage(settings.db_path) as storage:
+    with open_storage(settings.storage_target) as storage:
         try:
             key = storage.api_keys.create(args.name)
         except ApiKeyError as failure:
@@ -72,7 +72,7 @@ def cmd_api_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     from storage import open_storage
 
-    with open_storage(settings.db_path) as storage:
+    with open_storage(settings.storage_target) as storage:
         keys = storage.api_keys.list()
     if not keys:
         print("No API keys yet: create one with `shopmate api-keys create NAME`.")
@@ -87,7 +87,7 @@ def cmd_api_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from storage import ApiKeyError, open_storage
 
-    with open_storage(settings.db_path) as storage:
+    with open_storage(settings.storage_target) as storage:
         try:
             revoked = storage.api_keys.revoke(args.name)
         except ApiKeyError as failure:

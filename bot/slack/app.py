@@ -21,6 +21,7 @@ from bot.slack.feedback import register_feedback_listeners
 from bot.slack.home import Home, register_home
 from bot.slack.reply import ReplyOptions
 from bot.slack.responder import SlackResponder
+from bot.slack.shared_budget import SharedCallBudget
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ def build_app(
     settings = services.settings
     responder = SlackResponder(
         services,
-        budget=budget or CallBudget(minute_s=settings.slack_minute_s),
+        # One budget for every process on this database (bot/slack/shared_budget.py).
+        budget=budget
+        or SharedCallBudget(services.storage.budget, minute_s=settings.slack_minute_s),
         options=ReplyOptions(
             flush_interval=settings.flush_interval,
             native_streaming=settings.slack_native_streaming,

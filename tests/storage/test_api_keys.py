@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlite_utils import Database
 
 from storage import ApiKeyError, Storage
-from tests.storage.conftest import FakeClock
+from tests.storage.conftest import FakeClock, rows
 
 
-def test_a_key_is_stored_only_as_its_hash_and_verifies_until_revoked(storage: Storage, db_path):
+def test_a_key_is_stored_only_as_its_hash_and_verifies_until_revoked(storage: Storage):
     key = storage.api_keys.create("widget")
     assert storage.api_keys.verify(key) == "widget"
     assert storage.api_keys.verify(key + "x") is None
     assert storage.api_keys.verify("widget") is None
-    [row] = Database(db_path).table("api_keys").rows
+    [row] = rows(storage, "api_keys")
     assert key not in str(row) and row["key_hash"] != key
     assert storage.api_keys.list() == [
         {"name": "widget", "created_utc": row["created_utc"], "revoked_utc": None}
@@ -75,10 +74,10 @@ def test_a_released_request_runs_again(storage: Storage):
     assert begin(storage, owner="p2").state == "new"
 
 
-def test_purging_a_conversation_removes_its_stored_api_answers(storage: Storage, clock, db_path):
+def test_purging_a_conversation_removes_its_stored_api_answers(storage: Storage, clock):
     storage.conversations.add_user_message("api:k:1", "hi")
     begin(storage)
     storage.api_requests.finish("k", "idem", owner="p1", response={"reply": "hi"})
     clock.advance(days=100)
     storage.conversations.purge_older_than(clock())
-    assert Database(db_path).table("api_requests").count == 0
+    assert rows(storage, "api_requests") == []

@@ -74,10 +74,11 @@ def test_eight_threads_writing_at_once_lose_nothing_and_keep_their_order(
     assert_nothing_lost_and_order_kept(storage, THREADS)
 
 
-def test_two_connections_on_one_file_writing_at_once_lose_nothing(db_path: Path) -> None:
-    # Two Storage objects are two connections (in this one process): here SQLite's own locking
-    # (BEGIN IMMEDIATE + busy timeout), not our Python lock, keeps order.
-    first, second = open_storage(db_path), open_storage(db_path)
+def test_two_connections_on_one_database_writing_at_once_lose_nothing(db_target) -> None:
+    # Two Storage objects are two connections (in this one process): here the database's own
+    # locking (SQLite: BEGIN IMMEDIATE + busy timeout; PostgreSQL: the write lock), not our
+    # Python lock, keeps order.
+    first, second = open_storage(db_target), open_storage(db_target)
     try:
         run_at_once(
             THREADS,
@@ -121,10 +122,10 @@ def test_eight_threads_claiming_the_same_event_exactly_one_wins(storage: Storage
         assert storage.events.status(key) == "claimed"
 
 
-def test_claiming_is_atomic_across_two_connections_too(db_path: Path) -> None:
+def test_claiming_is_atomic_across_two_connections_too(db_target) -> None:
     # Two connections race to claim; a second True, or an IntegrityError from a second insert,
     # could only come from a read and write that were not one transaction.
-    first, second = open_storage(db_path), open_storage(db_path)
+    first, second = open_storage(db_target), open_storage(db_target)
     try:
         for attempt in range(20):
             key = f"evt-{attempt}"
@@ -158,15 +159,16 @@ storage.close()
 
 
 def test_processes_racing_to_claim_the_same_events_each_win_distinct_ones(
-    db_path: Path, tmp_path: Path
+    db_target, tmp_path: Path
 ) -> None:
-    # Separate OS processes, each its own owner, as two `shopmate serve` on one SHOPMATE_DB:
+    # Separate OS processes, each its own owner, as `shopmate serve` on one SHOPMATE_DB (or
+    # one PostgreSQL database):
     # each message must be claimed by exactly one, and a live claim never taken over.
-    open_storage(db_path).close()  # migrated once, before the race
+    open_storage(db_target).close()  # migrated once, before the race
     go, count = tmp_path / "go", 200
     claimers = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(db_path), f"process-{n}", str(go), str(count)],
+            [sys.executable, "-c", CLAIMER, str(db_target), f"process-{n}", str(go), str(count)],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
+import psycopg
 import pytest
-from sqlite_utils import Database
 
 from storage import Storage, StorageClosed, open_storage
-from tests.storage.conftest import FakeClock
+from tests.storage.conftest import FakeClock, refuse_inserts, rows
+
+# What a failing write raises, on either backend.
+DATABASE_ERRORS = (sqlite3.DatabaseError, psycopg.DatabaseError)
 
 KEY = "slack:T1:C1:1700000000.000100"
 
@@ -177,19 +179,12 @@ def test_a_failed_turn_without_messages_is_still_recorded(storage: Storage) -> N
     assert len(storage.conversations.history(KEY)) == 1
 
 
-def test_add_turn_stores_all_of_its_messages_or_none_of_them(
-    storage: Storage, db_path: Path
-) -> None:
+def test_add_turn_stores_all_of_its_messages_or_none_of_them(storage: Storage) -> None:
     storage.conversations.add_user_message(KEY, "Where is ORD-1001?")
     # Simulate a failure after the messages are written but before the turn row is.
-    other = Database(db_path)
-    other.execute(
-        "create trigger refuse_turns before insert on turns "
-        "begin select raise(abort, 'disk says no'); end"
-    )
-    other.close()
+    refuse_inserts(storage, "turns", "disk says no")
 
-    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+    with pytest.raises(DATABASE_ERRORS, match="disk says no"):
         storage.conversations.add_turn(KEY, TOOL_TURN)
 
     assert len(storage.conversations.history(KEY)) == 1
@@ -255,7 +250,7 @@ def test_export_is_json_serialisable_and_holds_messages_and_turns(storage: Stora
 
 
 def test_purge_deletes_old_conversations_with_their_messages_turns_and_events(
-    storage: Storage, clock: FakeClock, db_path: Path
+    storage: Storage, clock: FakeClock
 ) -> None:
     storage.conversations.add_user_message("local:old", "old question")
     storage.conversations.add_turn("local:old", TOOL_TURN)
@@ -281,10 +276,10 @@ def test_purge_deletes_old_conversations_with_their_messages_turns_and_events(
     assert storage.events.status("evt-old") is None
     assert storage.events.status("evt-recent") == "claimed"
     assert len(storage.conversations.history("local:recent")) == 1
-    db = Database(db_path)
-    assert db.table("turns").count == 1
-    assert list(db.query("select * from pragma_foreign_key_check")) == []
-    db.close()
+    assert len(rows(storage, "turns")) == 1
+    if storage.backend == "sqlite":  # PostgreSQL never lets a foreign key dangle
+        with storage._shared.read() as db:
+            assert list(db.query("select * from pragma_foreign_key_check")) == []
 
 
 def test_purge_with_nothing_old_enough_deletes_nothing(storage: Storage) -> None:
@@ -386,8 +381,8 @@ def test_turns_since_counts_turns_and_all_tokens_filtered_by_user_and_team(
     assert storage.conversations.turns_since(since, user="nobody") == {"turns": 0, "tokens": 0}
 
 
-def test_a_closed_storage_refuses_to_be_used(db_path: Path) -> None:
-    storage = open_storage(db_path)
+def test_a_closed_storage_refuses_to_be_used(db_target) -> None:
+    storage = open_storage(db_target)
     storage.close()
     storage.close()  # closing twice is harmless
 
@@ -404,3 +399,25 @@ def test_message_count_is_zero_until_the_first_message_of_that_thread(storage: S
     conversations.add_turn(KEY, TOOL_TURN)
     assert conversations.message_count(KEY) == 1 + len(TOOL_TURN)
     assert conversations.message_count("slack:T1:C1:1700000000.000200") == 0
+
+
+def test_the_keys_of_a_slack_thread_are_found_in_every_workspace(storage: Storage) -> None:
+    for key in ("slack:T1:C1:1.000", "slack:T2:C1:1.000", "slack:T1:C1:11.000", "local:C1:1.000"):
+        storage.conversations.add_user_message(key, "hi")
+
+    assert storage.conversations.keys_for_slack_thread("C1", "1.000") == [
+        "slack:T1:C1:1.000",
+        "slack:T2:C1:1.000",
+    ]
+
+
+def test_summaries_count_messages_turns_and_stored_bytes(storage: Storage) -> None:
+    storage.conversations.add_user_message("local:a", "hi")
+    storage.conversations.add_turn("local:a", [{"role": "assistant", "content": "hello"}])
+
+    [row] = storage.conversations.summaries()
+
+    assert (row["thread_key"], row["messages"], row["turns"]) == ("local:a", 2, 1)
+    assert row["content_bytes"] == len('[{"type":"text","text":"hi"}]') + len(
+        '[{"type":"text","text":"hello"}]'
+    )

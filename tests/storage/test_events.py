@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -126,15 +125,15 @@ def test_finishing_an_unclaimed_key_records_it_as_done(
 
 
 def test_after_a_restart_finished_events_stay_done_and_unfinished_ones_are_taken_over(
-    db_path: Path, clock: FakeClock
+    db_target, clock: FakeClock
 ) -> None:
-    before = open_storage(db_path, clock=clock)
+    before = open_storage(db_target, clock=clock)
     before.events.claim("evt-done", owner="run-1")
     before.events.finish("evt-done")
     before.events.claim("evt-interrupted", owner="run-1")
     before.close()  # the process dies mid-answer
 
-    after = open_storage(db_path, clock=clock)
+    after = open_storage(db_target, clock=clock)
     assert after.events.status("evt-done") == "done"
     assert after.events.claim("evt-done", owner="run-2") is False
     assert after.events.status("evt-interrupted") == "claimed"

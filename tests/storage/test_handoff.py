@@ -74,8 +74,8 @@ def test_an_escalation_is_filed_once_per_thread_and_reason_even_at_once(storage:
     assert len(filed) == 2
 
 
-def test_two_connections_file_one_escalation(db_path: Path, storage: Storage) -> None:
-    with open_storage(db_path) as second:
+def test_two_connections_file_one_escalation(db_target, storage: Storage) -> None:
+    with open_storage(db_target) as second:
         results = run_at_once(
             2,
             lambda i: (storage, second)[i].handoff.file_escalation(

@@ -187,6 +187,7 @@ def test_each_migration_is_recorded_by_name_and_applied_only_once(db_path: Path)
         "m009_escalations_resolved",
         "m010_order_cache",
         "m011_attached_files",
+        "m012_slack_call_budget",
     ]
     assert migrations.pending(db) == []
     db.close()
