@@ -1,9 +1,9 @@
 """Runs the doctor's checks in order.
 
 Each area has a module with one function `Settings -> list[Check]` (slack, claude, storage
-and policies); `CHECKS` lists them in the order they are reported. A new check (an orders source,
-PostgreSQL) is one more such function added to `CHECKS`. `--post-test CHANNEL`, the only part
-that writes, lives in post_test.py.
+(SQLite, or PostgreSQL through sources.py), a remote order source (sources.py), policies);
+`CHECKS` lists them in the order they are reported; a new check is one more such function.
+`--post-test CHANNEL`, the only part that writes, lives in post_test.py.
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from collections.abc import Callable, Sequence
 from bot.doctor.claude import claude_checks
 from bot.doctor.result import Check, problem
 from bot.doctor.slack import slack_checks
+from bot.doctor.sources import orders_checks
 from bot.doctor.storage import policies_checks, storage_checks
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CheckGroup = Callable[[Settings], list[Check]]
-CHECKS: tuple[CheckGroup, ...] = (slack_checks, claude_checks, storage_checks, policies_checks)
+CHECKS: tuple[CheckGroup, ...] = (
+    slack_checks,
+    claude_checks,
+    storage_checks,
+    orders_checks,
+    policies_checks,
+)
 
 
 def run_checks(

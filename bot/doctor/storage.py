@@ -28,6 +28,10 @@ MIGRATE_FIX = (
 
 
 def storage_checks(settings: Settings) -> list[Check]:
+    if settings.database_url:
+        from bot.doctor.sources import postgres_checks
+
+        return postgres_checks(settings)
     path = settings.db_path
     shown = f"SHOPMATE_DB={path}"
     if path.is_dir():
@@ -65,7 +69,7 @@ def storage_checks(settings: Settings) -> list[Check]:
             ok(AREA, "database", f"{shown} opens."),
             _writable_check(path),
             _migrations_check(conn),
-            _orders_check(conn),
+            *([_orders_check(conn)] if settings.order_source == "table" else []),
         ]
     finally:
         conn.close()
