@@ -29,6 +29,7 @@ from bot.events import (
     Usage,
 )
 from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
+from bot.models import request_settings
 from bot.prefetch import Prefetcher, text_of
 from bot.settings import Settings
 from bot.stopping import StopSignal
@@ -228,6 +229,10 @@ class Engine:
             "max_tokens": self.config.max_tokens,
             "system": system,
             "messages": request,
+            # What this model needs said (Sonnet 5.5: no up-front thinking, so the first
+            # words come as soon as they would on earlier models); thinking blocks it returns
+            # are stored with the turn and sent back as they came, never shown.
+            **request_settings(self.config.model),
         }
         # Two cache breakpoints, where they pay: the end of the system (which also covers the
         # tools before it, so a breakpoint on the tools would add nothing; with policies, right

@@ -45,6 +45,12 @@ class ModelInfo:
     cache_write: float  # five-minute cache writes
     cache_read: float  # cache hits and refreshes
     cache_minimum: int | None  # the shortest prefix the API caches; None: not known
+    # What a request to this model must say about thinking, if anything. Sonnet 5.5 thinks
+    # up front by default and returns the text it writes between tool calls as thinking
+    # blocks ("display": "omitted"); "between_tools" is its lowest setting ("disabled" is
+    # refused with a 400): no thinking before the first word, and progress notes between
+    # tools still come back. Source: its migration guide and "What's new in Sonnet 5.5".
+    thinking: dict[str, str] | None = None
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -54,7 +60,16 @@ MODELS: dict[str, ModelInfo] = {
         # Sonnet 5.5: $2 in, $10 out, 5m cache write $2.50 (its model page); cache reads
         # $0.10, "half the Claude Sonnet 5 rate" (its migration guide, which is newer than the
         # model page's $0.20). Cache minimum unconfirmed: 1,024 as for Sonnet 5.
-        ModelInfo("claude-sonnet-5-5", "Claude Sonnet 5.5", 2.0, 10.0, 2.5, 0.1, 1024),
+        ModelInfo(
+            "claude-sonnet-5-5",
+            "Claude Sonnet 5.5",
+            2.0,
+            10.0,
+            2.5,
+            0.1,
+            1024,
+            thinking={"type": "between_tools"},
+        ),
         # Haiku 5.5 page (prompts up to 100K tokens): $0.10 in, $0.50 out, 5m cache write
         # $0.125, cache read $0.01. Cache minimum unconfirmed: 512 as reported for this
         # generation (Opus 5 and later list 512).
@@ -76,3 +91,11 @@ def model_info(model: str | None) -> ModelInfo | None:
     if not model:
         return None
     return MODELS.get(model) or MODELS.get(_DATE_SUFFIX.sub("", model))
+
+
+def request_settings(model: str | None) -> dict[str, object]:
+    """Parameters a Messages API request to `model` must carry (e.g. its thinking setting)."""
+    info = model_info(model)
+    if info is None or info.thinking is None:
+        return {}
+    return {"thinking": dict(info.thinking)}

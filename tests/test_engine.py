@@ -332,3 +332,26 @@ def test_tools_of_one_turn_run_concurrently(claude_client, fake_claude):
     events = run(engine, "ORD-1 and ORD-2")
     finished = [e for e in events if isinstance(e, ToolFinished)]
     assert [e.is_error for e in finished] == [False, False]
+
+
+def test_sonnet_5_5_is_asked_for_no_up_front_thinking_and_older_models_for_nothing(
+    claude_client, fake_claude
+):
+    """Sonnet 5.5 thinks before writing unless told `between_tools` ("disabled" is a 400)."""
+    tools = ToolRegistry([get_order_tool(DictOrders(SAMPLE_ORDERS))])
+    for model in ("claude-sonnet-5-5", "claude-sonnet-4-6"):
+        fake_claude.enqueue(reply(text="Hi."))
+        done = last(run(Engine(claude_client, tools, EngineConfig(model=model)), "hi"))
+        assert isinstance(done, TurnComplete)
+    sent = [request.body.get("thinking") for request in fake_claude.requests]
+    assert sent == [{"type": "between_tools"}, None]
+
+
+def test_the_fake_refuses_disabled_thinking_on_sonnet_5_5_like_the_api(claude_client, fake_claude):
+    with pytest.raises(anthropic.BadRequestError, match="between_tools"):
+        claude_client.messages.create(
+            model="claude-sonnet-5-5",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "disabled"},
+        )

@@ -36,6 +36,9 @@ def validate_request(body: Any) -> str | None:
             return f"{name}: Field required"
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
         return "max_tokens: Input should be a positive integer"
+    refused = _thinking_refused(body)
+    if refused:
+        return refused
     messages = body["messages"]
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
@@ -153,4 +156,26 @@ def validate_request(body: Any) -> str | None:
                 f"blocks: {', '.join(map(str, unexpected))}. Each `tool_result` block must have "
                 "a corresponding `tool_use` block in the previous message."
             )
+    return None
+
+
+# Models that think by default and what `thinking.type` values they take (Anthropic's
+# "What's new in Claude Sonnet 5.5": "disabled" is refused, "between_tools" is the lowest).
+_THINKING_TYPES = {"claude-sonnet-5-5": ("adaptive", "between_tools")}
+
+
+def _thinking_refused(body: dict[str, Any]) -> str | None:
+    """The 400 a thinking setting gets on a model that does not take it, or None."""
+    thinking = body.get("thinking")
+    accepted = _THINKING_TYPES.get(str(body.get("model")))
+    if thinking is None or accepted is None:
+        return None
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return (
+            f'thinking.type: "disabled" is not supported on {body["model"]}; '
+            'use "between_tools" to turn off up-front thinking'
+        )
+    if kind not in accepted:
+        return f"thinking.type: Input should be one of {', '.join(map(repr, accepted))}"
     return None

@@ -7,6 +7,7 @@ can stop an answer by failing.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from bot.slack.assistant import PROMPTS_HEADING, thread_title
 from bot.slack.reply import THINKING_STATUS
 from fakes.slack.events import app_home_opened_event, assistant_thread_started_event, next_ts
 from tests.slack.conftest import DM, TEAM, USER, Harness, start_harness, wait_until
+from tests.slack.test_first_signs import HeldModel
 
 SET_PROMPTS = "assistant.threads.setSuggestedPrompts"
 SET_TITLE = "assistant.threads.setTitle"
@@ -145,7 +147,27 @@ def test_failing_prompts_are_logged_and_the_next_opening_works(harness, caplog):
 # ----------------------------------------------------------------------------- loading messages
 
 
+def thinking_shown(h: Harness) -> bool:
+    return any(status == THINKING_STATUS for status, _ in statuses_with_loading_messages(h))
+
+
+def ask_and_see_thinking(h: Harness, text: str) -> dict:
+    """Ask, with Claude held until "is thinking…" is out: the first sign goes out beside the
+    lookup, and a sign still waiting when something is shown (the found fact) is dropped, so
+    only a held Claude makes the order of the two certain."""
+    release = threading.Event()
+    h.claude.model = HeldModel(h.claude.model, release)
+    try:
+        dm = h.dm(text)
+        assert wait_until(lambda: thinking_shown(h))
+    finally:
+        release.set()
+    h.wait_answered(dm)
+    return dm
+
+
 def test_thinking_rotates_the_loading_messages(harness):
+    ask_and_see_thinking(harness, "Can you help me with an order?")
     dm = harness.dm("where is ORD-1001?")
     harness.wait_answered(dm)
     sent = statuses_with_loading_messages(harness)
@@ -165,13 +187,14 @@ def test_each_part_can_be_turned_off_alone(services, fake_slack, fake_claude, sw
     h = start_harness(services, fake_slack, fake_claude)
     try:
         open_agent_view(h)
-        dm = h.dm("where is ORD-1001?")
-        h.wait_answered(dm)
+        dm = ask_and_see_thinking(h, "Can you help me with an order?")
         h.settle()
         prompts = h.slack.suggested_prompts(DM)
         title = h.slack.thread_title(DM, dm["event"]["ts"])
-        loading = statuses_with_loading_messages(h)[0][1]
-        assert "RM493827651GB" in h.reply_text(dm)
+        [loading] = [
+            m for status, m in statuses_with_loading_messages(h) if status == THINKING_STATUS
+        ]
+        assert h.reply_text(dm)
     finally:
         h.server.stop()
     assert (prompts is None) == (switch == "suggested_prompts_enabled")
