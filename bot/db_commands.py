@@ -47,7 +47,13 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
         "Copy the SQLite database (SHOPMATE_DB) into an empty PostgreSQL database and check "
         "that every table's row count matches.",
     )
-    p.add_argument("--to", required=True, metavar="URL", help="postgresql://USER:PASSWORD@HOST/DB")
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="the empty PostgreSQL database, postgresql://USER:PASSWORD@HOST/DB (default: none, "
+        "required)",
+    )
 
 
 def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:

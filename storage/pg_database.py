@@ -122,7 +122,9 @@ def to_pg(sql: str, with_params: bool = True) -> str:
 
 
 # Options of sqlite-utils' writes that change nothing here (the schema is the migrations').
-_HARMLESS_OPTIONS = frozenset({"alter", "foreign_keys", "not_null", "defaults", "column_order"})
+_HARMLESS_OPTIONS = frozenset(
+    {"pk", "alter", "foreign_keys", "not_null", "defaults", "column_order"}
+)
 
 
 def _refuse_unknown(options: dict[str, Any]) -> None:
