@@ -125,7 +125,7 @@ def _size(n: int) -> str:
 
 
 def cmd_history_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.thread_names import UnknownThread, resolve
+    from bot.cli.thread_names import UnknownThread, resolve
 
     if args.output is not None:
         preflight.check_output_file("-o", args.output)
