@@ -1,7 +1,7 @@
 """Looking after a database as a whole: migration status, migrating, copying SQLite to PostgreSQL.
 
 Used by `shopmate db migrate`, `shopmate db copy --to postgresql://...` and the database check
-of `shopmate doctor` (bot/db_commands.py); plain Python types out, no printing here.
+of `shopmate doctor` (bot/cli/db.py); plain Python types out, no printing here.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from bot.db_commands import check_database
+from bot.cli.db import check_database
 from bot.settings import Settings
 from storage import open_storage
 from storage.admin import TABLES

@@ -10,7 +10,7 @@ The pieces, one concern each:
 - `batch`: submit / status / collect with the Message Batches API.
 
 Its names load on first use (PEP 562): `shopmate --help`, `orders`, `stats` and the other commands
-that never call Claude import `bot.describe.cli` only to define their options, and the anthropic
+that never call Claude import `bot.cli.describe` only to define their options, and the anthropic
 SDK alone takes about a second to import.
 """
 

@@ -2,7 +2,7 @@
 
 Every front goes through `Copywriter.describe` (the CLI, the live runner, `--collect --retry`)
 or `Copywriter.finish` (a batch's answers), so the voice checks, the retry and the storage rules
-are the same everywhere. The HTTP API's `POST /describe` (bot/api/describe.py) is a thin
+are the same everywhere. The HTTP API's `POST /describe` (bot/api/routes/describe.py) is a thin
 wrapper: it parses the body with `catalogue.make_product`, calls `describe` in a worker thread
 (it blocks on the SDK), and returns `Outcome.as_dict()`.
 

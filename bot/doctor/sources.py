@@ -1,7 +1,7 @@
 """The doctor's checks of what ShopMate reads beyond SQLite: a remote order source (Shopify, a
 shop's endpoint) and a PostgreSQL database.
 
-Both areas own their checks (`bot.orders.check`, `bot.db_commands.check_database`, also used by
+Both areas own their checks (`bot.orders.check`, `bot.cli.db.check_database`, also used by
 `shopmate orders check`); this module only turns their findings into the doctor's lines, each
 with its fix.
 """
@@ -38,7 +38,7 @@ def orders_checks(settings: Settings) -> list[Check]:
 
 def postgres_checks(settings: Settings) -> list[Check]:
     """The PostgreSQL database: reachable, schema current, clocks in step."""
-    from bot.db_commands import check_database
+    from bot.cli.db import check_database
 
     lines: list[Check] = []
     for found in check_database(settings):

@@ -23,14 +23,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.deps import authenticate, error
 from bot.api.schemas import ERRORS
 from bot.describe.catalogue import BadProduct, make_product, slug
 from bot.describe.prompt import ExamplesError, load_prompt
@@ -40,6 +41,8 @@ from bot.wiring import Services
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
+
+router = APIRouter()
 
 
 class DescribeRequest(BaseModel):
@@ -97,79 +100,89 @@ class KeyWindow:
             return None
 
 
-def add_describe_route(
-    app: FastAPI, services: Services, *, authenticate: Callable[..., str]
-) -> None:
-    """Register `POST /describe` on `app`, authenticated by the app's own key dependency."""
-    settings = services.settings
-    window = KeyWindow(settings.api_key_describes_per_minute)
-    workers = anyio.CapacityLimiter(settings.describe_concurrency)
-    # Descriptions being written now, by (product id, input hash); touched only on the loop.
-    writing: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
-    try:
-        prompt = load_prompt(settings.describe_model, settings.describe_examples)
-    except ExamplesError as exc:
-        # The chat API still serves; only descriptions are unavailable until this is fixed.
-        logger.error("POST /describe is unavailable: %s", exc)
-        copywriter: Copywriter | None = None
-        unavailable = f"descriptions are unavailable: {exc}"
-    else:
-        copywriter = Copywriter(services.engine.client, services.storage.descriptions, prompt)
-        unavailable = ""
+class Describer:
+    """One app's description desk: the copywriter (None if the examples can't be read), the
+    per-key window, the worker threads, and the descriptions being written right now."""
 
-    def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-    @app.post(
-        "/describe",
-        response_model=DescribeResponse,
-        responses={k: ERRORS[k] for k in (400, 401, 413, 415, 422, 429, 503)},
-        summary="Write (or fetch the stored) description of one product in ThreadCo's voice",
-        description="Same voice checks and storage as `shopmate describe`: an unchanged "
-        "product is answered from storage with no model call (`stored: true`). A draft that "
-        "breaks the voice twice comes back as `status: rejected` with its `problems`.",
-    )
-    async def describe(body: DescribeRequest, key_name: str = Depends(authenticate)) -> Any:
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        self.window = KeyWindow(settings.api_key_describes_per_minute)
+        self.workers = anyio.CapacityLimiter(settings.describe_concurrency)
+        # Descriptions being written now, by (product id, input hash); touched only on the loop.
+        self.writing: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        self.copywriter: Copywriter | None = None
+        self.unavailable = ""
         try:
-            product = make_product(
-                id=body.id if body.id is not None else slug(body.name),
-                name=body.name,
-                material=body.material,
-                price=body.price,
-                colours=body.colours,
-                key_feature=body.key_feature,
+            prompt = load_prompt(settings.describe_model, settings.describe_examples)
+        except ExamplesError as exc:
+            # The chat API still serves; only descriptions are unavailable until this is fixed.
+            logger.error("POST /describe is unavailable: %s", exc)
+            self.unavailable = f"descriptions are unavailable: {exc}"
+        else:
+            self.copywriter = Copywriter(
+                services.engine.client, services.storage.descriptions, prompt
             )
-        except BadProduct as exc:
-            return error(422, str(exc))
-        if copywriter is None:
-            return error(503, unavailable)
-        known = await run_in_threadpool(lambda: copywriter.stored([product]).get(product.id))
-        if known is not None:
-            return _respond(known)
-        inputs = copywriter.key(product)
-        running = writing.get(inputs)
-        if running is not None:
-            # The same product is being written for another request right now: share that
-            # call rather than pay for a second one (free, so not counted against the limit).
-            logger.info("Waiting for %s, already being written", product.id)
-            return await _shared(running)
-        wait = window.admit(key_name)
-        if wait is not None:
-            logger.info("Limited API key %s (describes per minute)", key_name)
-            return error(
-                429,
-                f"this key may ask for {window.per_minute} new descriptions a minute; "
-                f"try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
-        logger.info("Describing %s for API key %s", product.id, key_name)
-        # A task of its own: a paid call finishes and is stored even if this client has gone.
-        task = asyncio.ensure_future(
-            anyio.to_thread.run_sync(copywriter.describe, product, limiter=workers)
+
+
+def describer(request: Request) -> Describer:
+    return request.app.state.describer
+
+
+@router.post(
+    "/describe",
+    response_model=DescribeResponse,
+    responses={k: ERRORS[k] for k in (400, 401, 413, 415, 422, 429, 503)},
+    summary="Write (or fetch the stored) description of one product in ThreadCo's voice",
+    description="Same voice checks and storage as `shopmate describe`: an unchanged "
+    "product is answered from storage with no model call (`stored: true`). A draft that "
+    "breaks the voice twice comes back as `status: rejected` with its `problems`.",
+)
+async def describe(
+    body: DescribeRequest,
+    key_name: Annotated[str, Depends(authenticate)],
+    desk: Annotated[Describer, Depends(describer)],
+) -> Any:
+    try:
+        product = make_product(
+            id=body.id if body.id is not None else slug(body.name),
+            name=body.name,
+            material=body.material,
+            price=body.price,
+            colours=body.colours,
+            key_feature=body.key_feature,
         )
-        writing[inputs] = task
-        task.add_done_callback(lambda _: writing.pop(inputs, None))
-        return await _shared(task, first=True)
+    except BadProduct as exc:
+        return error(422, str(exc))
+    copywriter = desk.copywriter
+    if copywriter is None:
+        return error(503, desk.unavailable)
+    known = await run_in_threadpool(lambda: copywriter.stored([product]).get(product.id))
+    if known is not None:
+        return _respond(known)
+    inputs = copywriter.key(product)
+    running = desk.writing.get(inputs)
+    if running is not None:
+        # The same product is being written for another request right now: share that
+        # call rather than pay for a second one (free, so not counted against the limit).
+        logger.info("Waiting for %s, already being written", product.id)
+        return await _shared(running)
+    wait = desk.window.admit(key_name)
+    if wait is not None:
+        logger.info("Limited API key %s (describes per minute)", key_name)
+        return error(
+            429,
+            f"this key may ask for {desk.window.per_minute} new descriptions a minute; "
+            f"try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    logger.info("Describing %s for API key %s", product.id, key_name)
+    # A task of its own: a paid call finishes and is stored even if this client has gone.
+    task = asyncio.ensure_future(
+        anyio.to_thread.run_sync(copywriter.describe, product, limiter=desk.workers)
+    )
+    desk.writing[inputs] = task
+    task.add_done_callback(lambda _: desk.writing.pop(inputs, None))
+    return await _shared(task, first=True)
 
 
 async def _shared(task: asyncio.Future[Outcome], *, first: bool = False) -> Any:

@@ -1,28 +1,18 @@
-"""The API's commands: `shopmate api`, `shopmate api-keys create|list|revoke`, `chat --url`."""
+"""`shopmate api` (serve the HTTP API) and `shopmate api-keys create|list|revoke`."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 from typing import Any
 
+from bot import preflight
+from bot.cli.base import Add
 from bot.preflight import CommandError
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
 
 
-def _fail(message: str) -> Exception:
-    """The CLI's one-line failure (exit 1); imported late, as bot.cli imports this module."""
-    return CommandError(message)
-
-
-def add_api_commands(
-    sub: argparse._SubParsersAction,
-    add: Callable[[Any, str, Callable[..., int] | None, str], argparse.ArgumentParser],
-) -> None:
-    """Add `api` and `api-keys` to the `shopmate` parser (`add` is bot.cli's helper)."""
-    from bot import preflight
-
+def register(sub: Any, add: Add) -> None:
+    """Add `api` and `api-keys` to the `shopmate` subparsers."""
     p = add(sub, "api", cmd_api, "Serve the HTTP API (/chat, /chat/stream) with uvicorn.")
     preflight.add_listen_options(p, default_port=8000)
 
@@ -35,19 +25,6 @@ def add_api_commands(
     add(keys_sub, "list", cmd_api_keys_list, "List keys by name (never their values).")
     p = add(keys_sub, "revoke", cmd_api_keys_revoke, "Revoke a key; requests with it get 401.")
     p.add_argument("name", help="the key's name, as `api-keys list` shows it")
-
-
-def add_remote_chat_options(parser: argparse.ArgumentParser) -> None:
-    """`shopmate chat --url URL [--api-key KEY]`: talk to a remote API instead."""
-    parser.add_argument(
-        "--url",
-        help="talk to this ShopMate API, e.g. http://127.0.0.1:8000 (default: no API, local)",
-    )
-    parser.add_argument("--api-key", help="with --url: the API key (default: SHOPMATE_API_KEY)")
-    parser.add_argument(
-        "--conversation",
-        help="with --url: resume this conversation id (default: start a new one)",
-    )
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,7 +40,7 @@ def cmd_api_keys_create(args: argparse.Namespace, settings: Settings) -> int:
         try:
             key = storage.api_keys.create(args.name)
         except ApiKeyError as failure:
-            raise _fail(str(failure)) from None
+            raise CommandError(str(failure)) from None
     print(f"Created API key {args.name!r} in {settings.db_path}. It is shown only now:")
     print(key)
     return 0
@@ -91,24 +68,6 @@ def cmd_api_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         try:
             revoked = storage.api_keys.revoke(args.name)
         except ApiKeyError as failure:
-            raise _fail(str(failure)) from None
+            raise CommandError(str(failure)) from None
     print(f"Revoked API key {args.name!r}." if revoked else f"{args.name!r} was already revoked.")
     return 0
-
-
-def cmd_remote_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.api.client import ApiClient, ApiError, remote_chat
-
-    key = args.api_key or settings.api_key
-    if not key:
-        raise SettingsError(
-            "SHOPMATE_API_KEY is not set. Pass --api-key or set SHOPMATE_API_KEY to a key from "
-            "`shopmate api-keys create NAME`."
-        )
-    with ApiClient(args.url, key) as client:
-        try:
-            return remote_chat(
-                client, stdin=sys.stdin, out=sys.stdout, conversation_id=args.conversation
-            )
-        except ApiError as failure:
-            raise _fail(f"{args.url} refused: {failure.message}") from None

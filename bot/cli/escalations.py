@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from bot.cli.base import Add
 from bot.handoff.service import describe_request
 from bot.preflight import open_existing
 from bot.settings import Settings
 
 
-def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Any, add: Add) -> None:
     """Add the `escalations` command to the `shopmate` subparsers."""
     p = add(
         sub,

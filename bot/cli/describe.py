@@ -1,6 +1,6 @@
 """`shopmate describe`: one product, a catalogue live or as a Message Batch, status, collect.
 
-bot/cli.py only calls `register(sub)`; the arguments and the output live here.
+The arguments and the output live here; the work lives in bot/describe/.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.cli.base import Add
 from bot.preflight import CommandError
 from bot.settings import Settings
 
@@ -21,8 +22,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("descriptions.csv")
 
 
-def register(sub: Any) -> None:
-    """Add the `describe` command to the `shopmate` subparsers."""
+def register(sub: Any, add: Add) -> None:
+    """Add the `describe` command to the `shopmate` subparsers.
+
+    Its parser is made directly, without `add`: `describe` has argument groups and a longer
+    description than its help line, and no --log-level.
+    """
     help_text = "Write product descriptions in ThreadCo's voice (one product or a catalogue)."
     p = sub.add_parser(
         "describe",

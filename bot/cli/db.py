@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli.base import Add
 from bot.preflight import CommandError
 from bot.settings import Settings
 
@@ -30,7 +30,7 @@ class DatabaseCheck:
     message: str
 
 
-def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Any, add: Add) -> None:
     """Add `shopmate db migrate` and `shopmate db copy` (`add` adds the common options)."""
     group = add(sub, "db", None, "Look after the database (actions: migrate, copy).")
     actions = group.add_subparsers(dest="db_command", metavar="ACTION", parser_class=type(group))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from bot.cli.base import Add
 from bot.settings import SPECS, Settings
 
 EXIT_PROBLEM = 1
 
 
-def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Any, add: Add) -> None:
     """Add `shopmate doctor` (`add` is the CLI's helper that adds the common options)."""
     p = add(
         sub,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any, TextIO
 
+from bot.cli.base import Add
 from bot.policies.documents import (
     DEFAULT_KNOWLEDGE_DIR,
     Document,
@@ -20,7 +20,7 @@ from bot.settings import Settings
 EXIT_PROBLEM = 2  # a configuration mistake, as for every other command
 
 
-def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Any, add: Add) -> None:
     """Add `shopmate knowledge check` (`add` is the CLI's helper that adds common options)."""
     group = add(sub, "knowledge", None, "Check the policy documents ShopMate answers from.")
     actions = group.add_subparsers(
