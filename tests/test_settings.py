@@ -130,3 +130,15 @@ def test_suggested_prompts_and_loading_messages_are_read_and_capped_at_slacks_li
     assert len(defaults.suggested_prompts) == 3 and defaults.loading_messages
     assert defaults.suggested_prompts_enabled and defaults.thread_titles
     assert defaults.loading_messages_enabled
+
+
+def test_every_default_passes_its_own_check():
+    """A setting's default, check and help are declared together; the default must pass it."""
+    for spec in SPECS:
+        default = getattr(Settings(), spec.attr)
+        if spec.minimum is not None and default is not None:
+            assert default >= spec.minimum, spec.env
+        if spec.choices:
+            assert default in spec.choices, spec.env
+        if spec.max_items is not None:
+            assert len(default) <= spec.max_items, spec.env
