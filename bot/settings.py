@@ -656,6 +656,7 @@ class Settings:
         "Give the client secret of that Dev Dashboard app (Settings in the Dev Dashboard).",
         secret=True,
     )
+    # Shopify releases a version each quarter (YYYY-MM); 2026-10 is the stable one as of 2026-12.
     shopify_api_version: str = setting(
         "SHOPIFY_API_VERSION",
         "2026-10",
