@@ -11,10 +11,12 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.models import CURRENT_HAIKU, CURRENT_SONNET
+
 # The current Sonnet answers, the current Haiku writes product copy (fast and cheap for
-# high-volume text); prices and cache minimums of both are in bot/models.py.
-DEFAULT_MODEL = "claude-sonnet-5-5"
-DEFAULT_DESCRIBE_MODEL = "claude-haiku-5-5"
+# high-volume text); their ids, prices and cache minimums are in bot/models.py.
+DEFAULT_MODEL = CURRENT_SONNET
+DEFAULT_DESCRIBE_MODEL = CURRENT_HAIKU
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # What the agent view offers when someone opens ShopMate: (title shown, message sent), at most 4
 # (Slack's limit). ThreadCo's people ask about orders, the returns policy and size changes most.

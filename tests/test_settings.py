@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,17 @@ def test_env_example_documents_every_setting():
     example = (ROOT / ".env.example").read_text()
     for spec in SPECS:
         assert spec.env in example, f"{spec.env} missing from .env.example"
+
+
+def test_every_value_env_example_shows_is_the_default():
+    """A default is declared once, in bot/settings.py; .env.example may show it, not change it."""
+    by_env = {spec.env: spec for spec in SPECS}
+    shown = re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=(.+)$", (ROOT / ".env.example").read_text(), re.M)
+    assert len(shown) > 30
+    for env, raw in shown:
+        spec = by_env[env]
+        read = getattr(Settings.from_mapping({env: raw}), spec.attr)
+        assert read == getattr(Settings(), spec.attr), f".env.example: {env}={raw}"
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
