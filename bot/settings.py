@@ -99,6 +99,8 @@ def setting(
 
     The field's name is filled in when SPECS is derived from the dataclass's fields.
     """
+    if kind != "string" and kind not in _PARSERS:
+        raise TypeError(f"{env}: no kind {kind!r}; kinds: string, {', '.join(_PARSERS)}")
     spec = _Spec(env, "", kind, help, secret, minimum, choices, max_items)
     return field(default=default, metadata={_SPEC: spec})
 
@@ -181,7 +183,12 @@ _SPEC = "shopmate_setting"
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything ShopMate can be configured with. Build it with `Settings.load()`."""
+    """Everything ShopMate can be configured with. Build it with `Settings.load()`.
+
+    Each field is one `setting(...)`: its variable, default, kind, check and help together.
+    Code that takes a setting as an argument defaults it to `Settings.<name>` (the class
+    attribute is the default), so no default is typed twice.
+    """
 
     anthropic_api_key: str | None = setting(
         "ANTHROPIC_API_KEY",

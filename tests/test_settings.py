@@ -154,3 +154,11 @@ def test_every_default_passes_its_own_check():
             assert default in spec.choices, spec.env
         if spec.max_items is not None:
             assert len(default) <= spec.max_items, spec.env
+
+
+def test_storage_falls_back_to_the_declared_lease():
+    """storage/ imports nothing of bot/, so EventLog keeps a fallback lease for direct callers
+    (the product always passes SHOPMATE_CLAIM_LEASE); it must be the declared default."""
+    from storage.events import DEFAULT_LEASE_SECONDS
+
+    assert Settings().claim_lease_seconds == DEFAULT_LEASE_SECONDS
