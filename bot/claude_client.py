@@ -21,7 +21,9 @@ class CappedRetryAnthropic(anthropic.Anthropic):
     public hook for this, so we override the one method that computes the wait.
     """
 
-    def __init__(self, *args: Any, max_retry_wait: float = 20.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_retry_wait: float = Settings.max_retry_wait, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_retry_wait = max_retry_wait
 

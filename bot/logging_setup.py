@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.settings import Settings
+
 # Slack bot/app/user tokens, Anthropic keys, and bearer headers a library might echo.
 _SECRET = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-ant-[A-Za-z0-9_-]+|Bearer\s+[^\s'\"]+)"
@@ -50,7 +52,7 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = Settings.log_level) -> None:
     """Log to stderr with timestamps; idempotent, so tests and the CLI can both call it."""
     root = logging.getLogger()
     root.setLevel(level)

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.settings import Settings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_ORDER_ID_PATTERN = r"ORD-\d{4,}"
+DEFAULT_ORDER_ID_PATTERN = Settings.order_id_pattern
 # Longer ids are refused before any pattern runs, so a pasted essay is never echoed back.
 MAX_ORDER_ID_LENGTH = 64
 ORDER_COLUMNS = ("order_id", "status", "item", "eta", "tracking")

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 # Characters that, glued to a match, make it part of a longer token ("ORD-1001x"): such a
@@ -45,7 +47,13 @@ class OrderIdPrefetcher:
     Claude asks for the rest itself, as it would without prefetching.
     """
 
-    def __init__(self, id_pattern: str, *, limit: int = 5, tool_name: str = "get_order") -> None:
+    def __init__(
+        self,
+        id_pattern: str,
+        *,
+        limit: int = Settings.prefetch_max_ids,
+        tool_name: str = "get_order",
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self._pattern = re.compile(id_pattern, re.IGNORECASE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,17 @@ def test_env_example_documents_every_setting():
         assert spec.env in example, f"{spec.env} missing from .env.example"
 
 
+def test_every_value_env_example_shows_is_the_default():
+    """A default is declared once, in bot/settings.py; .env.example may show it, not change it."""
+    by_env = {spec.env: spec for spec in SPECS}
+    shown = re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=(.+)$", (ROOT / ".env.example").read_text(), re.M)
+    assert len(shown) > 30
+    for env, raw in shown:
+        spec = by_env[env]
+        read = getattr(Settings.from_mapping({env: raw}), spec.attr)
+        assert read == getattr(Settings(), spec.attr), f".env.example: {env}={raw}"
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     base = {"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost"}
     return subprocess.run(
@@ -130,3 +142,23 @@ def test_suggested_prompts_and_loading_messages_are_read_and_capped_at_slacks_li
     assert len(defaults.suggested_prompts) == 3 and defaults.loading_messages
     assert defaults.suggested_prompts_enabled and defaults.thread_titles
     assert defaults.loading_messages_enabled
+
+
+def test_every_default_passes_its_own_check():
+    """A setting's default, check and help are declared together; the default must pass it."""
+    for spec in SPECS:
+        default = getattr(Settings(), spec.attr)
+        if spec.minimum is not None and default is not None:
+            assert default >= spec.minimum, spec.env
+        if spec.choices:
+            assert default in spec.choices, spec.env
+        if spec.max_items is not None:
+            assert len(default) <= spec.max_items, spec.env
+
+
+def test_storage_falls_back_to_the_declared_lease():
+    """storage/ imports nothing of bot/, so EventLog keeps a fallback lease for direct callers
+    (the product always passes SHOPMATE_CLAIM_LEASE); it must be the declared default."""
+    from storage.events import DEFAULT_LEASE_SECONDS
+
+    assert Settings().claim_lease_seconds == DEFAULT_LEASE_SECONDS

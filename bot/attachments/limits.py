@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.attachments.kinds import READABLE_WORDS, declared_type
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.attachments.prepare import Attachment
-    from bot.settings import Settings
 
 # Claude's own limits (Anthropic's vision and PDF docs): a PDF of at most 100 pages per
 # request, images refused above 8000 px a side (we downscale far below that anyway).
@@ -23,8 +23,8 @@ MAX_IMAGE_PIXELS = 50_000_000
 class AttachmentLimits:
     """SHOPMATE_MAX_FILE_BYTES, SHOPMATE_MAX_FILES and Claude's page limit, in one place."""
 
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_files: int = 5
+    max_file_bytes: int = Settings.max_file_bytes
+    max_files: int = Settings.max_files
     max_pdf_pages: int = CLAUDE_MAX_PDF_PAGES
     # One message's files, in base64, within Claude's 32 MB request with room for the thread.
     max_total_base64: int = 24 * 1024 * 1024

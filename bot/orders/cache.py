@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.orders.source import Order, OrderSource, SourceUnavailable, keep_fields
+from bot.settings import Settings
 from storage.database import utc_now
 from storage.order_cache import CachedOrder, OrderCacheStore
 
@@ -48,7 +49,7 @@ class OrderService:
         source: OrderSource,
         *,
         cache: OrderCacheStore | None = None,
-        cache_seconds: float = 60.0,
+        cache_seconds: float = Settings.order_cache_seconds,
         allowed_fields: tuple[str, ...] = (),
         clock: Callable[[], datetime] = utc_now,
     ) -> None:

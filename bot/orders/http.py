@@ -19,6 +19,7 @@ import httpx2
 
 from bot.orders.carriers import carrier_name, tracking_url
 from bot.orders.source import ORDER_FIELDS, PERSONAL_FIELDS, Order, SourceUnavailable
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class HttpSource:
         url: str,
         token: str | None = None,
         mapping: dict[str, str] | None = None,
-        timeout: float = 3.0,
+        timeout: float = Settings.order_timeout_seconds,
     ) -> None:
         if "{order_id}" not in url:
             raise ValueError("the orders URL needs {order_id} in it")

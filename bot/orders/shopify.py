@@ -24,12 +24,10 @@ import httpx2
 from bot.orders.carriers import carrier_name, tracking_url
 from bot.orders.shopify_auth import ShopifyToken
 from bot.orders.source import Order, SourceUnavailable
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Shopify releases a version each quarter (YYYY-MM); 2026-10 is the stable one as of 2026-12.
-DEFAULT_API_VERSION = "2026-10"
-DEFAULT_ORDER_NAME_FORMAT = "#{number}"
 # What one order query costs before Shopify has told us (it answers with the real figure).
 _FIRST_COST_ESTIMATE = 50.0
 
@@ -97,10 +95,10 @@ class ShopifySource:
         token: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        api_version: str = DEFAULT_API_VERSION,
+        api_version: str = Settings.shopify_api_version,
         api_url: str | None = None,
-        timeout: float = 3.0,
-        order_name_format: str = DEFAULT_ORDER_NAME_FORMAT,
+        timeout: float = Settings.order_timeout_seconds,
+        order_name_format: str = Settings.shopify_order_name,
         allowed_fields: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

@@ -30,6 +30,7 @@ from bot.policies.documents import (
     load_documents,
     stamps,
 )
+from bot.settings import Settings
 from bot.tools.policies import SEARCH_POLICIES as SEARCH_TOOL
 from bot.turn_setup import TurnSetup
 from storage.policy_index import PolicyIndex
@@ -112,7 +113,7 @@ class PolicyLibrary:
         directory: Path,
         *,
         token_budget: int,
-        reload_interval: float = 5.0,
+        reload_interval: float = Settings.knowledge_reload_seconds,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Read the documents now; raises KnowledgeError if they can't be used."""

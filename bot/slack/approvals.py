@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.handoff.service import decision_for_thread
 from bot.keys import SLACK, Key
+from bot.settings import Settings
 from bot.slack.budget import CallBudget
 from bot.slack.ephemeral import tell_privately
 from bot.slack.handoff import (
@@ -52,7 +53,7 @@ class Approvers:
         self,
         ids: tuple[str, ...],
         *,
-        cache_seconds: float = 60.0,
+        cache_seconds: float = Settings.approvers_cache_seconds,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.users = frozenset(i for i in ids if not i.startswith("S"))

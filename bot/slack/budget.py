@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from bot.settings import Settings
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -135,7 +137,7 @@ class CallBudget:
         *,
         channel_limits: dict[str, Limit] | None = None,
         safety: float = 0.8,
-        minute_s: float = 60.0,
+        minute_s: float = Settings.slack_minute_s,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = dict(SLACK_TIERS if limits is None else limits)

@@ -44,6 +44,7 @@ from bot.events import (
     TurnComplete,
     TurnFailed,
 )
+from bot.settings import Settings
 from bot.slack.budget import CallBudget, Reservation
 from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
@@ -160,20 +161,22 @@ class StreamingHealth:
 
 @dataclass
 class ReplyOptions:
-    flush_interval: float = 0.4
-    native_streaming: bool = True
+    flush_interval: float = Settings.flush_interval
+    native_streaming: bool = Settings.slack_native_streaming
     message_chars: int = DEFAULT_MESSAGE_CHARS
-    feedback: bool = True  # thumbs up/down under a finished answer (SHOPMATE_FEEDBACK)
+    # Thumbs up/down under a finished answer (SHOPMATE_FEEDBACK).
+    feedback: bool = Settings.slack_feedback
     # Rotated by Slack under THINKING_STATUS (assistant.threads.setStatus takes up to 10).
     loading_messages: tuple[str, ...] = ()
-    task_steps: bool = True  # tool calls as task_update chunks in native streams
+    # Tool calls as task_update chunks in native streams (SHOPMATE_TASK_STEPS).
+    task_steps: bool = Settings.slack_task_steps
     # Found facts (ToolFinished.fact) shown at once: a finished step opening the stream, or
     # the status line; false shows them only with Claude's words (SHOPMATE_FACTS_FIRST).
-    facts_first: bool = True
+    facts_first: bool = Settings.facts_first
     # "both": the first sign waits its turn for a status line or an :eyes: reaction, whichever
     # Slack allows first (bot/slack/signs.py); "status": a status line only if one is free at
     # once (SHOPMATE_FIRST_SIGN).
-    first_sign: str = "both"
+    first_sign: str = Settings.first_sign
 
 
 @dataclass

@@ -36,7 +36,7 @@ StartResponse = Callable[..., Any]
 def make_wsgi_app(
     app: App,
     *,
-    max_body_bytes: int = 1_000_000,
+    max_body_bytes: int = Settings.max_body_bytes,
     signing_secret: str | None = None,
     drain: Drain | None = None,
 ) -> Callable[..., Iterable[bytes]]:
@@ -262,7 +262,7 @@ class HttpServer:
         host: str = "127.0.0.1",
         port: int = 0,
         threads: int = 8,
-        max_body_bytes: int = 1_000_000,
+        max_body_bytes: int = Settings.max_body_bytes,
     ) -> None:
         # Waitress buffers a chunked body whole before the app sees it: cap it there too.
         self._server = create_server(

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from bot.settings import Settings
 from bot.slack.budget import CallBudget, Limit, Reservation, _Pace
 from storage.slack_budget import BudgetStore, Slot
 
@@ -39,7 +40,7 @@ class SharedCallBudget(CallBudget):
         *,
         channel_limits: dict[str, Limit] | None = None,
         safety: float = 0.8,
-        minute_s: float = 60.0,
+        minute_s: float = Settings.slack_minute_s,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(

@@ -33,9 +33,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 from websocket import WebSocketApp
 
+from bot.settings import Settings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_PING_INTERVAL_S = 5.0
+DEFAULT_PING_INTERVAL_S = Settings.socket_ping_interval
 CONNECT_TIMEOUT_S = 10.0
 
 
