@@ -3,8 +3,9 @@ its limits (`limits`), what it shows (`messages`), signed Events API deliveries 
 Socket Mode server (`socket_mode`). Tests, benchmarks and the demo drive the real SDKs at it."""
 
 from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS
-from fakes.slack.messages import Call, Message, SlackError, StatusUpdate, Visible
+from fakes.slack.messages import Call, Message, StatusUpdate, Visible
 from fakes.slack.server import FakeSlack
+from fakes.slack.wire import SlackError
 
 __all__ = [
     "CHANNEL_POST_LIMIT",

@@ -5,15 +5,17 @@ Covers the `context_actions` block and its `feedback_buttons` / `icon_button` el
 characters and unique within a message. A refusal is `invalid_blocks`, as from Slack.
 `check_view` checks a whole view (views.publish) against Block Kit's limits: the block count,
 text lengths, element types and duplicate ids; it refuses with `invalid_arguments`.
+`parse_blocks` reads a message's `blocks` argument and applies all of the message checks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fakes.slack.messages import SlackError
+from fakes.slack.wire import SlackError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,38 @@ CONTEXT_ACTIONS_ELEMENTS_MAX = 5
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 ACCESSIBILITY_LABEL_MAX = 75
+BLOCKS_MAX = 50
+MARKDOWN_BLOCKS_MAX = 12_000
+
+
+def parse_blocks(raw: Any) -> list[dict[str, Any]]:
+    """A message's `blocks` (JSON text or a list), refused as Slack refuses them."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise SlackError("invalid_blocks_format") from exc
+    if not isinstance(raw, list):
+        raise SlackError("invalid_blocks_format")
+    if len(raw) > BLOCKS_MAX:
+        raise SlackError("invalid_blocks")
+    markdown_total = 0
+    for block in raw:
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise SlackError("invalid_blocks")
+        if block["type"] == "markdown":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise SlackError("invalid_blocks")
+            markdown_total += len(text)
+        elif block["type"] == "section":
+            text = block.get("text")
+            if isinstance(text, Mapping) and len(str(text.get("text", ""))) > SECTION_TEXT_MAX:
+                raise SlackError("invalid_blocks")
+    if markdown_total > MARKDOWN_BLOCKS_MAX:
+        raise SlackError("invalid_blocks")
+    check_blocks(raw)  # interactive blocks (feedback buttons) and block_ids, as Slack checks
+    return [dict(b) for b in raw]
 
 
 def check_blocks(blocks: list[Any]) -> None:

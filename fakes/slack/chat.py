@@ -7,21 +7,19 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fakes.slack.assistant import check_loading_messages
+from fakes.slack.block_kit import parse_blocks
 from fakes.slack.chunks import shown_chunks, stream_chunks
 from fakes.slack.messages import (
     MARKDOWN_TEXT_MAX,
     POST_TEXT_MAX,
     UPDATE_TEXT_MAX,
     Message,
-    SlackError,
     StatusUpdate,
     Visible,
-    parse_blocks,
-    present,
-    require,
     set_visible,
     stream_text,
 )
+from fakes.slack.wire import SlackError, present, require
 
 logger = logging.getLogger(__name__)
 

@@ -24,20 +24,11 @@ from fakes.slack.directory import DirectoryMethods
 from fakes.slack.ephemeral import Ephemeral, EphemeralMethods
 from fakes.slack.files import FileMethods
 from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS, Buckets
-from fakes.slack.messages import (
-    JSON_ARGS,
-    STREAM_METHODS,
-    Call,
-    Message,
-    SlackError,
-    StatusUpdate,
-    require,
-    set_visible,
-    ts_key,
-)
+from fakes.slack.messages import STREAM_METHODS, Call, Message, StatusUpdate, set_visible, ts_key
 from fakes.slack.reactions import ReactionMethods, ReactionUpdate
 from fakes.slack.usergroups import UsergroupMethods
 from fakes.slack.views import ViewMethods
+from fakes.slack.wire import JSON_ARGS, SlackError, require
 
 logger = logging.getLogger(__name__)
 
