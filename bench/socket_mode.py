@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fakes.claude import FakeClaude, Pace
-from fakes.claude.scripted_model import reply
+from fakes.claude.replies import reply
 from fakes.slack import FakeSlack
 from fakes.slack.events import EventSender, mention_event, next_ts
 from fakes.slack.socket_mode import FakeSocketMode

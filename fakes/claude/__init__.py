@@ -5,6 +5,7 @@ and caches like the API; `validation` refuses what the API refuses; `scripted_mo
 when nothing is enqueued; `batches` and `copywriter` serve the product-description work.
 """
 
+from fakes.claude.replies import Reply, ToolCall, reply, tool_call
 from fakes.claude.responses import (
     CutStream,
     HttpError,
@@ -18,7 +19,7 @@ from fakes.claude.responses import (
     http_error,
     stream_error,
 )
-from fakes.claude.scripted_model import Reply, ScriptedModel, ToolCall, reply, tool_call
+from fakes.claude.scripted_model import ScriptedModel
 from fakes.claude.server import FakeClaude
 from fakes.claude.tokens import count_input_tokens
 
