@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from fakes.claude import models as model_catalogue
+from fakes.claude.batches import FakeBatches
 from fakes.claude.media import MAX_REQUEST_BYTES, input_delay
+from fakes.claude.replies import SCRIPTED_MODEL_NAME, Reply, ToolCall, make_id
 from fakes.claude.responses import (
     CutStream,
     HttpError,
@@ -29,13 +31,7 @@ from fakes.claude.responses import (
     ResponseTiming,
     StreamError,
 )
-from fakes.claude.scripted_model import (
-    SCRIPTED_MODEL_NAME,
-    Reply,
-    ScriptedModel,
-    ToolCall,
-    make_id,
-)
+from fakes.claude.scripted_model import ScriptedModel
 from fakes.claude.tokens import PromptCache, count_input_tokens, tokens_of
 from fakes.claude.validation import validate_request
 
@@ -213,8 +209,6 @@ class FakeClaude:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        from fakes.claude.batches import FakeBatches  # it builds on this module
-
         self.batches = FakeBatches(self)
 
     # ------------------------------------------------------------------ lifecycle
