@@ -284,16 +284,10 @@ class FakeBatches:
             plan = fake._plan(params, spec)
             batch.results[custom_id] = {
                 "type": "succeeded",
-                "message": {
-                    "id": fake._new_id("msg_"),
-                    "type": "message",
-                    "role": "assistant",
-                    "model": plan.model,
-                    "content": plan.blocks,
-                    "stop_reason": plan.stop_reason,
-                    "stop_sequence": plan.stop_sequence,
-                    "usage": {**usage.as_dict(plan.output_tokens), "service_tier": "batch"},
-                },
+                "message": plan.message(
+                    fake._new_id("msg_"),
+                    {**usage.as_dict(plan.output_tokens), "service_tier": "batch"},
+                ),
             }
         batch.status = "ended"
         batch.ended_at = datetime.now(UTC)

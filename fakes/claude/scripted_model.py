@@ -417,14 +417,9 @@ class ScriptedModel:
             )
         if _IDENTITY_RE.search(text):
             return self._say(IDENTITY_TEXT)
-        handoff = self._plan_handoff(request, messages, text)
-        if handoff is not None:
-            return handoff
-        policy = self._policy_reply(request, messages, text)
-        if policy is not None:
-            return policy
-        if _CHANGE_RE.search(text):
-            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        needs_more = self._handoff_policy_or_refusal(request, messages, text)
+        if needs_more is not None:
+            return needs_more
         if _THANKS_RE.search(text):
             return self._say(THANKS_TEXT)
         if _GREETING_RE.search(text) and len(text) < 40:
@@ -437,6 +432,21 @@ class ScriptedModel:
 
     def _say(self, text: str) -> Reply:
         return Reply(text=text, model=self.model_name)
+
+    def _handoff_policy_or_refusal(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], question: str
+    ) -> Reply | None:
+        """A question beyond an order's status, in this order: a person's hand-off, a policy's
+        answer, or the refusal to change an order; None when the question is none of these."""
+        handoff = self._plan_handoff(request, messages, question)
+        if handoff is not None:
+            return handoff
+        policy = self._policy_reply(request, messages, question)
+        if policy is not None:
+            return policy
+        if _CHANGE_RE.search(question):
+            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        return None
 
     def _policy_reply(
         self, request: dict[str, Any], messages: list[dict[str, Any]], question: str
@@ -505,14 +515,9 @@ class ScriptedModel:
         relayed = handoff_rules.relay(outcomes)
         if relayed is not None:
             return self._say(relayed)
-        handoff = self._plan_handoff(request, messages, question)
-        if handoff is not None:
-            return handoff
-        policy = self._policy_reply(request, messages, question)
-        if policy is not None:
-            return policy
-        if _CHANGE_RE.search(question):
-            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        needs_more = self._handoff_policy_or_refusal(request, messages, question)
+        if needs_more is not None:
+            return needs_more
         return self._say(_answer_tool_results(outcomes, brief=_wants_brevity(request)))
 
     def _plan_handoff(

@@ -88,6 +88,19 @@ class _Plan:
     model: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
+    def message(self, message_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+        """The whole reply as one Messages API `message` object (non-streamed, or in a batch)."""
+        return {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": self.blocks,
+            "stop_reason": self.stop_reason,
+            "stop_sequence": self.stop_sequence,
+            "usage": usage,
+        }
+
 
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its FakeClaude and can close live connections on stop."""
@@ -497,16 +510,7 @@ class FakeClaude:
         if pace.tokens_per_s:
             delay += plan.output_tokens / pace.tokens_per_s
         self._sleep(delay)
-        message = {
-            "id": self._new_id("msg_"),
-            "type": "message",
-            "role": "assistant",
-            "model": plan.model,
-            "content": plan.blocks,
-            "stop_reason": plan.stop_reason,
-            "stop_sequence": plan.stop_sequence,
-            "usage": usage.as_dict(plan.output_tokens),
-        }
+        message = plan.message(self._new_id("msg_"), usage.as_dict(plan.output_tokens))
         self._send_json(handler, 200, message)
         now = time.monotonic()
         timing.output_tokens = plan.output_tokens

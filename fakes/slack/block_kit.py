@@ -234,6 +234,14 @@ def _block(block: Any, at: str, seen: set[str], say: Callable[[str, str], None])
             say(f"must be 1 to {MARKDOWN_TEXT_MAX} characters", f"{at}/text")
 
 
+def _items(value: Any, most: int, at: str, say: Callable[[str, str], None]) -> list[Any]:
+    """`value` when it is a list of 1 to `most` items; else says so and gives no items to check."""
+    if not isinstance(value, list) or not 0 < len(value) <= most:
+        say(f"must be 1 to {most} items", at)
+        return []
+    return value
+
+
 def _section(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
     fields = block.get("fields")
     if block.get("text") is None and fields is None:
@@ -241,21 +249,15 @@ def _section(block: Mapping[str, Any], at: str, say: Callable[[str, str], None])
     if block.get("text") is not None:
         _text(block["text"], f"{at}/text", SECTION_TEXT_MAX, say)
     if fields is not None:
-        if not isinstance(fields, list) or not 0 < len(fields) <= SECTION_FIELDS_MAX:
-            say(f"must be 1 to {SECTION_FIELDS_MAX} items", f"{at}/fields")
-        else:
-            for i, field in enumerate(fields):
-                _text(field, f"{at}/fields/{i}", SECTION_FIELD_TEXT_MAX, say)
+        for i, field in enumerate(_items(fields, SECTION_FIELDS_MAX, f"{at}/fields", say)):
+            _text(field, f"{at}/fields/{i}", SECTION_FIELD_TEXT_MAX, say)
     accessory = block.get("accessory")
     if accessory is not None:
         _element(accessory, f"{at}/accessory", ACCESSORY_TYPES, say)
 
 
 def _context(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_ELEMENTS_MAX:
-        say(f"must be 1 to {CONTEXT_ELEMENTS_MAX} items", f"{at}/elements")
-        return
+    elements = _items(block.get("elements"), CONTEXT_ELEMENTS_MAX, f"{at}/elements", say)
     for i, element in enumerate(elements):
         if isinstance(element, Mapping) and element.get("type") == "image":
             continue
@@ -263,10 +265,7 @@ def _context(block: Mapping[str, Any], at: str, say: Callable[[str, str], None])
 
 
 def _actions(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= ACTIONS_ELEMENTS_MAX:
-        say(f"must be 1 to {ACTIONS_ELEMENTS_MAX} items", f"{at}/elements")
-        return
+    elements = _items(block.get("elements"), ACTIONS_ELEMENTS_MAX, f"{at}/elements", say)
     action_ids: set[str] = set()
     for i, element in enumerate(elements):
         _element(element, f"{at}/elements/{i}", ACTION_ELEMENT_TYPES, say)
