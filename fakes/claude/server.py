@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fakes.claude import models as model_catalogue
@@ -34,6 +34,7 @@ from fakes.claude.responses import (
 from fakes.claude.scripted_model import ScriptedModel
 from fakes.claude.tokens import PromptCache, count_input_tokens, tokens_of
 from fakes.claude.validation import validate_request
+from fakes.serving import FakeHTTPServer, StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -102,26 +103,16 @@ class _Plan:
         }
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its FakeClaude and can close live connections on stop."""
+class _Server(FakeHTTPServer):
+    """FakeClaude's server, which also knows its live connections, to close them on stop."""
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 drops SYNs when many clients connect at once, and
-    # each drop costs the client a 1 s (then 3 s) retransmit: seen as 1-2 s stalls in bench.
-    request_queue_size = 128
+    fake: FakeClaude
 
     def __init__(self, address: tuple[str, int], fake: FakeClaude) -> None:
-        self.fake = fake
         self.connections: set[socket.socket] = set()
         self.handler_threads: set[threading.Thread] = set()
         self.conn_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Log instead of printing a traceback: disconnects are routine for a test server."""
-        logger.debug("fake claude: error serving %s", client_address, exc_info=True)
+        super().__init__(address, fake, _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -184,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
 
-class FakeClaude:
+class FakeClaude(StartStop):
     """A local Messages API: FIFO of scripted responses, falling back to a `Responder` model.
 
     Runtime code (tests, benchmarks and the offline demo use it), so it is stdlib only and every
@@ -261,12 +252,6 @@ class FakeClaude:
             worker.join(max(0.0, deadline - time.monotonic()))
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> FakeClaude:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -28,13 +28,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from fakes.serving import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class _Envelope:
     gave_up: bool = False
 
 
-class FakeSocketMode:
+class FakeSocketMode(StartStop):
     """Slack's Socket Mode endpoint. `new_url()` is what apps.connections.open hands out.
 
     `ack_timeout_s` is Slack's 3 s; `refresh_grace_s` is how long a connection that was told
@@ -196,17 +197,6 @@ class FakeSocketMode:
         if not thread.is_alive():
             loop.close()
         self._loop = self._thread = None
-
-    def __enter__(self) -> FakeSocketMode:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
