@@ -8,13 +8,12 @@ in it as a real shop's would be; 404 for an unknown order. It can be slowed or m
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
-from fakes.serving import BoundAtOnce
+from fakes.serving import BoundAtOnce, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         fake: FakeOrdersEndpoint = self.server.fake  # type: ignore[attr-defined]
         status, body = fake.answer(self.path, self.headers.get("Authorization"))
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake orders endpoint: " + format, *args)

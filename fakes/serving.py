@@ -7,8 +7,11 @@ connections and stays quiet when a client hangs up; each one is used as `with Fa
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -71,3 +74,26 @@ class BoundAtOnce(StartStop):
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer the request with `body` as JSON."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+def wait_polling(cond: threading.Condition, predicate: Callable[[], bool], timeout: float) -> bool:
+    """Wait (bounded) until `predicate()` holds, under `cond`: re-checked whenever `cond` is
+    notified and every 50 ms (for what changes without a notification, such as time)."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            cond.wait(min(remaining, 0.05))
+        return True

@@ -113,6 +113,16 @@ def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -
 # --------------------------------------------------------------------------- answer writing
 
 
+def _order_fields(outcome: _ToolOutcome) -> tuple[dict[str, Any], str, Any, Any, Any]:
+    """(data, status, eta, tracking number, tracking URL) of a lookup, each under whichever of
+    its names the result uses (the seed's tool and ShopMate's name some fields differently)."""
+    data = outcome.data or {}
+    status = str(data.get("status", "")).strip().lower()
+    eta = data.get("estimated_delivery") or data.get("eta")
+    tracking = data.get("tracking_number") or data.get("tracking")
+    return data, status, eta, tracking, data.get("track_url")
+
+
 def _carrier(data: dict[str, Any], url: str | None) -> str | None:
     """The carrier the lookup named; the seed's results name none, only a Royal Mail link."""
     if data.get("carrier"):
@@ -136,12 +146,8 @@ def _order_block(outcome: _ToolOutcome) -> str:
     Every field stays (status, item, estimated delivery, tracking number with its carrier's
     link); what goes is the padding around them (openers, reassurance, "anything else?").
     """
-    data = outcome.data or {}
-    status = str(data.get("status", "")).strip().lower()
+    data, status, eta, tracking, url = _order_fields(outcome)
     item = data.get("item") or "Your order"
-    eta = data.get("estimated_delivery") or data.get("eta")
-    tracking = data.get("tracking_number") or data.get("tracking")
-    url = data.get("track_url")
     order_id = data.get("order_id") or outcome.order_id
     heading = f"**{order_id}** — {item}" if order_id else f"**{item}**"
 
@@ -205,12 +211,8 @@ def _brief_answer(outcomes: list[_ToolOutcome]) -> str:
 
 def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
     """(core, closer) for one order; `core` starts with lower-case "your" or an id-free sentence."""
-    data = outcome.data or {}
-    status = str(data.get("status", "")).strip().lower()
+    data, status, eta, tracking, url = _order_fields(outcome)
     item = data.get("item") or "order"
-    eta = data.get("estimated_delivery") or data.get("eta")
-    tracking = data.get("tracking_number") or data.get("tracking")
-    url = data.get("track_url")
     carrier = _carrier(data, url)
     # "Your DPD tracking number is X: you can follow it at URL." (no link: just the number)
     your_number = f" Your {carrier + ' ' if carrier else ''}tracking number is {tracking}" + (

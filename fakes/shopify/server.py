@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from fakes.serving import BoundAtOnce, FakeHTTPServer
+from fakes.serving import BoundAtOnce, FakeHTTPServer, send_json
 from fakes.shopify.data import sample_orders
 from fakes.shopify.graphql import Field, GraphQLSyntaxError, parse
 from fakes.shopify.schema import Executor, requested_cost, validate
@@ -270,12 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, body = self.server.fake.answer(headers, self.path, raw)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake shopify: " + format, *args)

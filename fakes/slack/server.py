@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from fakes.serving import FakeHTTPServer, StartStop
+from fakes.serving import FakeHTTPServer, StartStop, wait_polling
 from fakes.slack.access import AccessMethods
 from fakes.slack.assistant import AssistantMethods
 from fakes.slack.chat import ChatMethods
@@ -399,14 +399,7 @@ class FakeSlack(
         The predicate runs under the fake's lock, so it may call the inspection methods but must
         not make HTTP calls to the fake itself (that would wait on the same lock).
         """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-            return True
+        return wait_polling(self._cond, predicate, timeout)
 
     # ----------------------------------------------------------------- request handling
 

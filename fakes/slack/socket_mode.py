@@ -35,7 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from fakes.serving import StartStop
+from fakes.serving import StartStop, wait_polling
 
 logger = logging.getLogger(__name__)
 
@@ -433,14 +433,7 @@ class FakeSocketMode(StartStop):
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Wait (bounded) until `predicate()` holds, re-checked on every change and every 50 ms."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-            return True
+        return wait_polling(self._cond, predicate, timeout)
 
     def open_connections(self) -> list[Connection]:
         with self._cond:
