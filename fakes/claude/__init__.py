@@ -3,6 +3,8 @@
 `server` serves it over HTTP/SSE; `responses` is what it can be told to answer; `tokens` counts
 and caches like the API; `validation` refuses what the API refuses; `scripted_model` answers
 when nothing is enqueued; `batches` and `copywriter` serve the product-description work.
+Below them all: `replies` (what an answer is made of: Reply, ToolCall, API-shaped ids) and
+`reading` (how a request body is read), so the rule modules never import the model they serve.
 """
 
 from fakes.claude.replies import Reply, ToolCall, reply, tool_call
