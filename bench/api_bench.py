@@ -26,6 +26,7 @@ import httpx2
 
 from bench import scenarios
 from bench.harness import DEFAULT_PACE, TRACKING
+from bench.sections import item_section, table_section
 from bench.stats import Summary
 from bot.orders_import import parse_orders
 from fakes.claude import FakeClaude, Pace
@@ -207,7 +208,8 @@ def table(result: ApiBenchResult) -> str:
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    found = getattr(results, "extra", {}).get("api")
-    if found is None:
-        return []
-    return ["## 11. The HTTP API beside Slack", "", *table(found).splitlines()[1:], ""]
+    return item_section(
+        results,
+        "api",
+        lambda found: table_section("## 11. The HTTP API beside Slack", table(found)),
+    )

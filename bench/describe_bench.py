@@ -19,6 +19,7 @@ from typing import Any
 
 import anthropic
 
+from bench.sections import item_section, markdown_lines
 from bot.describe import Copywriter, Outcome, load_prompt
 from bot.describe import batch as batch_mode
 from bot.describe.catalogue import Product, make_product
@@ -235,5 +236,4 @@ def markdown(r: DescribeResult) -> str:
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    found = getattr(results, "extra", {}).get("describe")
-    return [*markdown(found).strip("\n").splitlines(), ""] if found is not None else []
+    return item_section(results, "describe", lambda found: markdown_lines(markdown(found)))

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench import scenarios
 from bench.harness import DEFAULT_PACE, Conversation, Stack
+from bench.sections import item_section
 from bench.stats import Summary
 from fakes.claude import Pace
 
@@ -115,7 +116,7 @@ def run(
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    return render(getattr(results, "extra", {}).get("facts") or [])
+    return item_section(results, "facts", render)
 
 
 def _ms(s: Summary) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import DEFAULT_PACE, TRACKING, Conversation, Stack
+from bench.sections import item_section
 from fakes.claude import Pace
 
 SIZES = (15, 30, 50)
@@ -107,7 +108,7 @@ def _burst(people: int, *, minute_s: float, pace: Pace, log: Any) -> FieldResult
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    return render(getattr(results, "extra", {}).get("field") or [])
+    return item_section(results, "field", render)
 
 
 def render(results: list[FieldResult]) -> list[str]:

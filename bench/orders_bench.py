@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import DEFAULT_PACE, TRACKING, Stack
+from bench.sections import item_section, table_section
 from bench.stats import Summary
 from bot.orders.shopify import ShopifySource
 from fakes.claude import Pace
@@ -145,7 +146,5 @@ def table(result: OrdersBenchResult) -> str:
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    found = getattr(results, "extra", {}).get("orders")
-    if found is None:
-        return []
-    return ["## 12. Order sources: the time a lookup adds", "", *table(found).splitlines()[1:], ""]
+    heading = "## 12. Order sources: the time a lookup adds"
+    return item_section(results, "orders", lambda found: table_section(heading, table(found)))

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.sections import item_section, markdown_lines
 from fakes.claude import FakeClaude, Pace
-from fakes.claude.scripted_model import reply
+from fakes.claude.replies import reply
 from fakes.slack import FakeSlack
 from fakes.slack.events import EventSender, mention_event, next_ts
 from fakes.slack.socket_mode import FakeSocketMode
@@ -315,8 +316,7 @@ def drain_table(drains: list[DrainResult]) -> str:
 
 def section(results: Any) -> list[str]:
     """The RESULTS.md section (bench/report.py's SECTIONS), or [] when this item did not run."""
-    found = getattr(results, "extra", {}).get("socket")
-    return [*markdown_section(found).strip("\n").splitlines(), ""] if found is not None else []
+    return item_section(results, "socket", lambda found: markdown_lines(markdown_section(found)))
 
 
 def markdown_section(results: SocketModeResults) -> str:

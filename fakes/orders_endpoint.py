@@ -8,12 +8,12 @@ in it as a real shop's would be; 404 for an unknown order. It can be slowed or m
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from fakes.serving import BoundAtOnce, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ _ORDERS: dict[str, dict[str, Any]] = {
 }
 
 
-class FakeOrdersEndpoint:
+class FakeOrdersEndpoint(BoundAtOnce):
     """`with FakeOrdersEndpoint() as shop:`; SHOPMATE_ORDERS_URL is `shop.url_template`."""
 
     def __init__(self, *, token: str = "shop-endpoint-token") -> None:
@@ -68,25 +68,11 @@ class FakeOrdersEndpoint:
         self.calls = 0
         self.delay = 0.0
         self.fail_status: int | None = None
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._bind(_Handler)
 
     @property
     def url_template(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/orders/{{order_id}}"
-
-    def __enter__(self) -> FakeOrdersEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self._origin}/api/orders/{{order_id}}"
 
     def answer(self, path: str, authorization: str | None) -> tuple[int, Any]:
         self.calls += 1
@@ -109,12 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         fake: FakeOrdersEndpoint = self.server.fake  # type: ignore[attr-defined]
         status, body = fake.answer(self.path, self.headers.get("Authorization"))
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake orders endpoint: " + format, *args)

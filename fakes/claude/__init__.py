@@ -3,8 +3,11 @@
 `server` serves it over HTTP/SSE; `responses` is what it can be told to answer; `tokens` counts
 and caches like the API; `validation` refuses what the API refuses; `scripted_model` answers
 when nothing is enqueued; `batches` and `copywriter` serve the product-description work.
+Below them all: `replies` (what an answer is made of: Reply, ToolCall, API-shaped ids) and
+`reading` (how a request body is read), so the rule modules never import the model they serve.
 """
 
+from fakes.claude.replies import Reply, ToolCall, reply, tool_call
 from fakes.claude.responses import (
     CutStream,
     HttpError,
@@ -18,7 +21,7 @@ from fakes.claude.responses import (
     http_error,
     stream_error,
 )
-from fakes.claude.scripted_model import Reply, ScriptedModel, ToolCall, reply, tool_call
+from fakes.claude.scripted_model import ScriptedModel
 from fakes.claude.server import FakeClaude
 from fakes.claude.tokens import count_input_tokens
 

@@ -20,14 +20,13 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Protocol
 
-from fakes.claude.responses import CutStream, HttpError, StreamError
-from fakes.claude.scripted_model import Reply
+from fakes.claude.replies import Reply
+from fakes.claude.responses import CutStream, HttpError, Response, StreamError
+from fakes.claude.tokens import PromptCache
 from fakes.claude.validation import validate_request
-
-if TYPE_CHECKING:
-    from fakes.claude.server import FakeClaude, _Handler
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +62,36 @@ class FakeBatch:
         return counts
 
 
+class BatchHost(Protocol):
+    """What the batches need of the FakeClaude they belong to.
+
+    `server.FakeClaude` satisfies it; naming it here lets server.py build on this module
+    without this module importing server.py back.
+    """
+
+    validate: bool
+    _cache: PromptCache
+
+    @property
+    def url(self) -> str: ...
+
+    def _new_id(self, prefix: str) -> str: ...
+
+    def _next_response(self, body: dict[str, Any]) -> Response | None: ...
+
+    def _plan(self, body: dict[str, Any], spec: Reply) -> Any: ...
+
+    def _send_json(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]
+    ) -> None: ...
+
+    def _send_error(self, handler: BaseHTTPRequestHandler, error: HttpError) -> None: ...
+
+
 class FakeBatches:
     """The batches half of a FakeClaude; reach it as `fake.batches`."""
 
-    def __init__(self, fake: FakeClaude, *, polls_before_end: int = 1) -> None:
+    def __init__(self, fake: BatchHost, *, polls_before_end: int = 1) -> None:
         self._fake = fake
         self.polls_before_end = polls_before_end
         self.hold = False
@@ -94,7 +119,9 @@ class FakeBatches:
 
     # ------------------------------------------------------------------ serving
 
-    def serve(self, handler: _Handler, method: str, path: str, body: dict[str, Any] | None) -> None:
+    def serve(
+        self, handler: BaseHTTPRequestHandler, method: str, path: str, body: dict[str, Any] | None
+    ) -> None:
         rest = path[len(PREFIX) :].strip("/")
         parts = rest.split("/") if rest else []
         fake = self._fake
@@ -127,11 +154,11 @@ class FakeBatches:
         else:
             self._error(handler, 404, "not_found_error", f"No batch at {path}")
 
-    def _error(self, handler: _Handler, status: int, kind: str, message: str) -> None:
+    def _error(self, handler: BaseHTTPRequestHandler, status: int, kind: str, message: str) -> None:
 
         self._fake._send_error(handler, HttpError(status, kind, message))
 
-    def _create(self, handler: _Handler, body: dict[str, Any] | None) -> None:
+    def _create(self, handler: BaseHTTPRequestHandler, body: dict[str, Any] | None) -> None:
 
         requests = (body or {}).get("requests")
         if not isinstance(requests, list) or not requests:
@@ -182,7 +209,7 @@ class FakeBatches:
         logger.debug("fake claude: batch %s created with %d requests", batch.id, len(accepted))
         self._fake._send_json(handler, 200, self._view(batch))
 
-    def _retrieve(self, handler: _Handler, batch: FakeBatch) -> None:
+    def _retrieve(self, handler: BaseHTTPRequestHandler, batch: FakeBatch) -> None:
         with self._lock:
             if batch.status == "in_progress" and not self.hold:
                 if batch.polls >= self.polls_before_end:
@@ -191,7 +218,7 @@ class FakeBatches:
             view = self._view(batch)
         self._fake._send_json(handler, 200, view)
 
-    def _cancel(self, handler: _Handler, batch: FakeBatch) -> None:
+    def _cancel(self, handler: BaseHTTPRequestHandler, batch: FakeBatch) -> None:
         with self._lock:
             if batch.status == "in_progress":
                 batch.cancel_initiated_at = datetime.now(UTC)
@@ -202,7 +229,7 @@ class FakeBatches:
             view = self._view(batch)
         self._fake._send_json(handler, 200, view)
 
-    def _results(self, handler: _Handler, batch: FakeBatch) -> None:
+    def _results(self, handler: BaseHTTPRequestHandler, batch: FakeBatch) -> None:
         with self._lock:
             if batch.status != "ended":
                 ready = None
@@ -257,16 +284,10 @@ class FakeBatches:
             plan = fake._plan(params, spec)
             batch.results[custom_id] = {
                 "type": "succeeded",
-                "message": {
-                    "id": fake._new_id("msg_"),
-                    "type": "message",
-                    "role": "assistant",
-                    "model": plan.model,
-                    "content": plan.blocks,
-                    "stop_reason": plan.stop_reason,
-                    "stop_sequence": plan.stop_sequence,
-                    "usage": {**usage.as_dict(plan.output_tokens), "service_tier": "batch"},
-                },
+                "message": plan.message(
+                    fake._new_id("msg_"),
+                    {**usage.as_dict(plan.output_tokens), "service_tier": "batch"},
+                ),
             }
         batch.status = "ended"
         batch.ended_at = datetime.now(UTC)

@@ -15,7 +15,9 @@ import re
 import threading
 from typing import Any
 
-from fakes.claude.scripted_model import Reply, ScriptedModel, _text_of
+from fakes.claude import reading
+from fakes.claude.replies import Reply
+from fakes.claude.scripted_model import ScriptedModel
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +28,15 @@ _FIELD_RE = re.compile(r"^(Name|Material|Price|Colours|Key feature):\s*(.*)$", r
 def is_copywriter_request(request: dict[str, Any]) -> bool:
     """A describe request: the copywriter system prompt and a product in the first message."""
     system = request.get("system")
-    text = system if isinstance(system, str) else _text_of(system)
+    text = system if isinstance(system, str) else reading.text_of(system)
     messages = request.get("messages") or []
-    first = _text_of(messages[0].get("content")) if messages else ""
+    first = reading.text_of(messages[0].get("content")) if messages else ""
     return "copywriter" in text.lower() and "Name:" in first and "Material:" in first
 
 
 def product_fields(request: dict[str, Any]) -> dict[str, str]:
     """The product's fields from the first user message (keys: name, material, ...)."""
-    first = _text_of((request.get("messages") or [{}])[0].get("content"))
+    first = reading.text_of((request.get("messages") or [{}])[0].get("content"))
     return {k.lower().replace(" ", "_"): v.strip() for k, v in _FIELD_RE.findall(first)}
 
 

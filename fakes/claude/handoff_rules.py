@@ -12,17 +12,9 @@ import json
 import re
 from typing import Any
 
+from fakes.claude import reading
 from fakes.claude.policy_rules import best_section, quote, sections_in_system
-from fakes.claude.scripted_model import (
-    ESCALATION_LINE,
-    ToolCall,
-    _blocks,
-    _order_ids,
-    _text_of,
-    _tool_names,
-    _tools_allowed,
-    make_id,
-)
+from fakes.claude.replies import ESCALATION_LINE, ToolCall, make_id
 
 HANDOFF_TOOLS = frozenset({"escalate_to_human", "request_size_exchange", "request_refund"})
 
@@ -68,10 +60,10 @@ def plan(
     request: dict[str, Any], messages: list[dict[str, Any]], text: str
 ) -> tuple[str, ToolCall] | None:
     """(preface, tool call) for a message that needs a person, or None."""
-    tools = _tool_names(request)
-    if not (tools & HANDOFF_TOOLS) or not _tools_allowed(request):
+    tools = reading.tool_names(request)
+    if not (tools & HANDOFF_TOOLS) or not reading.tools_allowed(request):
         return None
-    order_id = (_order_ids(text) or [None])[0] or last_order_id(messages)
+    order_id = (reading.order_ids(text) or [None])[0] or last_order_id(messages)
     seed = f"{len(messages)}|{text}"
     size = _SIZE_RE.search(text)
     if size and _SIZE_ASK_RE.search(text) and order_id and "request_size_exchange" in tools:
@@ -122,11 +114,11 @@ def relay(outcomes: list[Any]) -> str | None:
 def last_order_id(messages: list[dict[str, Any]]) -> str | None:
     """The order most recently looked up in the conversation (what "it" refers to)."""
     for message in reversed(messages):
-        for block in reversed(_blocks(message.get("content"))):
+        for block in reversed(reading.content_blocks(message.get("content"))):
             if block.get("type") != "tool_result":
                 continue
             content = block.get("content")
-            text = content if isinstance(content, str) else _text_of(content)
+            text = content if isinstance(content, str) else reading.text_of(content)
             try:
                 data = json.loads(text)
             except ValueError:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from fakes.claude.scripted_model import SCRIPTED_MODEL_NAME
+from fakes.claude.replies import SCRIPTED_MODEL_NAME
 
 
 @dataclass(frozen=True)

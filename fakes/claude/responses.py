@@ -7,9 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fakes.claude.scripted_model import (
-    Reply,
-)
+from fakes.claude.replies import Reply
 
 logger = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.claude import handoff_rules, reading
 from fakes.claude.media_rules import media_reply
 from fakes.claude.policy_rules import (
     SEARCH_TOOL,
@@ -19,16 +19,9 @@ from fakes.claude.policy_rules import (
     search_results,
     sections_in_system,
 )
+from fakes.claude.replies import ESCALATION_LINE, SCRIPTED_MODEL_NAME, Reply, ToolCall, make_id
 
 logger = logging.getLogger(__name__)
-
-#: The `model` field of every scripted answer: the stand-in must never pass itself off as Claude.
-SCRIPTED_MODEL_NAME = "shopmate-scripted-model"
-
-#: The seed's escalation sentence, verbatim, so tests and the demo can look for it.
-ESCALATION_LINE = (
-    "I'll pass this to our team at hello@threadco.com — you'll hear back within 1 business day."
-)
 
 NOT_FOUND_TEXT = (
     "I can't find an order with that number. Could you double-check your confirmation email? "
@@ -39,22 +32,6 @@ NOT_FOUND_TEXT = (
 #: with no opener and no closing offer (ShopMate's prompt has them; the seed's has not).
 BREVITY_CUES = ("no greeting", "no closing offer")
 
-STOP_REASONS = frozenset(
-    {
-        "end_turn",
-        "tool_use",
-        "max_tokens",
-        "stop_sequence",
-        "pause_turn",
-        "refusal",
-        "model_context_window_exceeded",
-    }
-)
-
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-# `ORD-?\w+` as briefed, but anchored and requiring a digit so the word "order" is not an id.
-_ORDER_ID_RE = re.compile(r"\bORD-?\w*\d\w*\b", re.IGNORECASE)
 _CHANGE_RE = re.compile(
     r"\b(chang|swap|siz|refund|cancel|return|exchang|amend|modif)\w*", re.IGNORECASE
 )
@@ -76,101 +53,6 @@ _UNAVAILABLE_RE = re.compile(
 _INVALID_RE = re.compile(r"invalid|format|malformed|not a valid", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class ToolCall:
-    """One `tool_use` block a reply asks for; `id` is generated when left as None."""
-
-    name: str
-    input: dict[str, Any]
-    id: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the model says: text (Markdown), then tool calls, then a stop reason.
-
-    `stop_reason=None` means "the natural one": `tool_use` when there are tool calls, else
-    `end_turn`. `model=None` lets the server fill in its own model name.
-    """
-
-    text: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    stop_reason: str | None = None
-    stop_sequence: str | None = None
-    model: str | None = None
-
-    def effective_stop_reason(self) -> str:
-        """The stop reason to report, so callers never have to repeat the default rule."""
-        if self.stop_reason is not None:
-            return self.stop_reason
-        return "tool_use" if self.tool_calls else "end_turn"
-
-
-def reply(
-    text: str = "",
-    tool_calls: list[ToolCall] | tuple[ToolCall, ...] = (),
-    stop_reason: str | None = None,
-    *,
-    stop_sequence: str | None = None,
-    model: str | None = None,
-) -> Reply:
-    """Build a scripted answer; rejects unknown stop reasons early so typos fail in the test."""
-    if stop_reason is not None and stop_reason not in STOP_REASONS:
-        raise ValueError(
-            f"unknown stop_reason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}"
-        )
-    return Reply(
-        text=text,
-        tool_calls=tuple(tool_calls),
-        stop_reason=stop_reason,
-        stop_sequence=stop_sequence,
-        model=model,
-    )
-
-
-def tool_call(name: str, input: dict[str, Any] | None = None, id: str | None = None) -> ToolCall:
-    """Build a `tool_use` request for `reply(tool_calls=[...])`."""
-    return ToolCall(name=name, input=dict(input or {}), id=id)
-
-
-def make_id(prefix: str, seed: str, length: int = 24) -> str:
-    """A deterministic id shaped like the API's (`toolu_…`, `msg_…`), for reproducible runs."""
-    number = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, rem = divmod(number, 62)
-        chars.append(_BASE62[rem])
-    return prefix + "".join(chars)
-
-
-# --------------------------------------------------------------------------- request reading
-
-
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    """Normalise message content (a string or a list of blocks) to a list of block dicts."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if isinstance(content, list):
-        return [b for b in content if isinstance(b, dict)]
-    return []
-
-
-def _text_of(content: Any) -> str:
-    """All text in a message's (or tool_result's) content, joined."""
-    return "\n".join(
-        str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text"
-    ).strip()
-
-
-def _tool_names(request: dict[str, Any]) -> set[str]:
-    return {str(t.get("name")) for t in request.get("tools") or [] if isinstance(t, dict)}
-
-
-def _tools_allowed(request: dict[str, Any]) -> bool:
-    choice = request.get("tool_choice")
-    return not (isinstance(choice, dict) and choice.get("type") == "none")
-
-
 def _wants_brevity(request: dict[str, Any]) -> bool:
     """Does the system prompt ask for answers without padding (see BREVITY_CUES)?
 
@@ -178,19 +60,8 @@ def _wants_brevity(request: dict[str, Any]) -> bool:
     for less is measurable against one that does not (the seed's), on the same fake.
     """
     system = request.get("system")
-    text = system if isinstance(system, str) else _text_of(system)
+    text = system if isinstance(system, str) else reading.text_of(system)
     return any(cue in text.lower() for cue in BREVITY_CUES)
-
-
-def _order_ids(text: str) -> list[str]:
-    """Distinct order ids in order of appearance, normalised to `ORD-XXXX` as Claude would."""
-    seen: list[str] = []
-    for match in _ORDER_ID_RE.finditer(text):
-        raw = match.group(0).upper()
-        normalised = "ORD-" + raw[3:].lstrip("-")
-        if normalised not in seen:
-            seen.append(normalised)
-    return seen
 
 
 @dataclass
@@ -211,7 +82,7 @@ def _tool_uses_before(messages: list[dict[str, Any]], index: int) -> dict[str, d
         if message.get("role") == "assistant":
             return {
                 str(b.get("id")): b
-                for b in _blocks(message.get("content"))
+                for b in reading.content_blocks(message.get("content"))
                 if b.get("type") == "tool_use"
             }
     return {}
@@ -219,7 +90,7 @@ def _tool_uses_before(messages: list[dict[str, Any]], index: int) -> dict[str, d
 
 def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -> _ToolOutcome:
     content = block.get("content")
-    text = content if isinstance(content, str) else _text_of(content)
+    text = content if isinstance(content, str) else reading.text_of(content)
     data: dict[str, Any] | None = None
     try:
         parsed = json.loads(text) if text else None
@@ -240,6 +111,16 @@ def _parse_tool_result(block: dict[str, Any], tool_use: dict[str, Any] | None) -
 
 
 # --------------------------------------------------------------------------- answer writing
+
+
+def _order_fields(outcome: _ToolOutcome) -> tuple[dict[str, Any], str, Any, Any, Any]:
+    """(data, status, eta, tracking number, tracking URL) of a lookup, each under whichever of
+    its names the result uses (the seed's tool and ShopMate's name some fields differently)."""
+    data = outcome.data or {}
+    status = str(data.get("status", "")).strip().lower()
+    eta = data.get("estimated_delivery") or data.get("eta")
+    tracking = data.get("tracking_number") or data.get("tracking")
+    return data, status, eta, tracking, data.get("track_url")
 
 
 def _carrier(data: dict[str, Any], url: str | None) -> str | None:
@@ -265,12 +146,8 @@ def _order_block(outcome: _ToolOutcome) -> str:
     Every field stays (status, item, estimated delivery, tracking number with its carrier's
     link); what goes is the padding around them (openers, reassurance, "anything else?").
     """
-    data = outcome.data or {}
-    status = str(data.get("status", "")).strip().lower()
+    data, status, eta, tracking, url = _order_fields(outcome)
     item = data.get("item") or "Your order"
-    eta = data.get("estimated_delivery") or data.get("eta")
-    tracking = data.get("tracking_number") or data.get("tracking")
-    url = data.get("track_url")
     order_id = data.get("order_id") or outcome.order_id
     heading = f"**{order_id}** — {item}" if order_id else f"**{item}**"
 
@@ -334,12 +211,8 @@ def _brief_answer(outcomes: list[_ToolOutcome]) -> str:
 
 def _order_sentence(outcome: _ToolOutcome) -> tuple[str, str]:
     """(core, closer) for one order; `core` starts with lower-case "your" or an id-free sentence."""
-    data = outcome.data or {}
-    status = str(data.get("status", "")).strip().lower()
+    data, status, eta, tracking, url = _order_fields(outcome)
     item = data.get("item") or "order"
-    eta = data.get("estimated_delivery") or data.get("eta")
-    tracking = data.get("tracking_number") or data.get("tracking")
-    url = data.get("track_url")
     carrier = _carrier(data, url)
     # "Your DPD tracking number is X: you can follow it at URL." (no link: just the number)
     your_number = f" Your {carrier + ' ' if carrier else ''}tracking number is {tracking}" + (
@@ -432,7 +305,7 @@ def _chatty_answer(outcomes: list[_ToolOutcome]) -> str:
 
 def _conversation_has_shipped_order(messages: list[dict[str, Any]]) -> bool:
     for message in messages:
-        for block in _blocks(message.get("content")):
+        for block in reading.content_blocks(message.get("content")):
             if block.get("type") == "tool_result":
                 data = _parse_tool_result(block, None).data or {}
                 if str(data.get("status", "")).lower() == "shipped":
@@ -520,7 +393,11 @@ class ScriptedModel:
         last = messages[last_index]
 
         if last.get("role") == "user":
-            results = [b for b in _blocks(last.get("content")) if b.get("type") == "tool_result"]
+            results = [
+                b
+                for b in reading.content_blocks(last.get("content"))
+                if b.get("type") == "tool_result"
+            ]
             if results:
                 return self._answer_results(request, messages, results)
 
@@ -528,9 +405,9 @@ class ScriptedModel:
         if about_files is not None:
             return self._say(about_files)
         text = _last_user_text(messages)
-        order_ids = _order_ids(text)
-        if order_ids and "get_order" in _tool_names(request):
-            if not _tools_allowed(request):
+        order_ids = reading.order_ids(text)
+        if order_ids and "get_order" in reading.tool_names(request):
+            if not reading.tools_allowed(request):
                 return self._say(_no_tools_lookup_text(order_ids))
             preface = (
                 "Let me look that up for you."
@@ -542,14 +419,9 @@ class ScriptedModel:
             )
         if _IDENTITY_RE.search(text):
             return self._say(IDENTITY_TEXT)
-        handoff = self._plan_handoff(request, messages, text)
-        if handoff is not None:
-            return handoff
-        policy = self._policy_reply(request, messages, text)
-        if policy is not None:
-            return policy
-        if _CHANGE_RE.search(text):
-            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        needs_more = self._handoff_policy_or_refusal(request, messages, text)
+        if needs_more is not None:
+            return needs_more
         if _THANKS_RE.search(text):
             return self._say(THANKS_TEXT)
         if _GREETING_RE.search(text) and len(text) < 40:
@@ -562,6 +434,21 @@ class ScriptedModel:
 
     def _say(self, text: str) -> Reply:
         return Reply(text=text, model=self.model_name)
+
+    def _handoff_policy_or_refusal(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], question: str
+    ) -> Reply | None:
+        """A question beyond an order's status, in this order: a person's hand-off, a policy's
+        answer, or the refusal to change an order; None when the question is none of these."""
+        handoff = self._plan_handoff(request, messages, question)
+        if handoff is not None:
+            return handoff
+        policy = self._policy_reply(request, messages, question)
+        if policy is not None:
+            return policy
+        if _CHANGE_RE.search(question):
+            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        return None
 
     def _policy_reply(
         self, request: dict[str, Any], messages: list[dict[str, Any]], question: str
@@ -588,7 +475,7 @@ class ScriptedModel:
         sections = sections_in_system(request)
         if sections:
             return self._say(_policy_text(best_section(query, sections), change=change))
-        if SEARCH_TOOL in _tool_names(request) and _tools_allowed(request):
+        if SEARCH_TOOL in reading.tool_names(request) and reading.tools_allowed(request):
             call = ToolCall(
                 name=SEARCH_TOOL,
                 input={"query": query},
@@ -617,23 +504,22 @@ class ScriptedModel:
         ]
         question = _last_user_text(messages)
         missing = [
-            oid for oid in _order_ids(question) if oid not in _looked_up_since_question(messages)
+            oid
+            for oid in reading.order_ids(question)
+            if oid not in _looked_up_since_question(messages)
         ]
-        if missing and "get_order" in _tool_names(request) and _tools_allowed(request):
+        if (
+            missing
+            and "get_order" in reading.tool_names(request)
+            and reading.tools_allowed(request)
+        ):
             return Reply(tool_calls=_lookups(missing, messages, question), model=self.model_name)
-        from fakes.claude import handoff_rules  # imports this module's helpers
-
         relayed = handoff_rules.relay(outcomes)
         if relayed is not None:
             return self._say(relayed)
-        handoff = self._plan_handoff(request, messages, question)
-        if handoff is not None:
-            return handoff
-        policy = self._policy_reply(request, messages, question)
-        if policy is not None:
-            return policy
-        if _CHANGE_RE.search(question):
-            return self._say(_refusal(messages, brief=_wants_brevity(request)))
+        needs_more = self._handoff_policy_or_refusal(request, messages, question)
+        if needs_more is not None:
+            return needs_more
         return self._say(_answer_tool_results(outcomes, brief=_wants_brevity(request)))
 
     def _plan_handoff(
@@ -641,8 +527,6 @@ class ScriptedModel:
     ) -> Reply | None:
         """A hand-off tool call when ShopMate offers them and the message needs a person
         (fakes/claude/handoff_rules.py); None otherwise, and always without those tools."""
-        from fakes.claude import handoff_rules  # imports this module's helpers
-
         planned = handoff_rules.plan(request, messages, text)
         if planned is None:
             return None
@@ -685,13 +569,13 @@ def _outcomes_since_question(messages: list[dict[str, Any]]) -> list[_ToolOutcom
     start = 0
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if message.get("role") == "user" and _text_of(message.get("content")):
+        if message.get("role") == "user" and reading.text_of(message.get("content")):
             start = index + 1
             break
     uses: dict[str, dict[str, Any]] = {}
     outcomes: list[_ToolOutcome] = []
     for message in messages[start:]:
-        for block in _blocks(message.get("content")):
+        for block in reading.content_blocks(message.get("content")):
             if block.get("type") == "tool_use":
                 uses[str(block.get("id"))] = block
             elif block.get("type") == "tool_result":
@@ -703,12 +587,12 @@ def _looked_up_since_question(messages: list[dict[str, Any]]) -> set[str]:
     """Order ids (normalised) of every get_order call after the newest question."""
     seen: set[str] = set()
     for message in reversed(messages):
-        if message.get("role") == "user" and _text_of(message.get("content")):
+        if message.get("role") == "user" and reading.text_of(message.get("content")):
             break
-        for block in _blocks(message.get("content")):
+        for block in reading.content_blocks(message.get("content")):
             if block.get("type") == "tool_use" and block.get("name") == "get_order":
                 raw = str((block.get("input") or {}).get("order_id", ""))
-                seen.update(_order_ids(raw) or [raw.strip().upper()])
+                seen.update(reading.order_ids(raw) or [raw.strip().upper()])
     return seen
 
 
@@ -716,7 +600,7 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     """The text of the most recent user message that has any (tool-result turns have none)."""
     for message in reversed(messages):
         if message.get("role") == "user":
-            text = _text_of(message.get("content"))
+            text = reading.text_of(message.get("content"))
             if text:
                 return text
     return ""

@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fakes.claude import models as model_catalogue
+from fakes.claude.batches import FakeBatches
 from fakes.claude.media import MAX_REQUEST_BYTES, input_delay
+from fakes.claude.replies import SCRIPTED_MODEL_NAME, Reply, ToolCall, make_id
 from fakes.claude.responses import (
     CutStream,
     HttpError,
@@ -29,15 +31,10 @@ from fakes.claude.responses import (
     ResponseTiming,
     StreamError,
 )
-from fakes.claude.scripted_model import (
-    SCRIPTED_MODEL_NAME,
-    Reply,
-    ScriptedModel,
-    ToolCall,
-    make_id,
-)
+from fakes.claude.scripted_model import ScriptedModel
 from fakes.claude.tokens import PromptCache, count_input_tokens, tokens_of
 from fakes.claude.validation import validate_request
+from fakes.serving import FakeHTTPServer, StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -92,27 +89,30 @@ class _Plan:
     model: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
+    def message(self, message_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+        """The whole reply as one Messages API `message` object (non-streamed, or in a batch)."""
+        return {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": self.blocks,
+            "stop_reason": self.stop_reason,
+            "stop_sequence": self.stop_sequence,
+            "usage": usage,
+        }
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its FakeClaude and can close live connections on stop."""
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 drops SYNs when many clients connect at once, and
-    # each drop costs the client a 1 s (then 3 s) retransmit: seen as 1-2 s stalls in bench.
-    request_queue_size = 128
+class _Server(FakeHTTPServer):
+    """FakeClaude's server, which also knows its live connections, to close them on stop."""
+
+    fake: FakeClaude
 
     def __init__(self, address: tuple[str, int], fake: FakeClaude) -> None:
-        self.fake = fake
         self.connections: set[socket.socket] = set()
         self.handler_threads: set[threading.Thread] = set()
         self.conn_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Log instead of printing a traceback: disconnects are routine for a test server."""
-        logger.debug("fake claude: error serving %s", client_address, exc_info=True)
+        super().__init__(address, fake, _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
 
-class FakeClaude:
+class FakeClaude(StartStop):
     """A local Messages API: FIFO of scripted responses, falling back to a `Responder` model.
 
     Runtime code (tests, benchmarks and the offline demo use it), so it is stdlib only and every
@@ -213,8 +213,6 @@ class FakeClaude:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        from fakes.claude.batches import FakeBatches  # it builds on this module
-
         self.batches = FakeBatches(self)
 
     # ------------------------------------------------------------------ lifecycle
@@ -254,12 +252,6 @@ class FakeClaude:
             worker.join(max(0.0, deadline - time.monotonic()))
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> FakeClaude:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -503,16 +495,7 @@ class FakeClaude:
         if pace.tokens_per_s:
             delay += plan.output_tokens / pace.tokens_per_s
         self._sleep(delay)
-        message = {
-            "id": self._new_id("msg_"),
-            "type": "message",
-            "role": "assistant",
-            "model": plan.model,
-            "content": plan.blocks,
-            "stop_reason": plan.stop_reason,
-            "stop_sequence": plan.stop_sequence,
-            "usage": usage.as_dict(plan.output_tokens),
-        }
+        message = plan.message(self._new_id("msg_"), usage.as_dict(plan.output_tokens))
         self._send_json(handler, 200, message)
         now = time.monotonic()
         timing.output_tokens = plan.output_tokens

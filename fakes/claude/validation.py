@@ -23,6 +23,13 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _ids_of(message: dict[str, Any] | None, kind: str, key: str) -> list[Any]:
+    """The `key` of every `kind` block in a message (tool_use ids, or the ids results answer)."""
+    return [
+        b.get(key) for b in _content_blocks((message or {}).get("content")) if b.get("type") == kind
+    ]
+
+
 def validate_request(body: Any) -> str | None:
     """The `invalid_request_error` message the real API would give, or None if acceptable.
 
@@ -116,15 +123,9 @@ def validate_request(body: Any) -> str | None:
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        use_ids = [
-            b.get("id") for b in _content_blocks(message["content"]) if b.get("type") == "tool_use"
-        ]
+        use_ids = _ids_of(message, "tool_use", "id")
         following = messages[index + 1] if index + 1 < len(messages) else None
-        result_ids = {
-            b.get("tool_use_id")
-            for b in _content_blocks((following or {}).get("content"))
-            if b.get("type") == "tool_result"
-        }
+        result_ids = set(_ids_of(following, "tool_result", "tool_use_id"))
         if use_ids and following is not None:
             missing = [i for i in use_ids if i not in result_ids]
             if missing:
@@ -136,19 +137,11 @@ def validate_request(body: Any) -> str | None:
     for index, message in enumerate(messages):
         if message["role"] != "user":
             continue
-        result_ids = [
-            b.get("tool_use_id")
-            for b in _content_blocks(message["content"])
-            if b.get("type") == "tool_result"
-        ]
+        result_ids = _ids_of(message, "tool_result", "tool_use_id")
         if not result_ids:
             continue
         previous = messages[index - 1] if index > 0 else {}
-        use_ids = {
-            b.get("id")
-            for b in _content_blocks(previous.get("content"))
-            if b.get("type") == "tool_use"
-        }
+        use_ids = set(_ids_of(previous, "tool_use", "id"))
         unexpected = [i for i in result_ids if i not in use_ids]
         if unexpected:
             return (

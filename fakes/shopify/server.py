@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
+from fakes.serving import BoundAtOnce, FakeHTTPServer, send_json
 from fakes.shopify.data import sample_orders
 from fakes.shopify.graphql import Field, GraphQLSyntaxError, parse
 from fakes.shopify.schema import Executor, requested_cost, validate
@@ -53,7 +54,7 @@ class _Bucket:
         }
 
 
-class FakeShopify:
+class FakeShopify(BoundAtOnce):
     """Serve it with `with FakeShopify() as shop:`; point ShopMate at `shop.url`."""
 
     def __init__(
@@ -85,29 +86,11 @@ class FakeShopify:
         self.throttled = 0
         self._bucket = _Bucket(maximum_available, restore_rate)
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._bind(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeShopify:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeShopify:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self._origin
 
     def set_bucket(
         self,
@@ -278,35 +261,16 @@ def _matches(order: dict[str, Any], search: str | None) -> bool:
     return order["name"] in (wanted, f"#{wanted.lstrip('#')}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, address: tuple[str, int], fake: FakeShopify) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("fake shopify: error serving %s", client_address, exc_info=True)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, body = self.server.fake.answer(headers, self.path, raw)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake shopify: " + format, *args)

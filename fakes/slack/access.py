@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from fakes.slack.messages import SlackError
+from fakes.slack.wire import SlackError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from fakes.slack.messages import SlackError, present, require
+from fakes.slack.wire import SlackError, present, require
 
 logger = logging.getLogger(__name__)
 

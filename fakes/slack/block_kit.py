@@ -5,15 +5,17 @@ Covers the `context_actions` block and its `feedback_buttons` / `icon_button` el
 characters and unique within a message. A refusal is `invalid_blocks`, as from Slack.
 `check_view` checks a whole view (views.publish) against Block Kit's limits: the block count,
 text lengths, element types and duplicate ids; it refuses with `invalid_arguments`.
+`parse_blocks` reads a message's `blocks` argument and applies all of the message checks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fakes.slack.messages import SlackError
+from fakes.slack.wire import SlackError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,38 @@ CONTEXT_ACTIONS_ELEMENTS_MAX = 5
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 ACCESSIBILITY_LABEL_MAX = 75
+BLOCKS_MAX = 50
+MARKDOWN_BLOCKS_MAX = 12_000
+
+
+def parse_blocks(raw: Any) -> list[dict[str, Any]]:
+    """A message's `blocks` (JSON text or a list), refused as Slack refuses them."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise SlackError("invalid_blocks_format") from exc
+    if not isinstance(raw, list):
+        raise SlackError("invalid_blocks_format")
+    if len(raw) > BLOCKS_MAX:
+        raise SlackError("invalid_blocks")
+    markdown_total = 0
+    for block in raw:
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise SlackError("invalid_blocks")
+        if block["type"] == "markdown":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise SlackError("invalid_blocks")
+            markdown_total += len(text)
+        elif block["type"] == "section":
+            text = block.get("text")
+            if isinstance(text, Mapping) and len(str(text.get("text", ""))) > SECTION_TEXT_MAX:
+                raise SlackError("invalid_blocks")
+    if markdown_total > MARKDOWN_BLOCKS_MAX:
+        raise SlackError("invalid_blocks")
+    check_blocks(raw)  # interactive blocks (feedback buttons) and block_ids, as Slack checks
+    return [dict(b) for b in raw]
 
 
 def check_blocks(blocks: list[Any]) -> None:
@@ -200,6 +234,14 @@ def _block(block: Any, at: str, seen: set[str], say: Callable[[str, str], None])
             say(f"must be 1 to {MARKDOWN_TEXT_MAX} characters", f"{at}/text")
 
 
+def _items(value: Any, most: int, at: str, say: Callable[[str, str], None]) -> list[Any]:
+    """`value` when it is a list of 1 to `most` items; else says so and gives no items to check."""
+    if not isinstance(value, list) or not 0 < len(value) <= most:
+        say(f"must be 1 to {most} items", at)
+        return []
+    return value
+
+
 def _section(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
     fields = block.get("fields")
     if block.get("text") is None and fields is None:
@@ -207,21 +249,15 @@ def _section(block: Mapping[str, Any], at: str, say: Callable[[str, str], None])
     if block.get("text") is not None:
         _text(block["text"], f"{at}/text", SECTION_TEXT_MAX, say)
     if fields is not None:
-        if not isinstance(fields, list) or not 0 < len(fields) <= SECTION_FIELDS_MAX:
-            say(f"must be 1 to {SECTION_FIELDS_MAX} items", f"{at}/fields")
-        else:
-            for i, field in enumerate(fields):
-                _text(field, f"{at}/fields/{i}", SECTION_FIELD_TEXT_MAX, say)
+        for i, field in enumerate(_items(fields, SECTION_FIELDS_MAX, f"{at}/fields", say)):
+            _text(field, f"{at}/fields/{i}", SECTION_FIELD_TEXT_MAX, say)
     accessory = block.get("accessory")
     if accessory is not None:
         _element(accessory, f"{at}/accessory", ACCESSORY_TYPES, say)
 
 
 def _context(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_ELEMENTS_MAX:
-        say(f"must be 1 to {CONTEXT_ELEMENTS_MAX} items", f"{at}/elements")
-        return
+    elements = _items(block.get("elements"), CONTEXT_ELEMENTS_MAX, f"{at}/elements", say)
     for i, element in enumerate(elements):
         if isinstance(element, Mapping) and element.get("type") == "image":
             continue
@@ -229,10 +265,7 @@ def _context(block: Mapping[str, Any], at: str, say: Callable[[str, str], None])
 
 
 def _actions(block: Mapping[str, Any], at: str, say: Callable[[str, str], None]) -> None:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= ACTIONS_ELEMENTS_MAX:
-        say(f"must be 1 to {ACTIONS_ELEMENTS_MAX} items", f"{at}/elements")
-        return
+    elements = _items(block.get("elements"), ACTIONS_ELEMENTS_MAX, f"{at}/elements", say)
     action_ids: set[str] = set()
     for i, element in enumerate(elements):
         _element(element, f"{at}/elements/{i}", ACTION_ELEMENT_TYPES, say)

@@ -7,21 +7,19 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fakes.slack.assistant import check_loading_messages
+from fakes.slack.block_kit import parse_blocks
 from fakes.slack.chunks import shown_chunks, stream_chunks
 from fakes.slack.messages import (
     MARKDOWN_TEXT_MAX,
     POST_TEXT_MAX,
     UPDATE_TEXT_MAX,
     Message,
-    SlackError,
     StatusUpdate,
     Visible,
-    parse_blocks,
-    present,
-    require,
     set_visible,
     stream_text,
 )
+from fakes.slack.wire import SlackError, present, require
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +58,26 @@ class ChatMethods:
             return markdown, [{"type": "markdown", "text": markdown}]
         return text, blocks
 
+    def _add_bot_message(
+        self, channel: str, thread_ts: str | None, now: float, fmt: str, **content: Any
+    ) -> Message:
+        """A new message from the app, shown and stored; the thread's status line clears."""
+        msg = Message(
+            channel=channel,
+            ts=self._next_ts(),
+            thread_ts=thread_ts,
+            text="",
+            format=fmt,
+            user=self.bot_user_id,
+            bot_id=self.bot_id,
+            created=now,
+            **content,
+        )
+        set_visible(msg, now)
+        self._messages[(channel, msg.ts)] = msg
+        self._clear_status(channel, thread_ts)
+        return msg
+
     # ----------------------------------------------------------------- methods
 
     def _post_message(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
@@ -68,21 +86,9 @@ class ChatMethods:
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         thread_ts = str(args["thread_ts"]) if present(args, "thread_ts") else None
-        msg = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            thread_ts=thread_ts,
-            text="",
-            format="mrkdwn",
-            user=self.bot_user_id,
-            bot_id=self.bot_id,
-            created=now,
-            raw_text=text or "",
-            blocks=blocks or [],
+        msg = self._add_bot_message(
+            channel, thread_ts, now, "mrkdwn", raw_text=text or "", blocks=blocks or []
         )
-        set_visible(msg, now)
-        self._messages[(channel, msg.ts)] = msg
-        self._clear_status(channel, thread_ts)
         return {"channel": channel, "ts": msg.ts, "message": self._message_dict(msg, team)}
 
     def _update(self, args: dict[str, Any], now: float, team: str) -> dict[str, Any]:
@@ -132,25 +138,18 @@ class ChatMethods:
         if args.get("task_display_mode") not in (None, "timeline", "plan"):
             raise SlackError("invalid_arguments")
         thread_ts = str(args["thread_ts"])
-        msg = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            thread_ts=thread_ts,
-            text="",
-            format="markdown",
-            user=self.bot_user_id,
-            bot_id=self.bot_id,
-            created=now,
+        msg = self._add_bot_message(
+            channel,
+            thread_ts,
+            now,
+            "markdown",
+            raw_text=text,
             blocks=[{"type": "markdown", "text": text}],
             streaming=True,
             stream_started=now,
             stream_mode="chunks" if chunks else "text",
             chunks=shown_chunks(args, chunks),
         )
-        msg.raw_text = text
-        set_visible(msg, now)
-        self._messages[(channel, msg.ts)] = msg
-        self._clear_status(channel, thread_ts)
         return {"channel": channel, "ts": msg.ts}
 
     def _append_to_stream(self, msg: Message, args: Mapping[str, Any], *, required: bool) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakes.slack.messages import SlackError, parse_blocks, parse_chunks
+from fakes.slack.block_kit import parse_blocks
+from fakes.slack.wire import SlackError, parse_chunks
 
 CHUNK_TYPES = frozenset({"markdown_text", "task_update", "plan_update", "blocks"})
 TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})

@@ -37,21 +37,13 @@ def click(
         for element in _elements(block):
             if element.get("action_id") != action_id:
                 continue
-            action: dict[str, Any] = {
-                "type": element.get("type"),
-                "action_id": action_id,
-                "block_id": block.get("block_id", ""),
-            }
             if element.get("type") == "feedback_buttons":
                 if button not in ("positive", "negative"):
                     raise ValueError("say button='positive' or 'negative' for feedback_buttons")
                 chosen = element[f"{button}_button"]
-                action.update(value=chosen["value"], text=chosen["text"])
+                action = _action(block, element, chosen["value"], chosen["text"])
             else:
-                if "value" in element:
-                    action["value"] = element["value"]
-                if "text" in element:
-                    action["text"] = element["text"]
+                action = _action(block, element, element.get("value"), element.get("text"))
             return block_actions_payload(
                 team=slack.team_id,
                 team_domain=slack.team_domain,
@@ -78,14 +70,7 @@ def click_home(
         for element in _elements(block):
             if element.get("action_id") != action_id:
                 continue
-            action = {
-                "type": element.get("type"),
-                "action_id": action_id,
-                "block_id": block.get("block_id", ""),
-            }
-            for key in ("value", "text"):
-                if key in element:
-                    action[key] = element[key]
+            action = _action(block, element, element.get("value"), element.get("text"))
             return view_block_actions_payload(
                 team=slack.team_id,
                 team_domain=slack.team_domain,
@@ -104,3 +89,17 @@ def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(accessory, dict):
         found.append(accessory)
     return found
+
+
+def _action(
+    block: dict[str, Any], element: dict[str, Any], value: Any, text: Any
+) -> dict[str, Any]:
+    """The `actions[0]` Slack reports for a click on `element`: its value and text when it has
+    them (a feedback button's are those of the side clicked)."""
+    action: dict[str, Any] = {
+        "type": element.get("type"),
+        "action_id": element.get("action_id"),
+        "block_id": block.get("block_id", ""),
+    }
+    action.update({k: v for k, v in (("value", value), ("text", text)) if v is not None})
+    return action

@@ -6,7 +6,8 @@ import logging
 import re
 from typing import Any, ClassVar
 
-from fakes.slack.messages import SlackError, require, ts_key
+from fakes.slack.messages import ts_key
+from fakes.slack.wire import SlackError, require
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from fakes.slack.messages import SlackError, present, require
+from fakes.slack.wire import SlackError, present, require
 
 logger = logging.getLogger(__name__)
 

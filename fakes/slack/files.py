@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from fakes.slack.events import mention_event, message_event, next_ts
-from fakes.slack.messages import SlackError, require
+from fakes.slack.wire import SlackError, require
 
 logger = logging.getLogger(__name__)
 

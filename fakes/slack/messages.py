@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from fakes.slack.chunks import tasks_of
+from fakes.slack.wire import SlackError
 
 logger = logging.getLogger(__name__)
 
@@ -14,13 +16,8 @@ logger = logging.getLogger(__name__)
 POST_TEXT_MAX = 40_000
 UPDATE_TEXT_MAX = 4_000
 MARKDOWN_TEXT_MAX = 12_000
-SECTION_TEXT_MAX = 3_000
-MARKDOWN_BLOCKS_MAX = 12_000
-BLOCKS_MAX = 50
 
 STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
-# Arguments that arrive as JSON strings when a client form-encodes its request.
-JSON_ARGS = frozenset({"blocks", "chunks", "attachments", "metadata", "loading_messages", "view"})
 
 
 @dataclass(frozen=True)
@@ -91,18 +88,7 @@ class Message:
     @property
     def tasks(self) -> list[dict[str, Any]]:
         """The task steps shown in this (streamed) message, in order, each in its last state."""
-        from fakes.slack.chunks import tasks_of  # chunks.py builds on this module
-
         return tasks_of(self.chunks)
-
-
-class SlackError(Exception):
-    """Raised inside a method handler to answer `{"ok": false, "error": ...}`."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
 
 
 def ts_key(ts: str) -> tuple[int, int]:
@@ -171,55 +157,6 @@ def set_visible(msg: Message, now: float) -> None:
         msg.history.append(Visible(now, text))
 
 
-def present(args: Mapping[str, Any], key: str) -> bool:
-    value = args.get(key)
-    return value is not None and value != ""
-
-
-def parse_blocks(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SlackError("invalid_blocks_format") from exc
-    if not isinstance(raw, list):
-        raise SlackError("invalid_blocks_format")
-    if len(raw) > BLOCKS_MAX:
-        raise SlackError("invalid_blocks")
-    markdown_total = 0
-    for block in raw:
-        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-            raise SlackError("invalid_blocks")
-        if block["type"] == "markdown":
-            text = block.get("text")
-            if not isinstance(text, str):
-                raise SlackError("invalid_blocks")
-            markdown_total += len(text)
-        elif block["type"] == "section":
-            text = block.get("text")
-            if isinstance(text, Mapping) and len(str(text.get("text", ""))) > SECTION_TEXT_MAX:
-                raise SlackError("invalid_blocks")
-    if markdown_total > MARKDOWN_BLOCKS_MAX:
-        raise SlackError("invalid_blocks")
-    from fakes.slack.block_kit import check_blocks  # it raises this module's SlackError
-
-    check_blocks(raw)  # interactive blocks (feedback buttons) and block_ids, as Slack checks
-    return [dict(b) for b in raw]
-
-
-def parse_chunks(raw: Any) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SlackError("invalid_arguments") from exc
-    if not isinstance(raw, list) or not all(isinstance(c, Mapping) for c in raw):
-        raise SlackError("invalid_arguments")
-    return [dict(c) for c in raw]
-
-
 def stream_text(args: Mapping[str, Any], chunks: list[dict[str, Any]]) -> str:
     """The Markdown one stream call adds: markdown_text, then markdown_text chunks in order."""
     pieces = [args["markdown_text"]] if isinstance(args.get("markdown_text"), str) else []
@@ -230,12 +167,3 @@ def stream_text(args: Mapping[str, Any], chunks: list[dict[str, Any]]) -> str:
     if len(text) > MARKDOWN_TEXT_MAX:
         raise SlackError("msg_too_long")
     return text
-
-
-def require(args: Mapping[str, Any], *keys: str) -> None:
-    for key in keys:
-        if not present(args, key):
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": [f"[ERROR] missing required field: {key}"]},
-            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, NamedTuple
 
-from fakes.slack.messages import SlackError, present
+from fakes.slack.wire import SlackError, present
 
 
 class ReactionUpdate(NamedTuple):

@@ -12,11 +12,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from fakes.serving import FakeHTTPServer, StartStop, wait_polling
 from fakes.slack.access import AccessMethods
 from fakes.slack.assistant import AssistantMethods
 from fakes.slack.chat import ChatMethods
@@ -24,20 +24,11 @@ from fakes.slack.directory import DirectoryMethods
 from fakes.slack.ephemeral import Ephemeral, EphemeralMethods
 from fakes.slack.files import FileMethods
 from fakes.slack.limits import CHANNEL_POST_LIMIT, SLACK_BURSTS, SLACK_LIMITS, Buckets
-from fakes.slack.messages import (
-    JSON_ARGS,
-    STREAM_METHODS,
-    Call,
-    Message,
-    SlackError,
-    StatusUpdate,
-    require,
-    set_visible,
-    ts_key,
-)
+from fakes.slack.messages import STREAM_METHODS, Call, Message, StatusUpdate, set_visible, ts_key
 from fakes.slack.reactions import ReactionMethods, ReactionUpdate
 from fakes.slack.usergroups import UsergroupMethods
 from fakes.slack.views import ViewMethods
+from fakes.slack.wire import JSON_ARGS, SlackError, require
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +47,8 @@ class _Response(NamedTuple):
     payload: dict[str, Any]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 drops SYNs under bursts (1 s client retransmits).
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], fake: FakeSlack) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up mid-request (timeouts, retries) are normal; stay quiet."""
-        logger.debug("fake slack: connection error from %s", client_address, exc_info=True)
+class _Server(FakeHTTPServer):
+    fake: FakeSlack
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -123,6 +103,7 @@ class FakeSlack(
     ViewMethods,
     AccessMethods,
     ReactionMethods,
+    StartStop,
 ):
     """Slack's Web API, in-process, with Slack's request/response shapes, limits and errors.
 
@@ -221,7 +202,7 @@ class FakeSlack(
         """Bind (port 0 picks a free port) and serve on a daemon thread."""
         if self._server is not None:
             return self
-        self._server = _Server((self._host, self._port), self)
+        self._server = _Server((self._host, self._port), self, _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -242,17 +223,6 @@ class FakeSlack(
         server.server_close()
         if thread is not None:
             thread.join(timeout=5.0)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -429,14 +399,7 @@ class FakeSlack(
         The predicate runs under the fake's lock, so it may call the inspection methods but must
         not make HTTP calls to the fake itself (that would wait on the same lock).
         """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-            return True
+        return wait_polling(self._cond, predicate, timeout)
 
     # ----------------------------------------------------------------- request handling
 

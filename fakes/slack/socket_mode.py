@@ -28,13 +28,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from fakes.serving import StartStop, wait_polling
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class _Envelope:
     gave_up: bool = False
 
 
-class FakeSocketMode:
+class FakeSocketMode(StartStop):
     """Slack's Socket Mode endpoint. `new_url()` is what apps.connections.open hands out.
 
     `ack_timeout_s` is Slack's 3 s; `refresh_grace_s` is how long a connection that was told
@@ -196,17 +197,6 @@ class FakeSocketMode:
         if not thread.is_alive():
             loop.close()
         self._loop = self._thread = None
-
-    def __enter__(self) -> FakeSocketMode:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -443,14 +433,7 @@ class FakeSocketMode:
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Wait (bounded) until `predicate()` holds, re-checked on every change and every 50 ms."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-            return True
+        return wait_polling(self._cond, predicate, timeout)
 
     def open_connections(self) -> list[Connection]:
         with self._cond:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from fakes.slack.messages import SlackError, require
+from fakes.slack.wire import SlackError, require
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fakes.claude import FakeClaude
-from fakes.claude.scripted_model import reply
+from fakes.claude.replies import reply
 from fakes.slack import FakeSlack
 from fakes.slack.events import mention_event, next_ts
 from fakes.slack.socket_mode import FakeSocketMode

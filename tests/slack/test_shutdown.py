@@ -14,7 +14,7 @@ import pytest
 
 from bot import prompts
 from fakes.claude import FakeClaude, Pace
-from fakes.claude.scripted_model import reply
+from fakes.claude.replies import reply
 from fakes.slack import FakeSlack
 from fakes.slack.events import EventSender, mention_event, next_ts
 from fakes.slack.socket_mode import FakeSocketMode
