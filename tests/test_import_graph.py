@@ -19,10 +19,6 @@ PACKAGES = ("bot", "storage", "fakes")
 KNOWN_CIRCLES: set[tuple[str, ...]] = {
     # limits.py imports prepare.Attachment under TYPE_CHECKING; prepare -> images -> limits.
     ("bot.attachments.images", "bot.attachments.limits", "bot.attachments.prepare"),
-    # signs.py imports reply._retry_after; reply.py imports signs lazily (TYPE_CHECKING).
-    ("bot.slack.reply", "bot.slack.signs"),
-    # people.py imports slack.call & co; slack.py imports people_check inside a function.
-    ("bot.doctor.people", "bot.doctor.slack"),
 }
 
 

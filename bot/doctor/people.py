@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.doctor.result import Check, ok, problem, warning
-from bot.doctor.slack import AREA, REINSTALL_FIX, SlackCallFailed, call
+from bot.doctor.slack_calls import AREA, REINSTALL_FIX, SlackCallFailed, call
 from bot.settings import Settings
 
 NAME = "approvers"

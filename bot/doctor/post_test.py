@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.doctor.result import Check, ok, problem, warning
-from bot.doctor.slack import SlackCallFailed, call, token_kind, web_client
+from bot.doctor.slack import token_kind
+from bot.doctor.slack_calls import SlackCallFailed, call, web_client
 from bot.events import TextDelta
 from bot.settings import Settings
 from bot.slack.budget import CallBudget

@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
 from bot.slack.incoming import Incoming, _is_id, _is_ts
-from bot.slack.reply import _retry_after
+from bot.slack.retry_after import retry_after
 from bot.trust import AccessPolicy
 
 logger = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class AgentView:
             response = error.response
             code = response.get("error") if response is not None else None
             if response is not None and (code == "ratelimited" or response.status_code == 429):
-                self.budget.penalize(team, method, _retry_after(response.headers))
+                self.budget.penalize(team, method, retry_after(response.headers))
             logger.warning("Slack API error: method=%s error=%s", method, code or "unknown_error")
         except Exception as error:  # connection failures after the client's retries, and bugs
             logger.warning(

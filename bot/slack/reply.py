@@ -48,6 +48,7 @@ from bot.settings import Settings
 from bot.slack.budget import CallBudget, Reservation
 from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import DEFAULT_MESSAGE_CHARS, cut_point, split_message
+from bot.slack.retry_after import retry_after
 
 if TYPE_CHECKING:
     from bot.slack.signs import FirstSigns, Sign
@@ -62,7 +63,6 @@ UNDELIVERED_NOTICE = "_Slack would not take the rest of this answer; please ask 
 STREAMING_RETRY_AFTER_S = 600.0
 CHANNEL_STREAMING_RETRY_AFTER_S = 6 * 3600.0
 FINAL_ATTEMPTS = 4  # tries of a call that delivers the final text
-MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is waited out only this long per try
 TASK_TEXT_CHARS = 256  # a task step's title and output are one short line each
 STATUS_CHARS = 150  # a status line carrying found facts is cut here
 FINAL_WAIT_S = 120.0  # the longest a final call waits for budget
@@ -764,7 +764,7 @@ class SlackReply:
             outcome = _Outcome(error=code or "unknown_error")
             if response is not None and (code == "ratelimited" or response.status_code == 429):
                 outcome.error = "ratelimited"
-                outcome.retry_after = _retry_after(response.headers)
+                outcome.retry_after = retry_after(response.headers)
                 t = self.target
                 channel = t.channel if method == "chat.postMessage" else None
                 self.budget.penalize(t.team, method, outcome.retry_after, channel=channel)
@@ -795,20 +795,6 @@ def _without_blocks(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "text" in kwargs:
         kwargs["markdown_text"] = kwargs.pop("text")
     return kwargs
-
-
-def _retry_after(headers: Any) -> float:
-    """Seconds Slack asked us to wait, capped; 1 when it did not say."""
-    raw = None
-    if headers is not None:
-        for name, value in dict(headers).items():
-            if str(name).lower() == "retry-after":
-                raw = value[0] if isinstance(value, list) else value
-    try:
-        wait = float(raw) if raw is not None else 1.0
-    except ValueError:
-        wait = 1.0
-    return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
 
 
 def _fact_status(facts: list[str]) -> str:

@@ -19,7 +19,13 @@ from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.files import SlackFiles
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
 from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
-from bot.slack.reply import ReplyOptions, ReplyTarget, SlackReply, StreamingHealth
+from bot.slack.reply import (
+    ReplyOptions,
+    ReplyTarget,
+    SlackReply,
+    StreamingHealth,
+)
+from bot.slack.retry_after import retry_after
 from bot.slack.serial import ThreadSerializer
 from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
@@ -28,6 +34,10 @@ from bot.wiring import Services
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
+
+STOP_STREAM_ATTEMPTS = 4
+# Errors worth another try: Slack's own hiccups (a 429 is handled on its own).
+_PASSING_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
 
 
 def _ends(event: object) -> bool:
@@ -238,12 +248,29 @@ class SlackResponder:
                         logger.warning("Could not retire reply %s: %s", ts, code)
                         break
                 # Still a live native stream (the dead owner never stopped it): stop it first.
-                self.budget.acquire(target.team, "chat.stopStream")
-                try:
-                    client.chat_stopStream(channel=target.channel, ts=ts)
-                except SlackApiError as error:
-                    code = error.response.get("error") if error.response is not None else None
-                    logger.warning("Could not stop stream %s: %s", ts, code)
+                self._stop_stream(target, ts, client)
+
+    def _stop_stream(self, target: ReplyTarget, ts: str, client: WebClient) -> None:
+        """Stop a stream a dead owner left open, within bounded retries.
+
+        Since the found facts open the stream before Claude's first word, a crash leaves one
+        such stream per order question in flight; their stops share Tier 2 with everything
+        else, so a 429 waits its Retry-After (for every reply: the budget is penalised) and a
+        passing error is tried again, rather than leaving a message spinning for good.
+        """
+        for _ in range(STOP_STREAM_ATTEMPTS):
+            self.budget.acquire(target.team, "chat.stopStream")
+            try:
+                client.chat_stopStream(channel=target.channel, ts=ts)
+                return
+            except SlackApiError as error:
+                code = error.response.get("error") if error.response is not None else None
+                logger.warning("Could not stop stream %s: %s", ts, code)
+                if code == "ratelimited":
+                    wait = retry_after(error.response.headers)
+                    self.budget.penalize(target.team, "chat.stopStream", wait)
+                elif code not in _PASSING_ERRORS:
+                    return
 
     def _accept(self, incoming: Incoming, client: WebClient, *, taken_over: bool) -> None:
         """Decide what a claimed message gets (a refusal or an answer) and queue it."""

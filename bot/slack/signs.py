@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
-from bot.slack.reply import _retry_after
+from bot.slack.retry_after import retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class FirstSigns:
             code = (response.get("error") if response is not None else None) or "unknown_error"
             if response is not None and (code == "ratelimited" or response.status_code == 429):
                 code = "ratelimited"
-                self.budget.penalize(sign.team, method, _retry_after(response.headers))
+                self.budget.penalize(sign.team, method, retry_after(response.headers))
             if code in ("already_reacted", "no_reaction"):
                 return None  # what we wanted is so already
             logger.warning("Slack API error: method=%s error=%s", method, code)

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
-from bot.slack.reply import _retry_after
+from bot.slack.retry_after import retry_after
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class HomePublisher:
             response = error.response
             code = response.get("error") if response is not None else None
             if response is not None and (code == "ratelimited" or response.status_code == 429):
-                wait = _retry_after(response.headers)
+                wait = retry_after(response.headers)
                 self.budget.penalize(team, PUBLISH, wait)
                 self._mark(user, wait, notice or "")
             logger.error("views.publish for %s failed: %s %s", user, code, _details(response))
