@@ -284,35 +284,48 @@ class CallBudget:
         """
         deadline = self.clock() + timeout
         with self._cond:
-            options = [(m, [self._pace(k) for k in self._keys(team, m, None)]) for m in methods]
-            free = next((m for m, paces in options if not paces), None)
+            lines = [
+                (m, keys, [self._pace(k) for k in keys])
+                for m in methods
+                for keys in [self._keys(team, m, None)]
+            ]
+            free = next((m for m, keys, _ in lines if not keys), None)
             if free is not None:
                 return free
             ticket = next(self._tickets)
-            for _, paces in options:
+            for _, _, paces in lines:
                 for pace in paces:
                     pace.waiting.append(ticket)
             try:
                 while True:
                     now = self.clock()
                     soonest = 0.5  # not first in any line: woken when a line moves
-                    for method, paces in options:
+                    for method, keys, paces in lines:
                         if not all(p.waiting[0] == ticket for p in paces):
                             continue
-                        wait = max(p.wait_time(now) for p in paces)
+                        wait = self._take_line(keys, paces, now)
                         if wait <= 0:
-                            for pace in paces:
-                                pace.take(now)
                             return method
                         soonest = min(soonest, max(wait, 0.005))
                     if now >= deadline:
                         return None
                     self._cond.wait(min(soonest, deadline - now))
             finally:
-                for _, paces in options:
+                for _, _, paces in lines:
                     for pace in paces:
                         pace.waiting.remove(ticket)
                 self._cond.notify_all()
+
+    def _take_line(self, keys: list[tuple[str, str]], paces: list[_Pace], now: float) -> float:
+        """Take one slot of a line whose turn it is: 0 if taken, else seconds to wait.
+
+        Here the paces are this process's; SharedCallBudget books them in the shared store.
+        """
+        wait = max(p.wait_time(now) for p in paces)
+        if wait <= 0:
+            for pace in paces:
+                pace.take(now)
+        return wait
 
     def reserve(
         self, team: str, methods: Iterable[str], *, channel: str | None = None

@@ -132,42 +132,11 @@ class SharedCallBudget(CallBudget):
                     pace.waiting.remove(ticket)
                 self._cond.notify_all()
 
-    def acquire_any(
-        self, team: str, methods: Iterable[str], *, timeout: float = 60.0
-    ) -> str | None:
-        """`CallBudget.acquire_any`, booked in the shared store like every other call here
-        (the in-process version would let a process's first signs go uncounted, and a rush
-        then provokes 429s). Not a final: answers' last calls keep their priority."""
-        deadline = self.clock() + timeout
-        with self._cond:
-            options = [(m, self._keys(team, m, None)) for m in methods]
-            free = next((m for m, keys in options if not keys), None)
-            if free is not None:
-                return free
-            ticket = next(self._tickets)
-            lines = [(m, keys, [self._pace(k) for k in keys]) for m, keys in options]
-            for _, _, paces in lines:
-                for pace in paces:
-                    pace.waiting.append(ticket)
-            try:
-                while True:
-                    now = self.clock()
-                    soonest = 0.5  # not first in any line: woken when a line moves
-                    for method, keys, paces in lines:
-                        if not all(p.waiting[0] == ticket for p in paces):
-                            continue
-                        wait = self.store.take(self._slots(keys, spare=False), now=now, final=False)
-                        if wait <= 0:
-                            return method
-                        soonest = min(soonest, max(wait, 0.005))
-                    if now >= deadline:
-                        return None
-                    self._cond.wait(min(soonest, deadline - now))
-            finally:
-                for _, _, paces in lines:
-                    for pace in paces:
-                        pace.waiting.remove(ticket)
-                self._cond.notify_all()
+    def _take_line(self, keys: list[tuple[str, str]], paces: list[_Pace], now: float) -> float:
+        """First signs (`acquire_any`) are booked in the shared store like every other call:
+        counted in-process only, a rush provoked 429s. Not a final: answers' last calls keep
+        their priority."""
+        return self.store.take(self._slots(keys, spare=False), now=now, final=False)
 
     def reserve(
         self, team: str, methods: Iterable[str], *, channel: str | None = None
