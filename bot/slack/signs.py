@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
 from bot.slack.retry_after import retry_after
+from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,8 @@ class FirstSigns:
                 self._acquiring += 1
             try:
                 method = self.budget.acquire_any(team, methods, timeout=SIGN_WAIT_S)
+            except StorageClosed:  # the shared budget's store: the process is stopping
+                return
             finally:
                 with self._cond:
                     self._acquiring -= 1
@@ -281,6 +284,8 @@ class FirstSigns:
             try:
                 if self.budget.acquire(sign.team, method, timeout=UNDO_WAIT_S):
                     self._call(sign, method, undo=True)
+            except StorageClosed:  # the shared budget's store: the process is stopping
+                return
             except Exception:
                 logger.exception("Could not take a first sign down in %s", sign.channel)
             with self._cond:
