@@ -35,7 +35,7 @@ from bot.cli import (
     stats,
 )
 from bot.cli.base import EXIT_FAILURE, EXIT_USAGE, Parser
-from bot.logging_setup import configure_logging
+from bot.cli.logging_setup import configure_logging
 from bot.preflight import CommandError, Unavailable
 from bot.settings import Settings, SettingsError
 

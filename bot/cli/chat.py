@@ -60,9 +60,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"--file {path}: no such file")
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.storage_target, must_exist=False)
+    from bot.cli.logging_setup import hold_console_logs
     from bot.keys import Key
     from bot.lifecycle import TurnLifecycle
-    from bot.logging_setup import hold_console_logs
     from bot.terminal import chat
     from bot.wiring import build_services
 
