@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
-from bot.preflight import CommandError
+from bot.cli.preflight import CommandError
 from bot.settings import Settings
 
 

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 

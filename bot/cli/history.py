@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import EXIT_FAILURE, Add, Parser
-from bot.preflight import CommandError, open_existing
+from bot.cli.preflight import CommandError, open_existing
 from bot.settings import Settings
 
 CONFIRM_WORD = "delete"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 
