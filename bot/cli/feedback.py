@@ -1,5 +1,5 @@
 """`shopmate feedback`: the answers people rated in Slack, with their question and a link,
-for the team to review. (The share of thumbs up in `shopmate stats` is bot/feedback_report.py.)
+for the team to review. (The share of thumbs up in `shopmate stats` is bot/cli/stats_report.py.)
 
 Links come from Slack's chat.getPermalink when SLACK_BOT_TOKEN is set and Slack answers; else
 they are built from the workspace's domain as the click reported it, in the form
