@@ -37,7 +37,7 @@ from fakes.slack.events import EventSender, mention_event, message_event, next_t
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_ORDERS = Path(__file__).parent / "data" / "sample_orders.csv"
+SAMPLE_ORDERS = Path(__file__).parents[1] / "data" / "sample_orders.csv"
 SEED_CONVERSATION = (
     "Hi, I placed an order last week — ORD-1001 — and haven't had an update.",
     "Great, can I change the size to Large?",
