@@ -40,16 +40,8 @@ def register(sub: Any, add: Add) -> None:
     p.add_argument(
         "--negative", action="store_true", help="only answers rated thumbs down (default: all)"
     )
-    p.add_argument(
-        "--since",
-        type=preflight.since_argument,
-        help="only answers rated in this period, e.g. 7d or 2w (default: any time)",
-    )
-    p.add_argument(
-        "--limit",
-        type=preflight.limit_argument,
-        default=50,
-        help="show at most this many, most recently rated first (default: 50)",
+    preflight.add_list_options(
+        p, since_what="answers rated", limit=50, limit_help=", most recently rated first"
     )
 
 

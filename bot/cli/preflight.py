@@ -348,6 +348,23 @@ def add_listen_options(parser: argparse.ArgumentParser, *, default_port: int) ->
     )
 
 
+def add_list_options(
+    parser: argparse.ArgumentParser, *, since_what: str, limit: int, limit_help: str
+) -> None:
+    """`--since` and `--limit` for a command that lists rows (`history list`, `feedback`)."""
+    parser.add_argument(
+        "--since",
+        type=since_argument,
+        help=f"only {since_what} in this period, e.g. 7d or 2w (default: any time)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=limit_argument,
+        default=limit,
+        help=f"show at most this many{limit_help} (default: {limit})",
+    )
+
+
 def pace_argument(text: str) -> float:
     """`--pace 40`: simulated tokens per second, 1 to MAX_PACE."""
     try:
