@@ -8,7 +8,7 @@ carries the order's tracking number: a step, a status line or Claude's text); th
 (status line, reaction or reply) of each person in a rush of 15 and of 50 in one channel, with
 the 429s the strict fake counted; and the serving process's peak resident memory with 50 at once
 (in one channel, and in 50 channels). "today" also keeps what `serve` now leaves out
-(bot/lean.py): its process imports aiohttp first, as the SDK did, so lean.leave_out finds it
+(bot/cli/lean.py): its process imports aiohttp first, as the SDK did, so lean.leave_out finds it
 loaded and changes nothing.
 """
 
@@ -26,7 +26,7 @@ from bench.stats import Summary
 from fakes.claude import Pace
 
 TODAY = {"SHOPMATE_FACTS_FIRST": "false", "SHOPMATE_FIRST_SIGN": "status"}
-# `python -m bot`, with aiohttp imported first (what the SDK loaded before bot/lean.py).
+# `python -m bot`, with aiohttp imported first (what the SDK loaded before bot/cli/lean.py).
 TODAY_COMMAND = (
     sys.executable,
     "-c",

@@ -34,7 +34,7 @@ from bot.orders_import import parse_orders
 from bot.slack.reply import PLACEHOLDER
 from fakes.claude import FakeClaude, Pace, RecordedRequest
 from fakes.slack import SLACK_LIMITS, FakeSlack, Message
-from fakes.slack.events import EventSender, mention_event, message_event, next_ts
+from fakes.slack.events import EventSender, channel_event, next_ts
 from storage import open_storage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -301,18 +301,9 @@ class Stack:
     ) -> Conversation:
         """Post one signed @mention (or a thread follow-up) the way Slack delivers it."""
         ts = next_ts()
-        if thread_ts is None:
-            payload = mention_event(team=TEAM, channel=channel, user=user, text=text, ts=ts)
-        else:
-            payload = message_event(
-                team=TEAM,
-                channel=channel,
-                channel_type="channel",
-                user=user,
-                text=text,
-                ts=ts,
-                thread_ts=thread_ts,
-            )
+        payload = channel_event(
+            team=TEAM, channel=channel, user=user, text=text, ts=ts, thread_ts=thread_ts
+        )
         conversation = Conversation(
             self,
             channel,

@@ -24,7 +24,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ORDER_ID_PATTERN = Settings.order_id_pattern
 # Longer ids are refused before any pattern runs, so a pasted essay is never echoed back.
 MAX_ORDER_ID_LENGTH = 64
 ORDER_COLUMNS = ("order_id", "status", "item", "eta", "tracking")
@@ -69,7 +68,7 @@ def normalise_order_id(raw: str) -> str:
     return raw.strip().upper()
 
 
-def is_valid_order_id(order_id: str, pattern: str = DEFAULT_ORDER_ID_PATTERN) -> bool:
+def is_valid_order_id(order_id: str, pattern: str = Settings.order_id_pattern) -> bool:
     """Does an (already normalised) id have the shape of a ThreadCo order id?
 
     Checked before any lookup so that arbitrary text never reaches the store.
@@ -85,7 +84,7 @@ class _BadRow(ValueError):
     """A row-level problem; becomes a RowError with the row's place prefixed."""
 
 
-def parse_orders(path: Path, *, id_pattern: str = DEFAULT_ORDER_ID_PATTERN) -> ImportResult:
+def parse_orders(path: Path, *, id_pattern: str = Settings.order_id_pattern) -> ImportResult:
     """Parse and validate an orders file; `.csv` and `.json` are understood.
 
     Raises ImportFailed for a missing or unreadable file, one that is not UTF-8, a CSV whose

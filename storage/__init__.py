@@ -145,7 +145,7 @@ def open_storage(
     (storage/pg_database.py), with PostgreSQL's own migrations (storage/pg_migrations.py).
 
     With `create` (the default) a missing file and its parent directory are created; the
-    CLI checks the path first (bot/preflight.py) so a mistyped SHOPMATE_DB is refused rather
+    CLI checks the path first (bot/cli/preflight.py) so a mistyped SHOPMATE_DB is refused rather
     than grown. `create=False` is for commands that only read or delete: a missing file
     raises FileNotFoundError instead of quietly becoming an empty database.
     Turns on WAL, a busy timeout and foreign keys, and applies pending migrations once,

@@ -511,3 +511,17 @@ class ConversationStore:
     @staticmethod
     def _touch(db: Database, conversation_id: int, now: str) -> None:
         db.table("conversations").update(conversation_id, {"updated_utc": now})
+
+
+def question_text(content_json: str | None) -> str | None:
+    """The text of a stored user message (its text blocks joined); None if it holds none.
+
+    What people are shown of a question in lists (`shopmate feedback`, Home, outcomes)."""
+    if not content_json:
+        return None
+    try:
+        blocks = json.loads(content_json)
+    except ValueError:
+        return None
+    texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+    return "\n".join(t for t in texts if t) or None

@@ -72,7 +72,32 @@ class StorageClosed(RuntimeError):
     """The storage was used after `close()`."""
 
 
-class SharedDatabase:
+class SharedDatabaseBase:
+    """What both backends' shared databases do alike (this one and storage/pg_database.py):
+    the clock's times in the stored `*_utc` format, and refusing any use after `close()`."""
+
+    path: str  # what messages name (PostgreSQL's URL with its password masked)
+    _clock: Clock
+    _closed: bool
+
+    def now(self) -> str:
+        """The clock's current time in the stored `*_utc` format."""
+        return to_utc_iso(self._clock())
+
+    def later(self, seconds: float) -> str:
+        """The clock's time `seconds` from now, in the stored `*_utc` format (lease expiries)."""
+        return to_utc_iso(self._clock() + timedelta(seconds=seconds))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosed(f"storage {self.path} is closed")
+
+
+class SharedDatabase(SharedDatabaseBase):
     """A sqlite-utils Database that many threads may use, one at a time.
 
     Use `read()` for queries and `write()` for anything that changes rows.
@@ -103,14 +128,6 @@ class SharedDatabase:
             # In WAL mode NORMAL never corrupts the file; it can only lose the last commits on a
             # power cut (not on a crash), and it saves an fsync per message appended.
             self._db.execute("PRAGMA synchronous = NORMAL")
-
-    def now(self) -> str:
-        """The clock's current time in the stored `*_utc` format."""
-        return to_utc_iso(self._clock())
-
-    def later(self, seconds: float) -> str:
-        """The clock's time `seconds` from now, in the stored `*_utc` format (lease expiries)."""
-        return to_utc_iso(self._clock() + timedelta(seconds=seconds))
 
     @contextmanager
     def read(self) -> Iterator[Database]:
@@ -158,11 +175,3 @@ class SharedDatabase:
             self._closed = True
             self._db.close()
             logger.debug("closed database %s", self.path)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageClosed(f"storage {self.path} is closed")

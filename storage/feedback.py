@@ -8,12 +8,12 @@ changes nothing. Plain Python types in and out.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage.conversations import question_text
 from storage.database import SharedDatabase, as_utc_iso
 
 logger = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ def _ts_key(ts: str) -> tuple[int, int]:
         return int(seconds or 0), int((fraction or "0").ljust(6, "0")[:6])
     except ValueError:
         return 0, 0
-
-
-def _question_text(content_json: str | None) -> str | None:
-    """The text of a stored user message (its text blocks joined)."""
-    if not content_json:
-        return None
-    try:
-        blocks = json.loads(content_json)
-    except ValueError:
-        return None
-    texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
-    return "\n".join(t for t in texts if t) or None
 
 
 class FeedbackStore:
@@ -187,5 +175,5 @@ class FeedbackStore:
         with self._shared.read() as db:
             rows = list(db.query(sql, [*params, int(limit)]))
         for row in rows:
-            row["question"] = _question_text(row.pop("question_json"))
+            row["question"] = question_text(row.pop("question_json"))
         return rows

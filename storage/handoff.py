@@ -66,17 +66,21 @@ class HandoffStore:
         """Store an escalation unless this thread already has one for `reason`."""
         now = self._shared.now()
         with self._shared.write() as db:
-            cursor = db.execute(
-                "insert or ignore into escalations (thread_key, reason, summary, order_id, "
-                "user, team, status, created_utc, updated_utc) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [thread_key, reason, summary, order_id, user, team, OPEN, now, now],
-            )
-            created = cursor.rowcount == 1
-            row = self._one(
+            row, created = self._file_once(
                 db,
                 "escalations",
-                "thread_key = ? and reason = ? and status = ?",
-                [thread_key, reason, OPEN],
+                {
+                    "thread_key": thread_key,
+                    "reason": reason,
+                    "summary": summary,
+                    "order_id": order_id,
+                    "user": user,
+                    "team": team,
+                    "status": OPEN,
+                    "created_utc": now,
+                    "updated_utc": now,
+                },
+                unique=("thread_key", "reason", "status"),
             )
             if created:
                 self._audit(db, user, "escalated", "escalation", row["id"], {"reason": reason})
@@ -153,17 +157,21 @@ class HandoffStore:
         """Store a pending request unless the order already has one of this kind pending."""
         now = self._shared.now()
         with self._shared.write() as db:
-            cursor = db.execute(
-                "insert or ignore into change_requests (kind, order_id, details_json, reason, "
-                "thread_key, user, team, status, created_utc) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [kind, order_id, json.dumps(details), reason, thread_key, user, team, PENDING, now],
-            )
-            created = cursor.rowcount == 1
-            row = self._one(
+            row, created = self._file_once(
                 db,
                 "change_requests",
-                "order_id = ? and kind = ? and status = ?",
-                [order_id, kind, PENDING],
+                {
+                    "kind": kind,
+                    "order_id": order_id,
+                    "details_json": json.dumps(details),
+                    "reason": reason,
+                    "thread_key": thread_key,
+                    "user": user,
+                    "team": team,
+                    "status": PENDING,
+                    "created_utc": now,
+                },
+                unique=("order_id", "kind", "status"),
             )
             if created:
                 self._audit(db, user, "requested", "request", row["id"], {"kind": kind, **details})
@@ -293,8 +301,19 @@ class HandoffStore:
         )
 
     @staticmethod
-    def _one(db: Any, table: str, where: str, args: list[Any]) -> dict[str, Any]:
-        return next(iter(db.table(table).rows_where(where, args, limit=1)))
+    def _file_once(
+        db: Any, table: str, values: dict[str, Any], *, unique: tuple[str, ...]
+    ) -> tuple[dict[str, Any], bool]:
+        """Insert `values` unless the table's partial unique index already holds a row with the
+        same `unique` columns (one statement decides); that row, and whether it is new."""
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        cursor = db.execute(
+            f"insert or ignore into {table} ({columns}) values ({marks})", list(values.values())
+        )
+        where = " and ".join(f"{column} = ?" for column in unique)
+        rows = db.table(table).rows_where(where, [values[column] for column in unique], limit=1)
+        return next(iter(rows)), cursor.rowcount == 1
 
 
 def _request(row: dict[str, Any]) -> dict[str, Any]:

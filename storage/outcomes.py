@@ -8,11 +8,11 @@ Plain Python types out.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
+from storage.conversations import question_text
 from storage.database import SharedDatabase, as_utc_iso
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class OutcomeStore:
         with self._shared.read() as db:
             rows = list(db.query(sql, args))
         for row in rows:
-            row["question"] = _text_of(row.pop("question_json"))
+            row["question"] = question_text(row.pop("question_json"))
         return rows
 
     def answered(self, since_utc: str | datetime, until_utc: str | datetime | None = None) -> int:
@@ -99,15 +99,3 @@ class OutcomeStore:
         with self._shared.read() as db:
             [row] = list(db.query(sql, params))
         return int(row["n"])
-
-
-def _text_of(content_json: str | None) -> str | None:
-    """The text blocks of a stored user message, joined; None if it holds none."""
-    if not content_json:
-        return None
-    try:
-        blocks = json.loads(content_json)
-    except ValueError:
-        return None
-    texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
-    return "\n".join(t for t in texts if t) or None

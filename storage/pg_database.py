@@ -28,11 +28,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from storage.database import Clock, StorageClosed, to_utc_iso, utc_now
+from storage.database import Clock, SharedDatabaseBase, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +317,7 @@ class PgDatabase:
         return self.raw_dicts(to_pg(sql, bool(params)), params)
 
 
-class PgSharedDatabase:
+class PgSharedDatabase(SharedDatabaseBase):
     """A pool of connections to one PostgreSQL database; the same surface as SharedDatabase."""
 
     backend = "postgresql"
@@ -351,12 +350,6 @@ class PgSharedDatabase:
             name="shopmate",
         )
         self._pool.open(wait=True, timeout=30)
-
-    def now(self) -> str:
-        return to_utc_iso(self._clock())
-
-    def later(self, seconds: float) -> str:
-        return to_utc_iso(self._clock() + timedelta(seconds=seconds))
 
     @contextmanager
     def _connection(self) -> Iterator[PgDatabase]:
@@ -412,11 +405,3 @@ class PgSharedDatabase:
         self._closed = True
         self._pool.close()
         logger.debug("closed database %s", self.path)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageClosed(f"storage {self.path} is closed")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.logging_setup import configure_logging
+from bot.cli.logging_setup import configure_logging
 
 
 def test_log_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 OWN = {"bot", "storage", "fakes", "bench", "tests"}
 # The one product module that may import the fakes: the offline demo plays against them.
-MAY_IMPORT_FAKES = {Path("bot/demo.py")}
+MAY_IMPORT_FAKES = {Path("bot/cli/demo_run.py")}
 
 
 def _imports(path: Path) -> set[str]:

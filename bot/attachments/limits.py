@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.attachments.kinds import READABLE_WORDS, declared_type
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.attachments.prepare import Attachment
 
 # Claude's own limits (Anthropic's vision and PDF docs): a PDF of at most 100 pages per
 # request, images refused above 8000 px a side (we downscale far below that anyway).
 CLAUDE_MAX_PDF_PAGES = 100
 # A decompression bomb (a tiny file that unpacks to gigapixels) is refused before decoding.
 MAX_IMAGE_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file as a front describes it; `fetch` is called only once every check has passed."""
+
+    name: str
+    media_type: str | None
+    size: int | None
+    fetch: Callable[[], bytes]
 
 
 @dataclass(frozen=True)

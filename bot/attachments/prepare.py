@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.attachments import images, pdf
 from bot.attachments.kinds import PDF, is_image, sniff
 from bot.attachments.limits import (
+    Attachment,
     AttachmentLimits,
     FileProblem,
     not_fetched,
@@ -25,16 +26,6 @@ logger = logging.getLogger(__name__)
 
 class FetchError(Exception):
     """The front could not get the file's bytes (a failed download, a refused host)."""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One file as a front describes it; `fetch` is called only once every check has passed."""
-
-    name: str
-    media_type: str | None
-    size: int | None
-    fetch: Callable[[], bytes]
 
 
 @dataclass(frozen=True)

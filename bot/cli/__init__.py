@@ -7,7 +7,7 @@ runs the command inside the handler, so a command that never calls Claude never 
 
 Every mistake a person can make here ends in one line on stderr that names the setting or
 option and the fix: exit status 2 for a configuration or usage mistake, 1 for anything else.
-The checks behind those lines live in bot/preflight.py; `--log-level debug` adds the details.
+The checks behind those lines live in bot/cli/preflight.py; `--log-level debug` adds the details.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from bot.cli import (
     stats,
 )
 from bot.cli.base import EXIT_FAILURE, EXIT_USAGE, Parser
-from bot.logging_setup import configure_logging
-from bot.preflight import CommandError, Unavailable
+from bot.cli.logging_setup import configure_logging
+from bot.cli.preflight import CommandError, Unavailable
 from bot.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)

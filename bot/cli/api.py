@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
-from bot.preflight import CommandError
+from bot.cli.preflight import CommandError
 from bot.settings import Settings
+
+T = TypeVar("T")
 
 
 def register(sub: Any, add: Add) -> None:
@@ -33,14 +36,19 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return serve_api(settings, host=args.host, port=args.port)
 
 
-def cmd_api_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+def _with_api_keys(settings: Settings, action: Callable[[Any], T]) -> T:
+    """Run `action` on the API key store; a refused name or key is a one-line CommandError."""
     from storage import ApiKeyError, open_storage
 
     with open_storage(settings.storage_target) as storage:
         try:
-            key = storage.api_keys.create(args.name)
+            return action(storage.api_keys)
         except ApiKeyError as failure:
             raise CommandError(str(failure)) from None
+
+
+def cmd_api_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    key = _with_api_keys(settings, lambda keys: keys.create(args.name))
     print(f"Created API key {args.name!r} in {settings.db_path}. It is shown only now:")
     print(key)
     return 0
@@ -62,12 +70,6 @@ def cmd_api_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import ApiKeyError, open_storage
-
-    with open_storage(settings.storage_target) as storage:
-        try:
-            revoked = storage.api_keys.revoke(args.name)
-        except ApiKeyError as failure:
-            raise CommandError(str(failure)) from None
+    revoked = _with_api_keys(settings, lambda keys: keys.revoke(args.name))
     print(f"Revoked API key {args.name!r}." if revoked else f"{args.name!r} was already revoked.")
     return 0

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
-from bot.preflight import CommandError
+from bot.cli.preflight import CommandError
 from bot.settings import Settings, SettingsError
 
 
@@ -60,9 +60,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"--file {path}: no such file")
     settings.require("ANTHROPIC_API_KEY")
     preflight.check_database(settings.storage_target, must_exist=False)
+    from bot.cli.logging_setup import hold_console_logs
     from bot.keys import Key
     from bot.lifecycle import TurnLifecycle
-    from bot.logging_setup import hold_console_logs
     from bot.terminal import chat
     from bot.wiring import build_services
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.cli.base import Add
-from bot.preflight import CommandError
+from bot.cli.preflight import CommandError
 from bot.settings import Settings
 
-# Leases compare wall clocks of different hosts; a skew this large eats into a 30 s lease.
+# Leases compare wall clocks of different hosts; a skew this large eats into every claim's lease
+# (SHOPMATE_CLAIM_LEASE).
 MAX_CLOCK_SKEW_S = 2.0
 
 

@@ -1,4 +1,4 @@
-"""`shopmate demo`: ShopMate offline against simulated Slack and Claude (bot/demo.py)."""
+"""`shopmate demo`: ShopMate offline against simulated Slack and Claude (bot/cli/demo_run.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 
@@ -37,6 +37,6 @@ def register(sub: Any, add: Add) -> None:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.data_dir is not None:
         preflight.check_writable_directory("--data-dir", args.data_dir)
-    from bot.demo import run_demo
+    from bot.cli.demo_run import run_demo
 
     return run_demo(data_dir=args.data_dir, interactive=args.interactive, tokens_per_s=args.pace)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.base import Add
-from bot.preflight import CommandError
+from bot.cli.preflight import CommandError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

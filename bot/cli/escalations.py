@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from bot.cli.base import Add
+from bot.cli.preflight import open_existing
 from bot.handoff.service import describe_request
-from bot.preflight import open_existing
 from bot.settings import Settings
 
 

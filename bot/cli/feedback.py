@@ -1,5 +1,5 @@
 """`shopmate feedback`: the answers people rated in Slack, with their question and a link,
-for the team to review. (The share of thumbs up in `shopmate stats` is bot/feedback_report.py.)
+for the team to review. (The share of thumbs up in `shopmate stats` is bot/cli/stats_report.py.)
 
 Links come from Slack's chat.getPermalink when SLACK_BOT_TOKEN is set and Slack answers; else
 they are built from the workspace's domain as the click reported it, in the form
@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 
@@ -40,16 +40,8 @@ def register(sub: Any, add: Add) -> None:
     p.add_argument(
         "--negative", action="store_true", help="only answers rated thumbs down (default: all)"
     )
-    p.add_argument(
-        "--since",
-        type=preflight.since_argument,
-        help="only answers rated in this period, e.g. 7d or 2w (default: any time)",
-    )
-    p.add_argument(
-        "--limit",
-        type=preflight.limit_argument,
-        default=50,
-        help="show at most this many, most recently rated first (default: 50)",
+    preflight.add_list_options(
+        p, since_what="answers rated", limit=50, limit_help=", most recently rated first"
     )
 
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import EXIT_FAILURE, Add, Parser
-from bot.preflight import CommandError, open_existing
+from bot.cli.preflight import CommandError, open_existing
 from bot.settings import Settings
 
 CONFIRM_WORD = "delete"
@@ -29,17 +29,7 @@ def register(sub: Any, add: Add) -> None:
     p.add_argument(
         "--channel", help="only this Slack channel id, e.g. C0123ABCD (default: every channel)"
     )
-    p.add_argument(
-        "--since",
-        type=preflight.since_argument,
-        help="only conversations active in this period, e.g. 7d or 2w (default: any time)",
-    )
-    p.add_argument(
-        "--limit",
-        type=preflight.limit_argument,
-        default=100,
-        help="show at most this many (default: 100)",
-    )
+    preflight.add_list_options(p, since_what="conversations active", limit=100, limit_help="")
     p = add(
         history_sub, "export", cmd_history_export, "Write one conversation as JSON (data requests)."
     )

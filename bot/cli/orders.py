@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add, Parser
-from bot.preflight import CommandError, open_existing
+from bot.cli.preflight import CommandError, open_existing
 from bot.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 
@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
     preflight.check_listen_address(args.host, args.port)
     preflight.verify_slack(settings)
-    from bot import lean
+    from bot.cli import lean
 
     lean.leave_out()  # before the SDKs are imported: what `serve` never uses stays out
     from bot.slack.server import serve  # after the checks: a mistake is reported in a blink

@@ -1,4 +1,5 @@
-"""`shopmate stats`: turns, tokens and estimated cost per day and channel (bot/stats.py)."""
+"""`shopmate stats`: turns, tokens and estimated cost per day and channel; the report itself
+is bot/cli/stats_report.py, imported when the command runs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from bot import preflight
+from bot.cli import preflight
 from bot.cli.base import Add
 from bot.settings import Settings
 
@@ -23,7 +24,7 @@ def register(sub: Any, add: Add) -> None:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.stats import print_stats
+    from bot.cli.stats_report import print_stats
 
     preflight.check_database(settings.storage_target, must_exist=True)
     return print_stats(settings, days=args.days, out=sys.stdout)

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.cli.preflight import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIXES, REJECTED
 from bot.doctor.people import people_check
 from bot.doctor.result import Check, ok, problem, warning
 from bot.doctor.slack_calls import (
@@ -18,7 +19,6 @@ from bot.doctor.slack_calls import (
     call,
     web_client,
 )
-from bot.preflight import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIXES, REJECTED
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)

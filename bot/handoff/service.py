@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bot import prompts
 from bot.keys import Key
 from bot.tools.registry import ToolContext
-from storage.handoff import APPROVED, DECISIONS, RESOLVED, Decided, HandoffStore
+from storage.handoff import APPROVED, DECISIONS, RESOLVED, Decided, Filed, HandoffStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,43 @@ class HandoffNotifier(Protocol):
     def post_request(self, request: dict[str, Any], conversation: Key) -> Posted:
         """Post the request with a way to approve or reject it; NotifyFailed if not."""
         ...
+
+
+@dataclass(frozen=True)
+class _Announced:
+    """What differs between posting an escalation and posting a change request."""
+
+    name: str  # in the logs
+    already: str  # the flag Claude is told when it was filed before
+    change: str  # what watchers are told
+    failure: str  # what Claude is told when nobody could be reached
+    post: Callable[[HandoffNotifier, dict[str, Any], Key], Posted]
+    withdraw: Callable[[HandoffStore, int, str], None]
+    record: Callable[[HandoffStore, int, Posted], None]
+
+
+_ESCALATION = _Announced(
+    name="escalation",
+    already="already_escalated",
+    change=ESCALATED,
+    failure="The hand-off could not be posted.",
+    post=lambda notifier, row, key: notifier.post_escalation(row, key),
+    withdraw=lambda store, item_id, why: store.withdraw_escalation(item_id, why),
+    record=lambda store, item_id, posted: store.escalation_posted(
+        item_id, channel=posted.channel, ts=posted.ts, permalink=posted.permalink
+    ),
+)
+_REQUEST = _Announced(
+    name="request",
+    already="already_requested",
+    change=REQUESTED,
+    failure="The request could not be sent.",
+    post=lambda notifier, row, key: notifier.post_request(row, key),
+    withdraw=lambda store, item_id, why: store.withdraw_request(item_id, why),
+    record=lambda store, item_id, posted: store.request_posted(
+        item_id, channel=posted.channel, ts=posted.ts
+    ),
+)
 
 
 def normalise_size(raw: str) -> str | None:
@@ -152,32 +189,10 @@ class HandoffService:
             user=context.user,
             team=context.team,
         )
-        escalation = filed.row
         key, notifier = self._notifier_for(context)
         tell = FOLLOW_UP_HERE if notifier is not None else prompts.ESCALATION_LINE
-        result: dict[str, Any] = {"escalation_id": escalation["id"], "tell_the_customer": tell}
-        if not filed.created:
-            # Claude asked twice (or two turns raced): the first call posted, this one only says so.
-            result["already_escalated"] = True
-            return result
-        self._changed(ESCALATED)
-        if notifier is None or key is None:
-            logger.info("Escalation %s filed for the email line", escalation["id"])
-            return result
-        try:
-            posted = notifier.post_escalation(escalation, key)
-        except NotifyFailed as failed:
-            # Nobody saw it: forget it so a retry can file it again, and give the email line.
-            self.store.withdraw_escalation(escalation["id"], str(failed))
-            logger.error("Could not post escalation %s: %s", escalation["id"], failed)
-            return {
-                "error": "The hand-off could not be posted.",
-                "tell_the_customer": prompts.ESCALATION_LINE,
-            }
-        self.store.escalation_posted(
-            escalation["id"], channel=posted.channel, ts=posted.ts, permalink=posted.permalink
-        )
-        return result
+        result: dict[str, Any] = {"escalation_id": filed.row["id"], "tell_the_customer": tell}
+        return self._announce(_ESCALATION, filed, result, key, notifier)
 
     # ------------------------------------------------------------------ change requests
 
@@ -209,23 +224,34 @@ class HandoffService:
             "tell_the_customer": REQUEST_SENT if notifier is not None else REQUEST_BY_EMAIL,
             "note": "Nothing has changed yet: a person must approve it first.",
         }
+        return self._announce(_REQUEST, filed, result, key, notifier)
+
+    def _announce(
+        self,
+        kind: _Announced,
+        filed: Filed,
+        result: dict[str, Any],
+        key: Key | None,
+        notifier: HandoffNotifier | None,
+    ) -> dict[str, Any]:
+        """Post what was just filed where people see it; `result` is what Claude is told."""
+        item_id = filed.row["id"]
         if not filed.created:
-            result["already_requested"] = True
+            # Claude asked twice (or two turns raced): the first call posted, this one only says so.
+            result[kind.already] = True
             return result
-        self._changed(REQUESTED)
+        self._changed(kind.change)
         if notifier is None or key is None:
-            logger.info("Request %s filed for the email line", request["id"])
+            logger.info("%s %s filed for the email line", kind.name.capitalize(), item_id)
             return result
         try:
-            posted = notifier.post_request(request, key)
+            posted = kind.post(notifier, filed.row, key)
         except NotifyFailed as failed:
-            self.store.withdraw_request(request["id"], str(failed))
-            logger.error("Could not post request %s: %s", request["id"], failed)
-            return {
-                "error": "The request could not be sent.",
-                "tell_the_customer": prompts.ESCALATION_LINE,
-            }
-        self.store.request_posted(request["id"], channel=posted.channel, ts=posted.ts)
+            # Nobody saw it: forget it so a retry can file it again, and give the email line.
+            kind.withdraw(self.store, item_id, str(failed))
+            logger.error("Could not post %s %s: %s", kind.name, item_id, failed)
+            return {"error": kind.failure, "tell_the_customer": prompts.ESCALATION_LINE}
+        kind.record(self.store, item_id, posted)
         return result
 
     def decide(self, request_id: int, decision: str, *, by: str) -> Decided:

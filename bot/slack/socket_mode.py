@@ -37,7 +37,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PING_INTERVAL_S = Settings.socket_ping_interval
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -49,7 +48,7 @@ class ResilientSocketModeClient(SocketModeClient):
         app_token: str,
         *,
         web_client: WebClient | None = None,
-        ping_interval: float = DEFAULT_PING_INTERVAL_S,
+        ping_interval: float = Settings.socket_ping_interval,
         concurrency: int = 10,
         connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
@@ -153,7 +152,7 @@ class ShopMateSocketModeHandler(BaseSocketModeHandler):
         app: App,
         app_token: str,
         *,
-        ping_interval: float = DEFAULT_PING_INTERVAL_S,
+        ping_interval: float = Settings.socket_ping_interval,
         concurrency: int = 10,
     ) -> None:
         self.app = app

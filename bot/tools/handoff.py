@@ -19,11 +19,11 @@ from bot.handoff.service import (
 )
 from bot.orders.cache import OrderUnavailable
 from bot.orders_import import (
-    DEFAULT_ORDER_ID_PATTERN,
     MAX_ORDER_ID_LENGTH,
     is_valid_order_id,
     normalise_order_id,
 )
+from bot.settings import Settings
 from bot.tools.orders import OrderLookup, as_service
 from bot.tools.registry import Tool, ToolContext, ToolResult
 
@@ -31,7 +31,7 @@ _TEXT = {"type": "string", "maxLength": 1000}
 
 
 def handoff_tools(
-    service: HandoffService, orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PATTERN
+    service: HandoffService, orders: OrderLookup, *, id_pattern: str = Settings.order_id_pattern
 ) -> list[Tool]:
     """The three hand-off tools over one service and the order store."""
     orders = as_service(orders)

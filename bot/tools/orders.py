@@ -16,11 +16,11 @@ from bot.orders.cache import Lookup, OrderService, OrderUnavailable
 from bot.orders.carriers import tracking_url
 from bot.orders.table import TableSource
 from bot.orders_import import (
-    DEFAULT_ORDER_ID_PATTERN,
     MAX_ORDER_ID_LENGTH,
     is_valid_order_id,
     normalise_order_id,
 )
+from bot.settings import Settings
 from bot.tools.registry import Tool, ToolResult
 
 
@@ -48,7 +48,7 @@ def unavailable_result(order_id: str) -> ToolResult:
     )
 
 
-def get_order_tool(orders: OrderLookup, *, id_pattern: str = DEFAULT_ORDER_ID_PATTERN) -> Tool:
+def get_order_tool(orders: OrderLookup, *, id_pattern: str = Settings.order_id_pattern) -> Tool:
     """Build the get_order tool over an order service.
 
     The id is checked against `id_pattern` before the store is asked, so text stuffed into

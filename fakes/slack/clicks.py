@@ -45,9 +45,7 @@ def click(
             else:
                 action = _action(block, element, element.get("value"), element.get("text"))
             return block_actions_payload(
-                team=slack.team_id,
-                team_domain=slack.team_domain,
-                api_app_id=slack.app_id,
+                **_workspace(slack),
                 channel=channel,
                 user=user,
                 message=slack._message_dict(message, slack.team_id),
@@ -72,9 +70,7 @@ def click_home(
                 continue
             action = _action(block, element, element.get("value"), element.get("text"))
             return view_block_actions_payload(
-                team=slack.team_id,
-                team_domain=slack.team_domain,
-                api_app_id=slack.app_id,
+                **_workspace(slack),
                 user=user,
                 view=view,
                 action=action,
@@ -103,3 +99,8 @@ def _action(
     }
     action.update({k: v for k, v in (("value", value), ("text", text)) if v is not None})
     return action
+
+
+def _workspace(slack: Any) -> dict[str, str]:
+    """Whose app was clicked: the fake workspace and app every payload names."""
+    return {"team": slack.team_id, "team_domain": slack.team_domain, "api_app_id": slack.app_id}

@@ -185,6 +185,24 @@ def message_event(
     )
 
 
+def channel_event(
+    *, team: str, channel: str, user: str, text: str, ts: str, thread_ts: str | None = None
+) -> dict[str, Any]:
+    """A person's message in a channel: an @mention that starts a thread, or (with
+    `thread_ts`) a follow-up in that thread, which needs no mention once the app answered."""
+    if thread_ts is None:
+        return mention_event(team=team, channel=channel, user=user, text=text, ts=ts)
+    return message_event(
+        team=team,
+        channel=channel,
+        channel_type="channel",
+        user=user,
+        text=text,
+        ts=ts,
+        thread_ts=thread_ts,
+    )
+
+
 def message_changed_event(
     *,
     team: str,

@@ -7,7 +7,7 @@ import json
 
 from bot import prompts
 from bot.events import ToolFinished, TurnComplete
-from bot.handoff.service import REQUEST_BY_EMAIL
+from bot.handoff.service import REQUEST_BY_EMAIL, HandoffService, NotifyFailed
 from bot.tools.registry import ToolContext
 from fakes.claude import reply, tool_call
 
@@ -93,3 +93,29 @@ def test_each_hand_off_call_has_a_title_people_can_read(services):
     assert tools.step_title("request_refund", {"order_id": "ORD-1003"}) == (
         "Asking our team to approve a refund for ORD-1003"
     )
+
+
+class Unreachable:
+    """A front whose people cannot be reached (Slack: the channel is gone)."""
+
+    def post_escalation(self, escalation, conversation):
+        raise NotifyFailed("channel_not_found")
+
+    def post_request(self, request, conversation):
+        raise NotifyFailed("channel_not_found")
+
+
+def test_a_hand_off_nobody_could_see_is_withdrawn_and_the_email_line_given(services):
+    handoff = HandoffService(services.storage.handoff, channel_configured=True)
+    handoff.use("local", Unreachable())
+    context = ToolContext(conversation=THREAD, user="U1", team="T1")
+    escalated = handoff.escalate(context, reason="complaint", summary="Torn.", order_id=None)
+    requested = handoff.request_change(
+        context, kind="refund", order_id="ORD-1001", details={}, reason="Torn."
+    )
+    line = prompts.ESCALATION_LINE
+    assert escalated == {"error": "The hand-off could not be posted.", "tell_the_customer": line}
+    assert requested == {"error": "The request could not be sent.", "tell_the_customer": line}
+    # Withdrawn, so a retry files them again.
+    assert services.storage.handoff.escalations() == []
+    assert services.storage.handoff.requests() == []

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anthropic
 import pytest
 
+from bot.cli.stats_report import print_stats
 from bot.handoff.service import REQUEST_SENT
 from bot.settings import Settings
 from bot.slack.approvals import NOT_ALLOWED
@@ -27,7 +28,7 @@ from bot.slack.home.view import (
     REJECT_ACTION,
     RESOLVE_ACTION,
 )
-from bot.stats import FIGURE_NAMES, print_stats
+from bot.stats import FIGURE_NAMES
 from bot.tools.registry import ToolContext
 from bot.wiring import build_services
 from fakes.claude import FakeClaude, reply, tool_call

@@ -1,4 +1,4 @@
-"""`shopmate serve` keeps out what it never uses (bot/lean.py), and still answers with the SDK."""
+"""`shopmate serve` keeps out what it never uses (bot/cli/lean.py), and still answers."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_the_sdk_takes_its_own_fallback_when_aiohttp_is_left_out():
     # In a fresh interpreter, as `serve` does it: the sync client works, the async aiohttp
     # transport (never used by ShopMate) says it is not installed.
     code = (
-        "from bot import lean\n"
+        "from bot.cli import lean\n"
         "assert lean.leave_out() == ['aiohttp']\n"
         "import anthropic, sys\n"
         "anthropic.Anthropic(api_key='x', base_url='http://127.0.0.1:9').messages\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import prompts
-from bot.logging_setup import SecretMaskingFilter
+from bot.cli.logging_setup import SecretMaskingFilter
 from fakes.claude import FakeClaude, http_error
 from fakes.slack import FakeSlack
 from fakes.slack.events import mention_event

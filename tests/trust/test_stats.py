@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.stats_report import print_stats
 from bot.settings import Settings
-from bot.stats import cost_of, price_of, print_stats
+from bot.stats import cost_of, price_of
 from storage import open_storage
 from tests.trust.conftest import shopmate
 

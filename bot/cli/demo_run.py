@@ -33,11 +33,11 @@ from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, Pace
 from fakes.slack import FakeSlack, Message
 from fakes.slack.clicks import click
-from fakes.slack.events import EventSender, mention_event, message_event, next_ts
+from fakes.slack.events import EventSender, channel_event, next_ts
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_ORDERS = Path(__file__).parent / "data" / "sample_orders.csv"
+SAMPLE_ORDERS = Path(__file__).parents[1] / "data" / "sample_orders.csv"
 SEED_CONVERSATION = (
     "Hi, I placed an order last week — ORD-1001 — and haven't had an update.",
     "Great, can I change the size to Large?",
@@ -129,21 +129,12 @@ class _Player:
 
     def turn(self, text: str) -> bool:
         ts = next_ts()
-        if self.thread_ts is None:
-            self.thread_ts = ts
-            payload = mention_event(team=TEAM, channel=CHANNEL, user=USER, text=text, ts=ts)
-            shown = f"@ShopMate {text}"
-        else:  # a follow-up in the thread: no mention needed once ShopMate has answered
-            payload = message_event(
-                team=TEAM,
-                channel=CHANNEL,
-                channel_type="channel",
-                user=USER,
-                text=text,
-                ts=ts,
-                thread_ts=self.thread_ts,
-            )
-            shown = text
+        payload = channel_event(
+            team=TEAM, channel=CHANNEL, user=USER, text=text, ts=ts, thread_ts=self.thread_ts
+        )
+        # A follow-up in the thread needs no mention once ShopMate has answered.
+        shown = text if self.thread_ts is not None else f"@ShopMate {text}"
+        self.thread_ts = self.thread_ts or ts
         self.screen.print(Text(f"\nYou: {shown}"))
         status, _, _ = self.sender.post(payload)
         if status != 200:

@@ -15,10 +15,10 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # About a hundred years: longer is a typo, and datetime arithmetic overflows long before 10^8.
 MAX_DAYS = 36_500
 MAX_PACE = 10_000.0
+N = TypeVar("N", int, float)
 
 BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")  # the second is a rotating bot token
 APP_TOKEN_PREFIX = "xapp-"
@@ -283,17 +284,20 @@ def check_writable_directory(option: str, path: Path) -> None:
 # -- numbers on the command line (argparse `type=` functions) ----------------------------------
 
 
+def _in_range(text: str, parse: Callable[[str], N], low: N, high: N, fix: str) -> N:
+    """`text` as a number from `low` to `high`, else argparse's one-line error: `fix`."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{fix} (got {text!r})") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{fix} (got {text!r})")
+    return value
+
+
 def days_argument(text: str) -> int:
     """`--days 30`: a whole number of days from 1 to MAX_DAYS."""
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if not 1 <= days <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(
-            f"give a whole number of days from 1 to {MAX_DAYS} (got {text!r})"
-        )
-    return days
+    return _in_range(text, int, 1, MAX_DAYS, f"give a whole number of days from 1 to {MAX_DAYS}")
 
 
 def duration_argument(text: str) -> int:
@@ -322,15 +326,7 @@ def since_argument(text: str) -> int:
 
 def port_argument(text: str) -> int:
     """`--port 3000`: 1 to 65535 (0 picks a free one); the OS would wrap a larger number."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"give a port from 1 to 65535, or 0 for any free port (got {text!r})"
-        )
-    return port
+    return _in_range(text, int, 0, 65535, "give a port from 1 to 65535, or 0 for any free port")
 
 
 def add_listen_options(parser: argparse.ArgumentParser, *, default_port: int) -> None:
@@ -348,28 +344,33 @@ def add_listen_options(parser: argparse.ArgumentParser, *, default_port: int) ->
     )
 
 
+def add_list_options(
+    parser: argparse.ArgumentParser, *, since_what: str, limit: int, limit_help: str
+) -> None:
+    """`--since` and `--limit` for a command that lists rows (`history list`, `feedback`)."""
+    parser.add_argument(
+        "--since",
+        type=since_argument,
+        help=f"only {since_what} in this period, e.g. 7d or 2w (default: any time)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=limit_argument,
+        default=limit,
+        help=f"show at most this many{limit_help} (default: {limit})",
+    )
+
+
 def pace_argument(text: str) -> float:
     """`--pace 40`: simulated tokens per second, 1 to MAX_PACE."""
-    try:
-        pace = float(text)
-    except ValueError:
-        pace = -1.0
-    if not 1 <= pace <= MAX_PACE:
-        raise argparse.ArgumentTypeError(
-            f"give simulated tokens per second from 1 to {MAX_PACE:g} (got {text!r})"
-        )
-    return pace
+    return _in_range(
+        text, float, 1.0, MAX_PACE, f"give simulated tokens per second from 1 to {MAX_PACE:g}"
+    )
 
 
 def limit_argument(text: str) -> int:
     """`--limit 50`: how many rows to show, 1 to 100000."""
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = -1
-    if not 1 <= limit <= 100_000:
-        raise argparse.ArgumentTypeError(f"give a number from 1 to 100000 (got {text!r})")
-    return limit
+    return _in_range(text, int, 1, 100_000, "give a number from 1 to 100000")
 
 
 def retention_days(settings: Settings) -> int:
