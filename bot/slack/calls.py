@@ -70,8 +70,9 @@ class SlackCalls:
 
     def call(self, client: WebClient, team: str | None, method: str, /, **kwargs: Any) -> Outcome:
         """Make one call whose slot is taken (or needs none); log a failure by method and code."""
+        fn = getattr(client, method.replace(".", "_"))  # a misspelt method is a bug: raise
         try:
-            return Outcome(getattr(client, method.replace(".", "_"))(**kwargs))
+            return Outcome(fn(**kwargs))
         except SlackApiError as error:
             response = error.response
             code = (response.get("error") if response is not None else None) or "unknown_error"

@@ -14,20 +14,17 @@ halves share and picks the path; the other half is bot/slack/post_update.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
 from bot.events import ToolFinished, ToolStarted
-from bot.slack.calls import Outcome, SlackCalls
+from bot.slack.calls import Outcome
 from bot.slack.errors import STOPPED_BY_USER, UNEDITABLE
-from bot.slack.reply_options import ReplyOptions, ReplyTarget
-from bot.slack.stream_health import StreamingHealth
+from bot.slack.reply_state import ReplyState
 
 if TYPE_CHECKING:
-    from bot.slack.budget import Reservation
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -35,41 +32,8 @@ TASK_TEXT_CHARS = 256  # a task step's title and output are one short line each
 STATUS_CHARS = 150  # a status line carrying found facts is cut here
 
 
-class NativeStream:
+class NativeStream(ReplyState):
     """The native stream and task steps of one reply (a part of `SlackReply`)."""
-
-    # Shared with SlackReply (set in its __init__).
-    client: WebClient
-    calls: SlackCalls
-    target: ReplyTarget
-    options: ReplyOptions
-    health: StreamingHealth
-    clock: Callable[[], float]
-    owner: str
-    stopped_by_user: bool
-    _pending: str
-    _shown: str
-    _mode: str | None
-    _ts: str | None
-    _last_flush: float
-    # Task steps of the open stream: ids it shows, updates not sent yet (in order).
-    _chunked: bool  # the open stream was started with chunks (it takes steps)
-    _tasks: dict[str, str]  # id -> title
-    _task_chunks: list[TaskUpdateChunk]
-    _tasks_first: bool  # the queued steps came before the pending text
-    _running: set[str]  # tool calls started and not finished
-    _facts: list[str]  # found facts of the running batch, not shown yet
-
-    # What SlackReply provides.
-    def _flush(self, *, final: bool) -> None: ...
-    def _set_status(self, status: str, *, optional: bool = True) -> Outcome | None: ...
-    def _final_call(
-        self, method: str, *, reservation: Reservation | None = None, **kwargs: Any
-    ) -> Outcome: ...
-    def _begin(
-        self, mode: str, ts: str, reservation: Reservation | None, *, shown: str
-    ) -> None: ...
-    def _user_stopped(self) -> None: ...
 
     # ----- task steps ----------------------------------------------------------------------
 
@@ -217,14 +181,9 @@ class NativeStream:
 
     def _append(self) -> Outcome | None:
         """chat.appendStream with the pending text and steps, if the budget spares a call."""
-        t = self.target
-        return self.calls.now(
-            self.client,
-            t.team,
+        return self._now(
             "chat.appendStream",
-            optional=True,
-            owner=self.owner,
-            channel=t.channel,
+            channel=self.target.channel,
             ts=self._ts,
             **self._stream_content(self._pending),
         )

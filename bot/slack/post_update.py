@@ -15,16 +15,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
-
-from bot.slack.budget import CallBudget
-from bot.slack.calls import Outcome, SlackCalls
+from bot.slack.calls import Outcome
 from bot.slack.errors import HOPELESS
 from bot.slack.formatting import split_message
-from bot.slack.reply_options import ReplyOptions, ReplyTarget
+from bot.slack.reply_state import ReplyState
 
 if TYPE_CHECKING:
-    from bot.slack.budget import Reservation
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -32,32 +29,8 @@ PLACEHOLDER = "_ShopMate is looking into it…_"
 UNDELIVERED_NOTICE = "_Slack would not take the rest of this answer; please ask again._"
 
 
-class PostAndUpdate:
+class PostAndUpdate(ReplyState):
     """The post-and-update path of one reply (a part of `SlackReply`)."""
-
-    # Shared with SlackReply (set in its __init__).
-    client: WebClient
-    calls: SlackCalls
-    budget: CallBudget
-    target: ReplyTarget
-    options: ReplyOptions
-    owner: str
-    posted: list[str]  # ts of every message this reply created
-    _pending: str
-    _shown: str
-    _ts: str | None
-    _reservation: Reservation | None  # the final chat.update of a post
-    _closing: bool
-    _closing_blocks: list[dict[str, Any]]
-
-    # What SlackReply provides.
-    def _final_call(
-        self, method: str, *, reservation: Reservation | None = None, **kwargs: Any
-    ) -> Outcome: ...
-    def _begin(
-        self, mode: str, ts: str, reservation: Reservation | None, *, shown: str
-    ) -> None: ...
-    def _answered(self) -> None: ...
 
     def _post_first(self, text: str) -> bool:
         """Post the reply's first message; False if the budget says wait (or Slack refused).
@@ -85,16 +58,8 @@ class PostAndUpdate:
 
     def _update(self, text: str) -> Outcome | None:
         """chat.update with the text so far, if the budget spares a progress call."""
-        t = self.target
-        return self.calls.now(
-            self.client,
-            t.team,
-            "chat.update",
-            optional=True,
-            owner=self.owner,
-            channel=t.channel,
-            ts=self._ts,
-            markdown_text=text,
+        return self._now(
+            "chat.update", channel=self.target.channel, ts=self._ts, markdown_text=text
         )
 
     def _final_update(self, blocks: list[dict[str, Any]]) -> None:

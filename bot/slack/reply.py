@@ -18,13 +18,7 @@ stop the engine.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from slack_sdk import WebClient
-from slack_sdk.models.messages.chunk import TaskUpdateChunk
+from typing import Any
 
 from bot.events import (
     EngineEvent,
@@ -35,18 +29,15 @@ from bot.events import (
     TurnComplete,
     TurnFailed,
 )
-from bot.slack.budget import CallBudget, Reservation
-from bot.slack.calls import Outcome, SlackCalls
+from bot.slack.budget import Reservation
+from bot.slack.calls import Outcome
 from bot.slack.errors import BAD_BLOCKS, RATE_LIMITED, STOPPED_BY_USER, UNEDITABLE
 from bot.slack.feedback import feedback_blocks
 from bot.slack.formatting import cut_point
 from bot.slack.native_stream import NativeStream
 from bot.slack.post_update import PostAndUpdate, without_blocks
-from bot.slack.reply_options import ReplyOptions, ReplyTarget
+from bot.slack.reply_state import ReplyOptions, ReplyTarget
 from bot.slack.stream_health import StreamingHealth
-
-if TYPE_CHECKING:
-    from bot.slack.signs import FirstSigns, Sign
 
 __all__ = ["THINKING_STATUS", "ReplyOptions", "ReplyTarget", "SlackReply", "StreamingHealth"]
 
@@ -57,56 +48,12 @@ CLEAR_STATUS_WAIT_S = 10.0  # taking the status line down waits this long for a 
 
 
 class SlackReply(NativeStream, PostAndUpdate):
-    """Turns engine events into Slack calls for one answer. Used by one thread at a time."""
+    """Turns engine events into Slack calls for one answer. Used by one thread at a time.
 
-    def __init__(
-        self,
-        client: WebClient,
-        budget: CallBudget,
-        target: ReplyTarget,
-        *,
-        options: ReplyOptions | None = None,
-        health: StreamingHealth | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        signs: FirstSigns | None = None,
-    ) -> None:
-        self.client = client
-        # The first sign goes through the process's line of signs (bot/slack/signs.py) when
-        # given one; else start() tries a status line now or shows nothing early.
-        self.signs = signs
-        self._sign: Sign | None = None
-        self.budget = budget
-        self.calls = SlackCalls(budget, sleep=sleep)
-        self.target = target
-        self.options = options or ReplyOptions()
-        self.health = health or StreamingHealth()
-        self.clock = clock
-        self.owner = uuid.uuid4().hex  # this reply's name in the budget's fair share
-        self.posted: list[str] = []  # ts of every message this reply created
-        self._pending = ""  # text written by Claude, not yet visible in Slack
-        self._shown = ""  # text visible in the current message
-        self._mode: str | None = None  # None (no message yet), "stream" or "update"
-        self._ts: str | None = None
-        self._reservation: Reservation | None = None  # the final chat.update of a post
-        self._last_flush = 0.0
-        self._status: str = ""
-        self._status_supported = True
-        self._finished = False
-        # Blocks for the call that ends the answer (feedback buttons), once it is complete;
-        # `_closing` is set when that call is the next one made.
-        self._closing_blocks: list[dict[str, Any]] = []
-        self._closing = False
-        # Task steps of the open stream: ids it shows, updates not sent yet (in order).
-        self._chunked = False  # the open stream was started with chunks (it takes steps)
-        self._tasks: dict[str, str] = {}  # id -> title
-        self._task_chunks: list[TaskUpdateChunk] = []
-        self._tasks_first = False  # the queued steps came before the pending text
-        self._running: set[str] = set()  # tool calls started and not finished
-        self._facts: list[str] = []  # found facts of the running batch, not shown yet
-        # Set when the person pressed Stop; `unshown` characters of the text never got out.
-        self.stopped_by_user = False
-        self.unshown = 0
+    Built as `SlackReply(client, budget, target, options=..., health=..., signs=...)`; its
+    state is `ReplyState`'s (bot/slack/reply_state.py). Here: what engine events do, and
+    which path each message takes.
+    """
 
     # ----- engine events -------------------------------------------------------------------
 
@@ -305,12 +252,9 @@ class SlackReply(NativeStream, PostAndUpdate):
         extra: dict[str, Any] = {}
         if status == THINKING_STATUS and self.options.loading_messages:
             extra["loading_messages"] = list(self.options.loading_messages)
-        outcome = self.calls.now(
-            self.client,
-            t.team,
+        outcome = self._now(
             "assistant.threads.setStatus",
             optional=optional,
-            owner=self.owner,
             channel_id=t.channel,
             thread_ts=t.thread_ts,
             status=status,
