@@ -14,7 +14,7 @@ halves share and picks the path; the other half is bot/slack/post_update.py.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
@@ -22,9 +22,6 @@ from bot.events import ToolFinished, ToolStarted
 from bot.slack.calls import Outcome
 from bot.slack.errors import STOPPED_BY_USER, UNEDITABLE
 from bot.slack.reply_state import ReplyState
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 

@@ -13,15 +13,12 @@ halves share and picks the path; the other half is bot/slack/native_stream.py.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.slack.calls import Outcome
 from bot.slack.errors import HOPELESS
 from bot.slack.formatting import split_message
 from bot.slack.reply_state import ReplyState
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
