@@ -31,7 +31,7 @@ from typing import Any
 
 from bot.keys import Key
 from bot.orders_import import parse_orders
-from bot.slack.reply import PLACEHOLDER
+from bot.slack.post_update import PLACEHOLDER
 from fakes.claude import FakeClaude, Pace, RecordedRequest
 from fakes.slack import SLACK_LIMITS, FakeSlack, Message
 from fakes.slack.events import EventSender, channel_event, next_ts

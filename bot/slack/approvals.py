@@ -17,12 +17,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.handoff.service import decision_for_thread
 from bot.keys import SLACK, Key
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
+from bot.slack.calls import NO_BUDGET, Outcome, SlackCalls
 from bot.slack.ephemeral import tell_privately
 from bot.slack.handoff import (
     APPROVE_ACTION,
@@ -87,14 +87,11 @@ class Approvers:
             cached = self._members.get(group)
             if cached is not None and cached[0] > now:
                 return cached[1]
-        try:
-            response = client.usergroups_users_list(usergroup=group)
-        except SlackApiError as error:
-            logger.error(
-                "usergroups.users.list for %s failed: %s", group, error.response.get("error")
-            )
+        outcome = SlackCalls().call(client, None, "usergroups.users.list", usergroup=group)
+        if not outcome.ok:
+            logger.error("usergroups.users.list for %s failed: %s", group, outcome.error)
             return frozenset()
-        members = frozenset(response.get("users") or ())
+        members = frozenset(outcome.response.get("users") or ())
         with self._lock:
             self._members[group] = (now + self.cache_seconds, members)
         return members
@@ -200,34 +197,34 @@ def apply_decision(
     if request is None or not decided.won:
         return decided
 
-    def slot(method: str, channel: str) -> None:
-        # Waits its turn; past the bound it calls anyway (a 429 then is logged, not retried).
-        if budget is not None and not budget.acquire(
-            team, method, channel=channel, timeout=BUDGET_WAIT_S
-        ):
+    calls = SlackCalls(budget)
+
+    def final(method: str, **kwargs: Any) -> Outcome:
+        # Waits its turn and is retried; past the bound it calls anyway, once.
+        outcome = calls.final(client, team, method, timeout=BUDGET_WAIT_S, **kwargs)
+        if outcome.error == NO_BUDGET:
             logger.warning("No %s slot for request %s; calling anyway", method, request_id)
+            outcome = calls.call(client, team, method, **kwargs)
+        return outcome
 
     text, blocks = decided_blocks(request)
     channel = request["channel"] or fallback_channel
     ts = request["message_ts"] or message_ts
     if channel and ts:
-        slot("chat.update", channel)
-        try:
-            client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        except SlackApiError as error:
-            logger.error("Could not update request %s: %s", request_id, error.response.get("error"))
+        edited = final("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+        if not edited.ok:
+            logger.error("Could not update request %s: %s", request_id, edited.error)
     thread = Key.parse(request["thread_key"])
     if thread is None or thread.platform != SLACK:
         logger.info("Request %s came from %s; nobody to tell in Slack", request_id, thread)
         return decided
     _, thread_channel, thread_ts = thread.parts
-    slot("chat.postMessage", thread_channel)
-    try:
-        client.chat_postMessage(
-            channel=thread_channel, thread_ts=thread_ts, text=decision_for_thread(request)
-        )
-    except SlackApiError as error:
-        logger.error(
-            "Could not tell the thread of request %s: %s", request_id, error.response.get("error")
-        )
+    told = final(
+        "chat.postMessage",
+        channel=thread_channel,
+        thread_ts=thread_ts,
+        text=decision_for_thread(request),
+    )
+    if not told.ok:
+        logger.error("Could not tell the thread of request %s: %s", request_id, told.error)
     return decided

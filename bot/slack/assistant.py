@@ -26,12 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
+from bot.slack.calls import SlackCalls
 from bot.slack.incoming import Incoming, _is_id, _is_ts
-from bot.slack.retry_after import retry_after
 from bot.trust import AccessPolicy
 
 logger = logging.getLogger(__name__)
@@ -96,6 +95,7 @@ class AgentView:
     ) -> None:
         self.settings = settings
         self.budget = budget
+        self.calls = SlackCalls(budget)
         self.access = access
         self.messages = messages
         # Titles are set beside the answer, never before it: a Slack round trip must not
@@ -175,7 +175,7 @@ class AgentView:
         }
         if thread_ts is not None:
             kwargs["thread_ts"] = thread_ts
-        self._call(team, SET_PROMPTS, client.assistant_threads_setSuggestedPrompts, **kwargs)
+        self._call(client, team, SET_PROMPTS, **kwargs)
 
     # ----- titles -------------------------------------------------------------------------------
 
@@ -203,9 +203,9 @@ class AgentView:
             return
         self._in_background(
             self._call,
+            client,
             incoming.team,
             SET_TITLE,
-            client.assistant_threads_setTitle,
             channel_id=incoming.channel,
             thread_ts=incoming.thread_ts,
             title=title,
@@ -213,22 +213,16 @@ class AgentView:
 
     # ----- Slack calls --------------------------------------------------------------------------
 
-    def _call(self, team: str, method: str, fn: Callable[..., Any], **kwargs: Any) -> bool:
+    def _call(self, client: WebClient, team: str, method: str, **kwargs: Any) -> bool:
         """One cosmetic call: a free budget slot or none at all; never raises."""
         try:
-            if not self.budget.try_acquire(team, method):
-                logger.info("Skipped %s in %s: no call budget to spare", method, team)
-                return False
-            fn(**kwargs)
-            return True
-        except SlackApiError as error:
-            response = error.response
-            code = response.get("error") if response is not None else None
-            if response is not None and (code == "ratelimited" or response.status_code == 429):
-                self.budget.penalize(team, method, retry_after(response.headers))
-            logger.warning("Slack API error: method=%s error=%s", method, code or "unknown_error")
-        except Exception as error:  # connection failures after the client's retries, and bugs
+            outcome = self.calls.now(client, team, method, **kwargs)
+        except Exception as error:  # the shared budget's store closed, and bugs
             logger.warning(
                 "Slack API call failed: method=%s error=%s", method, type(error).__name__
             )
-        return False
+            return False
+        if outcome is None:
+            logger.info("Skipped %s in %s: no call budget to spare", method, team)
+            return False
+        return outcome.ok

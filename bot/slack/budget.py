@@ -82,17 +82,13 @@ class _Pace:
         """How far (seconds) the schedule runs ahead of now."""
         return max(self.tat, now) - now
 
-    def fits(self, now: float, *, spare: int = 0) -> bool:
-        if now < self.blocked_until:
-            return False
-        # A tiny tolerance: float sums of intervals must not refuse a slot that is due.
-        return self.ahead(now) <= (self.burst - 1 - spare) * self.interval + 1e-9
-
-    def wait_time(self, now: float) -> float:
-        """Seconds until one more call fits (0 if it fits now)."""
+    def wait_time(self, now: float, *, spare: int = 0) -> float:
+        """Seconds until one more call fits, leaving `spare` slots of the burst (0: fits now)."""
         if now < self.blocked_until:
             return self.blocked_until - now
-        return max(0.0, self.ahead(now) - (self.burst - 1) * self.interval)
+        # A tiny tolerance: float sums of intervals must not refuse a slot that is due.
+        over = self.ahead(now) - (self.burst - 1 - spare) * self.interval
+        return over if over > 1e-9 else 0.0
 
     def take(self, now: float) -> None:
         self.tat = max(self.tat, now) + self.interval
@@ -195,27 +191,29 @@ class CallBudget:
         asking, so one chatty reply cannot crowd out the others.
         """
         with self._cond:
+            keys = self._keys(team, method, channel)
+            if not keys:
+                return True
             now = self.clock()
-            paces = [self._pace(k) for k in self._keys(team, method, channel)]
-            if not optional:
-                if any(p.waiting or not p.fits(now) for p in paces):
-                    return False
-            elif not all(self._optional_fits(p, now, owner) for p in paces):
+            paces = [self._pace(k) for k in keys]
+            turn = owner if optional else None  # a progress update taking its turn
+            if turn is not None:
+                for pace in paces:
+                    self._note_asking(pace, now, turn)
+            if any(pace.waiting for pace in paces):
                 return False
-            for pace in paces:
-                pace.take(now)
-                if optional and owner is not None:
-                    pace.served[owner][0] = now
+            if turn is not None and not all(self._my_turn(pace, turn) for pace in paces):
+                return False
+            if self._take_line(keys, paces, now, spare=optional) > 0:
+                return False
+            if turn is not None:
+                for pace in paces:
+                    pace.served[turn][0] = now
             return True
 
-    def _optional_fits(self, pace: _Pace, now: float, owner: str | None) -> bool:
-        if owner is not None:
-            self._note_asking(pace, now, owner)
-        if pace.waiting or not pace.fits(now, spare=pace.burst // 2):
-            return False
-        if owner is None:
-            return True
-        # Round robin: the slot goes to whoever among those asking was served longest ago.
+    @staticmethod
+    def _my_turn(pace: _Pace, owner: str) -> bool:
+        """Round robin: the slot goes to whoever among those asking was served longest ago."""
         return pace.served[owner][0] <= min(last for last, _ in pace.served.values())
 
     @staticmethod
@@ -250,24 +248,23 @@ class CallBudget:
             keys = self._keys(team, method, channel)
             if reservation is not None and reservation.holds(method):
                 reservation.spend(method)
-            paces = [self._pace(k) for k in keys]
-            if not paces:
+            if not keys:
                 return True
+            paces = [self._pace(k) for k in keys]
             ticket = next(self._tickets)
             for pace in paces:
                 pace.waiting.append(ticket)
             try:
                 while True:
                     now = self.clock()
-                    first = all(p.waiting[0] == ticket for p in paces)
-                    wait = max(p.wait_time(now) for p in paces)
-                    if first and wait <= 0:
-                        for pace in paces:
-                            pace.take(now)
-                        return True
+                    wait = 0.5  # not first in line: woken when the line moves
+                    if all(p.waiting[0] == ticket for p in paces):
+                        wait = self._take_line(keys, paces, now, final=True)
+                        if wait <= 0:
+                            return True
                     if now >= deadline:
                         return False
-                    self._cond.wait(min(max(wait, 0.005) if first else 0.5, deadline - now))
+                    self._cond.wait(min(max(wait, 0.005), deadline - now))
             finally:
                 for pace in paces:
                     pace.waiting.remove(ticket)
@@ -316,16 +313,37 @@ class CallBudget:
                         pace.waiting.remove(ticket)
                 self._cond.notify_all()
 
-    def _take_line(self, keys: list[tuple[str, str]], paces: list[_Pace], now: float) -> float:
-        """Take one slot of a line whose turn it is: 0 if taken, else seconds to wait.
+    # ----- the schedules themselves (this process's; SharedCallBudget keeps them in storage) --
 
-        Here the paces are this process's; SharedCallBudget books them in the shared store.
-        """
-        wait = max(p.wait_time(now) for p in paces)
+    def _take_line(
+        self,
+        keys: list[tuple[str, str]],
+        paces: list[_Pace],
+        now: float,
+        *,
+        final: bool = False,
+        spare: bool = False,
+    ) -> float:
+        """Take one slot of every key of a call whose turn it is: 0 if taken, else seconds to
+        wait. `spare` leaves half the burst free (progress updates); `final` is a final call
+        (it matters to the shared store, where other processes' calls give way to it)."""
+        wait = self._slot_wait(keys, paces, now, spare=spare)
         if wait <= 0:
             for pace in paces:
                 pace.take(now)
         return wait
+
+    def _slot_wait(
+        self, keys: list[tuple[str, str]], paces: list[_Pace], now: float, *, spare: bool
+    ) -> float:
+        """Seconds until every key of a call has a slot (0: now); nothing is taken."""
+        return max((p.wait_time(now, spare=p.burst // 2 if spare else 0) for p in paces), default=0)
+
+    def _block(self, keys: list[tuple[str, str]], until: float) -> None:
+        """No call of these keys before `until` (a 429's Retry-After)."""
+        for key in keys:
+            pace = self._pace(key)
+            pace.blocked_until = max(pace.blocked_until, until)
 
     def reserve(
         self, team: str, methods: Iterable[str], *, channel: str | None = None
@@ -337,13 +355,11 @@ class CallBudget:
         slots; replies beyond that wait and post their answer whole, which owes nothing.
         """
         with self._cond:
-            now = self.clock()
             keys = [k for m in methods for k in self._keys(team, m, channel)]
             paces = [self._pace(k) for k in keys]
-            if any(
-                p.waiting or p.reserved >= 2 * p.burst or not p.fits(now, spare=p.burst // 2)
-                for p in paces
-            ):
+            if any(p.waiting or p.reserved >= 2 * p.burst for p in paces):
+                return None
+            if self._slot_wait(keys, paces, self.clock(), spare=True) > 0:
                 return None
             for pace in paces:
                 pace.reserved += 1
@@ -354,10 +370,7 @@ class CallBudget:
     ) -> None:
         """Slack said 429 anyway: hold every caller of this method until Retry-After passes."""
         with self._cond:
-            until = self.clock() + retry_after
-            for key in self._keys(team, method, channel):
-                pace = self._pace(key)
-                pace.blocked_until = max(pace.blocked_until, until)
+            self._block(self._keys(team, method, channel), self.clock() + retry_after)
             self._cond.notify_all()
 
     def _spend_reserved(self, scope: str, method: str) -> None:

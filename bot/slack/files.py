@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.attachments import Attachment, FetchError
+from bot.slack.calls import SlackCalls
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +139,9 @@ class SlackFiles:
 
     def _info(self, file_id: str) -> dict[str, Any]:
         """The file object from files.info ({} if Slack won't say: the checks then refuse it)."""
-        try:
-            response = self.client.files_info(file=file_id)
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else None
-            logger.warning("files.info for %s failed: %s", file_id, code)
+        outcome = SlackCalls().call(self.client, None, "files.info", file=file_id)
+        if not outcome.ok:
+            logger.warning("files.info for %s failed: %s", file_id, outcome.error)
             return {}
-        found = file_fields([response.get("file") or {}])
+        found = file_fields([outcome.response.get("file") or {}])
         return dict(found[0]) if found else {}

@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.handoff.service import KIND_WORDS, NotifyFailed, Posted, describe_request
 from bot.keys import SLACK, Key
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
+from bot.slack.calls import NO_BUDGET, SlackCalls
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class SlackHandoffNotifier:
         self.client = client
         self.channel = settings.escalation_channel
         self.group = settings.escalation_group
-        self.budget = budget
+        self.calls = SlackCalls(budget)
 
     def post_escalation(self, escalation: dict[str, Any], conversation: Key) -> Posted:
         link = self._permalink(conversation)
@@ -74,28 +74,34 @@ class SlackHandoffNotifier:
         self, text: str, link: str | None, conversation: Key, *, blocks: list[dict] | None
     ) -> Posted:
         team = conversation.parts[0] if conversation.platform == SLACK else "unknown"
-        if self.budget is not None and not self.budget.acquire(
-            team, "chat.postMessage", channel=self.channel, timeout=BUDGET_WAIT_S
-        ):
+        outcome = self.calls.waited(
+            self.client,
+            team,
+            "chat.postMessage",
+            timeout=BUDGET_WAIT_S,
+            channel=self.channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+        )
+        if outcome.error == NO_BUDGET:
             raise NotifyFailed("no chat.postMessage slot in the call budget")
-        try:
-            response = self.client.chat_postMessage(
-                channel=self.channel, text=text, blocks=blocks, unfurl_links=False
-            )
-        except SlackApiError as error:
-            raise NotifyFailed(f"chat.postMessage: {error.response.get('error')}") from error
-        return Posted(self.channel, response["ts"], link)
+        if not outcome.ok:
+            raise NotifyFailed(f"chat.postMessage: {outcome.error}")
+        return Posted(self.channel, outcome.response["ts"], link)
 
     def _permalink(self, conversation: Key) -> str | None:
         """The asker's thread as a link, or None (the post still goes out without it)."""
         if conversation.platform != SLACK:
             return None
         _, channel, thread_ts = conversation.parts
-        try:
-            return self.client.chat_getPermalink(channel=channel, message_ts=thread_ts)["permalink"]
-        except SlackApiError as error:
-            logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
+        outcome = self.calls.call(
+            self.client, None, "chat.getPermalink", channel=channel, message_ts=thread_ts
+        )
+        if not outcome.ok:
+            logger.warning("chat.getPermalink failed: %s", outcome.error)
             return None
+        return outcome.response["permalink"]
 
     def _mention(self) -> str:
         return f"<!subteam^{self.group}> " if self.group else ""

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import prompts
 from bot.events import Notice, Started, TurnComplete, TurnFailed
 from bot.lifecycle import TurnLifecycle, UserMessage
 from bot.slack.assistant import AgentView
 from bot.slack.budget import CallBudget
+from bot.slack.calls import SlackCalls
 from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.files import SlackFiles
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
@@ -25,7 +25,6 @@ from bot.slack.reply import (
     SlackReply,
     StreamingHealth,
 )
-from bot.slack.retry_after import retry_after
 from bot.slack.serial import ThreadSerializer
 from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
@@ -34,10 +33,6 @@ from bot.wiring import Services
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
-
-STOP_STREAM_ATTEMPTS = 4
-# Errors worth another try: Slack's own hiccups (a 429 is handled on its own).
-_PASSING_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
 
 
 def _ends(event: object) -> bool:
@@ -234,21 +229,16 @@ class SlackResponder:
 
     def _retire(self, target: ReplyTarget, replies: list[str], client: WebClient) -> None:
         """Mark the messages of an interrupted answer as such; the new answer follows."""
+        calls = SlackCalls(self.budget)
         for ts in replies:
-            for attempt in range(2):
-                self.budget.acquire(target.team, "chat.update")
-                try:
-                    client.chat_update(
-                        channel=target.channel, ts=ts, markdown_text=prompts.SUPERSEDED_NOTE
-                    )
-                    break
-                except SlackApiError as error:
-                    code = error.response.get("error") if error.response is not None else None
-                    if code != "streaming_state_conflict" or attempt:
-                        logger.warning("Could not retire reply %s: %s", ts, code)
-                        break
+            edit = {"channel": target.channel, "ts": ts, "markdown_text": prompts.SUPERSEDED_NOTE}
+            outcome = calls.final(client, target.team, "chat.update", **edit)
+            if outcome.error == "streaming_state_conflict":
                 # Still a live native stream (the dead owner never stopped it): stop it first.
                 self._stop_stream(target, ts, client)
+                outcome = calls.final(client, target.team, "chat.update", **edit)
+            if not outcome.ok:
+                logger.warning("Could not retire reply %s: %s", ts, outcome.error)
 
     def _stop_stream(self, target: ReplyTarget, ts: str, client: WebClient) -> None:
         """Stop a stream a dead owner left open, within bounded retries.
@@ -258,19 +248,11 @@ class SlackResponder:
         else, so a 429 waits its Retry-After (for every reply: the budget is penalised) and a
         passing error is tried again, rather than leaving a message spinning for good.
         """
-        for _ in range(STOP_STREAM_ATTEMPTS):
-            self.budget.acquire(target.team, "chat.stopStream")
-            try:
-                client.chat_stopStream(channel=target.channel, ts=ts)
-                return
-            except SlackApiError as error:
-                code = error.response.get("error") if error.response is not None else None
-                logger.warning("Could not stop stream %s: %s", ts, code)
-                if code == "ratelimited":
-                    wait = retry_after(error.response.headers)
-                    self.budget.penalize(target.team, "chat.stopStream", wait)
-                elif code not in _PASSING_ERRORS:
-                    return
+        outcome = SlackCalls(self.budget).final(
+            client, target.team, "chat.stopStream", channel=target.channel, ts=ts
+        )
+        if not outcome.ok:
+            logger.warning("Could not stop stream %s: %s", ts, outcome.error)
 
     def _accept(self, incoming: Incoming, client: WebClient, *, taken_over: bool) -> None:
         """Decide what a claimed message gets (a refusal or an answer) and queue it."""

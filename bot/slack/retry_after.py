@@ -1,7 +1,7 @@
 """How long Slack asked us to wait: the `Retry-After` of a 429, read from any header mapping.
 
-One small module of its own, so every Slack caller (replies, first signs, Home, the responder)
-reads it the same way without importing the reply machinery.
+Read by `SlackCalls` (bot/slack/calls.py), the one way the bot calls Slack, so every caller's
+429 holds its method in the budget for the same, capped, time.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from bot.settings import Settings
-from bot.slack.budget import CallBudget, Limit, Reservation, _Pace
+from bot.slack.budget import CallBudget, Limit, _Pace
 from storage.slack_budget import BudgetStore, Slot
 
 logger = logging.getLogger(__name__)
@@ -58,110 +58,34 @@ class SharedCallBudget(CallBudget):
             )
         return slots
 
-    def try_acquire(
+    def _take_line(
         self,
-        team: str,
-        method: str,
+        keys: list[tuple[str, str]],
+        paces: list[_Pace],
+        now: float,
         *,
-        channel: str | None = None,
-        optional: bool = False,
-        owner: str | None = None,
-    ) -> bool:
-        with self._cond:
-            keys = self._keys(team, method, channel)
-            if not keys:
-                return True
-            now = self.clock()
-            paces = [self._pace(k) for k in keys]
-            if optional and owner is not None:
-                for pace in paces:
-                    self._note_asking(pace, now, owner)
-            if any(pace.waiting for pace in paces):
-                return False
-            if (
-                optional
-                and owner is not None
-                and not all(self._my_turn(pace, owner) for pace in paces)
-            ):
-                return False
-            if self.store.take(self._slots(keys, spare=optional), now=now, final=False) > 0:
-                return False
-            if optional and owner is not None:
-                for pace in paces:
-                    pace.served[owner][0] = now
-            return True
+        final: bool = False,
+        spare: bool = False,
+    ) -> float:
+        """Every slot is booked in the shared store, first signs (`acquire_any`) included:
+        counted in-process only, a rush provoked 429s. Only a final marks the schedule, so
+        the other processes' opening and progress calls give way to it."""
+        return self.store.take(self._slots(keys, spare=spare), now=now, final=final)
 
-    @staticmethod
-    def _my_turn(pace: _Pace, owner: str) -> bool:
-        """Round robin among this process's replies asking: least recently served first."""
-        return pace.served[owner][0] <= min(last for last, _ in pace.served.values())
+    def _slot_wait(
+        self, keys: list[tuple[str, str]], paces: list[_Pace], now: float, *, spare: bool
+    ) -> float:
+        schedules = self.store.schedules(keys)
+        return max(
+            (
+                schedules[(slot.scope, slot.method)].wait(now, slot.allowance, final=False)
+                for slot in self._slots(keys, spare=spare)
+            ),
+            default=0.0,
+        )
 
-    def acquire(
-        self,
-        team: str,
-        method: str,
-        *,
-        channel: str | None = None,
-        timeout: float = 60.0,
-        reservation: Reservation | None = None,
-    ) -> bool:
-        deadline = self.clock() + timeout
-        with self._cond:
-            keys = self._keys(team, method, channel)
-            if reservation is not None and reservation.holds(method):
-                reservation.spend(method)
-            if not keys:
-                return True
-            paces = [self._pace(k) for k in keys]
-            ticket = next(self._tickets)
-            for pace in paces:
-                pace.waiting.append(ticket)
-            try:
-                while True:
-                    now = self.clock()
-                    wait = 0.5
-                    if all(p.waiting[0] == ticket for p in paces):
-                        wait = self.store.take(self._slots(keys, spare=False), now=now, final=True)
-                        if wait <= 0:
-                            return True
-                    if now >= deadline:
-                        return False
-                    self._cond.wait(min(max(wait, 0.005), deadline - now))
-            finally:
-                for pace in paces:
-                    pace.waiting.remove(ticket)
-                self._cond.notify_all()
-
-    def _take_line(self, keys: list[tuple[str, str]], paces: list[_Pace], now: float) -> float:
-        """First signs (`acquire_any`) are booked in the shared store like every other call:
-        counted in-process only, a rush provoked 429s. Not a final: answers' last calls keep
-        their priority."""
-        return self.store.take(self._slots(keys, spare=False), now=now, final=False)
-
-    def reserve(
-        self, team: str, methods: Iterable[str], *, channel: str | None = None
-    ) -> Reservation | None:
-        with self._cond:
-            keys = [k for m in methods for k in self._keys(team, m, channel)]
-            paces = [self._pace(k) for k in keys]
-            if any(p.waiting or p.reserved >= 2 * p.burst for p in paces):
-                return None
-            now = self.clock()
-            schedules = self.store.schedules(keys)
-            for slot in self._slots(keys, spare=True):
-                if schedules[(slot.scope, slot.method)].wait(now, slot.allowance, final=False) > 0:
-                    return None
-            for pace in paces:
-                pace.reserved += 1
-            return Reservation(self, keys)
-
-    def penalize(
-        self, team: str, method: str, retry_after: float, *, channel: str | None = None
-    ) -> None:
-        with self._cond:
-            keys = self._keys(team, method, channel)
-            self.store.block(keys, self.clock() + retry_after)
-            self._cond.notify_all()
+    def _block(self, keys: list[tuple[str, str]], until: float) -> None:
+        self.store.block(keys, until)
 
     def booked_ahead(self, team: str, method: str, *, channel: str | None = None) -> float:
         with self._cond:

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
-from bot.slack.retry_after import retry_after
+from bot.slack.calls import SlackCalls
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
@@ -83,6 +82,7 @@ class FirstSigns:
 
     def __init__(self, budget: CallBudget, *, workers: int = WORKERS) -> None:
         self.budget = budget
+        self.calls = SlackCalls(budget)
         self._cond = threading.Condition()
         self._queue: deque[Sign] = deque()
         self._undo: deque[tuple[Sign, str]] = deque()
@@ -246,7 +246,11 @@ class FirstSigns:
         return methods
 
     def _send(self, sign: Sign, method: str) -> None:
-        error = self._call(sign, method, undo=False)
+        outcome = self.calls.call(
+            sign.client, sign.team, method, **_arguments(sign, method, undo=False)
+        )
+        # Already so (a retried reaction): what we wanted is done.
+        error = None if outcome.error == "already_reacted" else outcome.error
         with self._cond:
             if error is None:
                 sign.state = sign.kind = "status" if method == STATUS else "reaction"
@@ -282,8 +286,13 @@ class FirstSigns:
                     return
                 sign, method = self._undo.popleft()
             try:
-                if self.budget.acquire(sign.team, method, timeout=UNDO_WAIT_S):
-                    self._call(sign, method, undo=True)
+                self.calls.waited(
+                    sign.client,
+                    sign.team,
+                    method,
+                    timeout=UNDO_WAIT_S,
+                    **_arguments(sign, method, undo=True),
+                )
             except StorageClosed:  # the shared budget's store: the process is stopping
                 return
             except Exception:
@@ -291,43 +300,17 @@ class FirstSigns:
             with self._cond:
                 self._cond.notify_all()
 
-    # ----- Slack calls --------------------------------------------------------------------------
 
-    def _call(self, sign: Sign, method: str, *, undo: bool) -> str | None:
-        """One call; None when it worked, else Slack's error code ("ratelimited" for a 429)."""
-        client = sign.client
-        try:
-            if method == STATUS:
-                extra: dict[str, Any] = {}
-                if not undo and sign.loading_messages:
-                    extra["loading_messages"] = list(sign.loading_messages)
-                client.assistant_threads_setStatus(
-                    channel_id=sign.channel,
-                    thread_ts=sign.thread_ts,
-                    status="" if undo else sign.status,
-                    **extra,
-                )
-            elif method == REACT:
-                client.reactions_add(
-                    channel=sign.channel, timestamp=sign.message_ts, name=SIGN_EMOJI
-                )
-            else:
-                client.reactions_remove(
-                    channel=sign.channel, timestamp=sign.message_ts, name=SIGN_EMOJI
-                )
-            return None
-        except SlackApiError as error:
-            response = error.response
-            code = (response.get("error") if response is not None else None) or "unknown_error"
-            if response is not None and (code == "ratelimited" or response.status_code == 429):
-                code = "ratelimited"
-                self.budget.penalize(sign.team, method, retry_after(response.headers))
-            if code in ("already_reacted", "no_reaction"):
-                return None  # what we wanted is so already
-            logger.warning("Slack API error: method=%s error=%s", method, code)
-            return code
-        except Exception as error:  # connection failures after the client's retries
-            logger.warning(
-                "Slack API call failed: method=%s error=%s", method, type(error).__name__
-            )
-            return "connection"
+def _arguments(sign: Sign, method: str, *, undo: bool) -> dict[str, Any]:
+    """A sign's call: its status line (or clearing it), or the :eyes: reaction (added or
+    removed, by `method`)."""
+    if method != STATUS:
+        return {"channel": sign.channel, "timestamp": sign.message_ts, "name": SIGN_EMOJI}
+    arguments: dict[str, Any] = {
+        "channel_id": sign.channel,
+        "thread_ts": sign.thread_ts,
+        "status": "" if undo else sign.status,
+    }
+    if not undo and sign.loading_messages:
+        arguments["loading_messages"] = list(sign.loading_messages)
+    return arguments

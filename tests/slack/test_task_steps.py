@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.events import ToolStarted
-from bot.slack.reply import _status_line
+from bot.slack.native_stream import _status_line
 from bot.tools import ToolRegistry, get_order_tool
 from bot.tools.policies import search_policies_tool
 from fakes.claude import reply, tool_call

@@ -18,10 +18,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.approvals import NOT_ALLOWED, Approvers, already_decided, apply_decision
 from bot.slack.budget import CallBudget
+from bot.slack.calls import SlackCalls
 from bot.slack.home.data import Links, gather
 from bot.slack.home.publisher import HomePublisher
 from bot.slack.home.view import APPROVE_ACTION, REJECT_ACTION, RESOLVE_ACTION, build_home
@@ -122,12 +122,12 @@ class Home:
         with self._lock:
             if self._workspace is not None:
                 return self._workspace
-        try:
-            response = self.client.auth_test()
-            found = (str(response.get("team_id") or "unknown"), response.get("url"))
-        except SlackApiError as error:
-            logger.warning("auth.test failed: %s; Home links left out", error.response.get("error"))
+        outcome = SlackCalls().call(self.client, None, "auth.test")
+        if not outcome.ok:
+            logger.warning("auth.test failed: %s; Home links left out", outcome.error)
             return ("unknown", None)
+        response = outcome.response
+        found = (str(response.get("team_id") or "unknown"), response.get("url"))
         with self._lock:
             self._workspace = found
         return found

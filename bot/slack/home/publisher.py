@@ -18,10 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.budget import CallBudget
-from bot.slack.retry_after import retry_after
+from bot.slack.calls import SlackCalls
 from storage import StorageClosed
 
 logger = logging.getLogger(__name__)
@@ -49,6 +48,7 @@ class HomePublisher:
         self.client = client
         self.render = render
         self.budget = budget
+        self.calls = SlackCalls(budget)
         self.team = team
         self.debounce_s = debounce_s
         self.slot_wait_s = slot_wait_s
@@ -145,17 +145,16 @@ class HomePublisher:
             logger.warning("No views.publish slot for %s's Home; trying again later", user)
             self._mark(user, self.debounce_s, notice or "")
             return
+        # Rendered once the slot is taken, so the view carries the newest data.
         view = self.render(user, notice)
-        try:
-            self.client.views_publish(user_id=user, view=view)
-        except SlackApiError as error:
-            response = error.response
-            code = response.get("error") if response is not None else None
-            if response is not None and (code == "ratelimited" or response.status_code == 429):
-                wait = retry_after(response.headers)
-                self.budget.penalize(team, PUBLISH, wait)
-                self._mark(user, wait, notice or "")
-            logger.error("views.publish for %s failed: %s %s", user, code, _details(response))
+        outcome = self.calls.call(self.client, team, PUBLISH, user_id=user, view=view)
+        if outcome.ok:
+            return
+        if outcome.retry_after is not None:  # a 429: the budget holds every publish meanwhile
+            self._mark(user, outcome.retry_after, notice or "")
+        logger.error(
+            "views.publish for %s failed: %s %s", user, outcome.error, _details(outcome.response)
+        )
 
 
 def _details(response: Any) -> str:
