@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import prompts
+from bot.access import AccessPolicy
 from bot.attachments import Attachment, AttachmentLimits, FileProblem, check_declared, read_all
 from bot.events import EngineEvent, Notice, Started
+from bot.input_cut import cut_input
 from bot.keys import Key
+from bot.limits import Limits, UsageLimiter
 from bot.stopping import StopSignal
-from bot.trust import AccessPolicy, Limits, UsageLimiter, cut_input
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -163,7 +165,7 @@ class TurnLifecycle:
             text, was_cut = cut_input(incoming.text, limit)
             if was_cut:
                 yield Notice("input_cut", prompts.input_cut_notice(limit), "input cut", final=False)
-            yield from self.services.conversations.answer(
+            yield from self.services.answers.answer(
                 str(incoming.conversation),
                 text,
                 user=incoming.user,

@@ -6,11 +6,12 @@ import io
 from dataclasses import replace
 
 from bot import prompts
+from bot.access import AccessPolicy
 from bot.events import Notice, Started, TextDelta, TurnComplete
 from bot.keys import Key
 from bot.lifecycle import TurnLifecycle, UserMessage
+from bot.limits import Limits
 from bot.terminal import chat
-from bot.trust import AccessPolicy, Limits
 from fakes.claude import reply
 
 

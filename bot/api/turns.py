@@ -22,7 +22,7 @@ from bot.attachments import Attachment
 from bot.events import EngineEvent, Notice, Started, ToolFinished, TurnComplete, TurnFailed
 from bot.keys import Key
 from bot.lifecycle import TurnLifecycle, UserMessage
-from bot.trust import Limits
+from bot.limits import Limits
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)

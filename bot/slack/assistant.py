@@ -28,11 +28,11 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access import AccessPolicy
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
 from bot.slack.incoming import Incoming, _is_id, _is_ts
 from bot.slack.retry_after import retry_after
-from bot.trust import AccessPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import prompts
+from bot.access import AccessPolicy
 from bot.events import Notice, Started, TurnComplete, TurnFailed
 from bot.lifecycle import TurnLifecycle, UserMessage
+from bot.limits import Limits, UsageLimiter
 from bot.slack.assistant import AgentView
 from bot.slack.budget import CallBudget
 from bot.slack.drain import Drain, DrainingExecutor
@@ -29,7 +31,6 @@ from bot.slack.retry_after import retry_after
 from bot.slack.serial import ThreadSerializer
 from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
-from bot.trust import AccessPolicy, Limits, UsageLimiter
 from bot.wiring import Services
 from storage import StorageClosed
 

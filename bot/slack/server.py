@@ -20,11 +20,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from waitress.server import create_server
 
+from bot.retention import RetentionSweeper
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.drain import Drain
 from bot.slack.responder import SlackResponder
-from bot.trust import RetentionSweeper
 from bot.wiring import Services, build_services
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot import prompts
+from bot.retention import RetentionSweeper, purge_expired
 from bot.slack.server import start_up
-from bot.trust import RetentionSweeper, purge_expired
 from storage import open_storage
 from tests.slack.conftest import wait_until
 from tests.trust.conftest import shopmate, slack_client, thread_key

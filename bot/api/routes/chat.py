@@ -35,7 +35,7 @@ from bot.api.sse import event_stream, replay, stream
 from bot.api.turns import ApiTurn, Busy, Crashed, Ended, TurnItem, TurnOutcome, retry_after_for
 from bot.attachments import AttachmentLimits
 from bot.events import Notice, Started, ToolFinished, TurnComplete, TurnFailed
-from bot.trust import clean_text
+from bot.input_cut import clean_text
 
 logger = logging.getLogger(__name__)
 
