@@ -31,6 +31,7 @@ from bot.keys import Key
 from bot.limits import Limits, UsageLimiter
 from bot.stopping import StopSignal
 from bot.wiring import Services
+from storage import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +82,15 @@ class TurnLifecycle:
 
     # ------------------------------------------------------------------ exactly once
 
-    def claim(
-        self, incoming: UserMessage, *, stored: dict[str, Any] | None = None
-    ) -> dict[str, Any] | None:
+    def claim(self, incoming: UserMessage, *, stored: dict[str, Any] | None = None) -> Claim | None:
         """Lease the message for this process; the claim, or None if it is not ours to answer
         (already answered, or held by a live owner; the front says so in its own log).
 
         `stored` is what a successor needs to answer it if this process dies.
         """
         if incoming.message is None:
-            return {"key": None, "previous_owner": None, "attempts": 1}
-        claim = self.services.storage.events.claim_message(
+            return Claim(str(incoming.conversation), self.owner, "claimed", None, "", None)
+        claim = self.services.storage.claims.claim_message(
             str(incoming.message),
             owner=self.owner,
             thread_key=str(incoming.conversation),
@@ -103,7 +102,7 @@ class TurnLifecycle:
     def finish(self, incoming: UserMessage) -> None:
         """Mark the message done, so no re-delivery or restart handles it again."""
         if incoming.message is not None:
-            self.services.storage.events.finish(str(incoming.message))
+            self.services.storage.claims.finish(str(incoming.message))
 
     # ------------------------------------------------------------------ who may ask
 

@@ -1,6 +1,6 @@
 """Keeps this process's claims alive while it works on them, and runs the recovery sweep.
 
-A claim is a lease (see storage/events.py): it expires unless its owner renews it, and only
+A claim is a lease (see storage/claims.py): it expires unless its owner renews it, and only
 then may another process take the message over. `LeaseKeeper` is the heartbeat that renews
 every claim this process holds (answering, or queued behind another turn of its thread) and,
 less often, calls the sweep that takes over claims whose owner died. `RecordingWebClient`
@@ -21,7 +21,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
-from storage import EventLog, StorageClosed
+from storage import Claims, StorageClosed
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,14 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        events: EventLog,
+        claims: Claims,
         owner: str,
         *,
         lease_seconds: float,
         renew_seconds: float,
         sweep_seconds: float,
     ) -> None:
-        self.events = events
+        self.claims = claims
         self.owner = owner
         self.lease_seconds = lease_seconds
         self.renew_seconds = renew_seconds
@@ -85,7 +85,7 @@ class LeaseKeeper:
         keys = self.held()
         if not keys:
             return []
-        gone = self.events.renew(keys, owner=self.owner, lease_seconds=self.lease_seconds)
+        gone = self.claims.renew(keys, owner=self.owner, lease_seconds=self.lease_seconds)
         if gone:
             with self._lock:
                 # Finished meanwhile is not lost: only keys still held here count.

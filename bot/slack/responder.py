@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from bot.slack.serial import ThreadSerializer
 from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
 from bot.wiring import Services
-from storage import StorageClosed
+from storage import Claim, StorageClosed
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class SlackResponder:
             settings, self.budget, self.access, self.services.storage.conversations
         )
         self.leases = LeaseKeeper(
-            self.services.storage.events,
+            self.services.storage.claims,
             self.instance_id,
             lease_seconds=settings.claim_lease_seconds,
             renew_seconds=settings.lease_renew_seconds,
@@ -131,7 +132,7 @@ class SlackResponder:
         held = self.leases.held()
         if release and held:
             try:
-                released = self.services.storage.events.release(held, owner=self.instance_id)
+                released = self.services.storage.claims.release(held, owner=self.instance_id)
             except StorageClosed:
                 return  # their leases simply run out
             logger.warning("Handed on %d unfinished messages to the next process", released)
@@ -154,8 +155,8 @@ class SlackResponder:
             logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
         self.leases.hold(incoming.event_key)
-        taken_over = claim["previous_owner"] is not None
-        if taken_over and claim["attempts"] > MAX_ATTEMPTS:
+        taken_over = claim.previous_owner is not None
+        if taken_over and claim.attempts > MAX_ATTEMPTS:
             self._give_up(claim, client)
             return
         try:
@@ -178,28 +179,28 @@ class SlackResponder:
         """
         if self.drain.stopping.is_set():
             return 0  # shutting down: whatever is left is for the next process
-        events = self.services.storage.events
+        events = self.services.storage.claims
         settings = self.services.settings
         claims = events.take_over_expired(
             owner=self.instance_id, lease_seconds=settings.claim_lease_seconds
         )
         logger.debug("Recovery sweep took over %d unfinished messages", len(claims))
         for claim in claims:
-            self.leases.hold(claim["key"])
+            self.leases.hold(claim.key)
             try:
                 self._recovery.submit(self._recover, claim, client)
             except RuntimeError:  # stopped meanwhile: the lease will run out for another
-                self.leases.drop(claim["key"])
+                self.leases.drop(claim.key)
         return len(claims)
 
-    def _recover(self, claim: dict[str, Any], client: WebClient) -> None:
-        key = claim["key"]
+    def _recover(self, claim: Claim, client: WebClient) -> None:
+        key = claim.key
         try:
-            incoming = Incoming.from_stored(claim["message"])
+            incoming = Incoming.from_stored(claim.message)
             if incoming is not None and incoming.event_key != key:
                 incoming = None  # a stored message that is not this key's
-            if incoming is not None and claim["attempts"] <= MAX_ATTEMPTS:
-                owner = claim["previous_owner"]
+            if incoming is not None and claim.attempts <= MAX_ATTEMPTS:
+                owner = claim.previous_owner
                 logger.warning("Answering %s, which %s left unfinished", key, owner)
                 self._accept(incoming, client, taken_over=True)
                 return
@@ -207,17 +208,17 @@ class SlackResponder:
         except Exception:
             logger.exception("Could not settle %s left unfinished", key)
 
-    def _give_up(self, claim: dict[str, Any], client: WebClient) -> None:
+    def _give_up(self, claim: Claim, client: WebClient) -> None:
         """Tell the sender to ask again: the message cannot (or should not) be answered."""
-        key = claim["key"]
+        key = claim.key
         message = parse_event_key(key)
-        thread = parse_event_key(claim["thread_key"] or "")
+        thread = parse_event_key(claim.thread_key or "")
         if message is None or thread is None:
             self._finish(key)  # not a Slack message of ours
             return
         team, channel, _ = message
         target = ReplyTarget(team=team, channel=channel, thread_ts=thread[2])
-        self._retire(target, claim["replies"], client)
+        self._retire(target, claim.replies, client)
         # The sender may be unknown here, and native streams in channels need one: post.
         options = dataclasses.replace(self.options, native_streaming=False)
         reply = SlackReply(client, self.budget, target, options=options, health=self.health)
@@ -229,11 +230,11 @@ class SlackResponder:
         logger.warning(
             "Told %s to ask again (stored text: %s, attempts: %s)",
             key,
-            "yes" if claim["message"] else "no",
-            claim["attempts"],
+            "yes" if claim.message else "no",
+            claim.attempts,
         )
 
-    def _retire(self, target: ReplyTarget, replies: list[str], client: WebClient) -> None:
+    def _retire(self, target: ReplyTarget, replies: Sequence[str], client: WebClient) -> None:
         """Mark the messages of an interrupted answer as such; the new answer follows."""
         for ts in replies:
             for attempt in range(2):
@@ -295,7 +296,7 @@ class SlackResponder:
         )
 
     def _finish(self, key: str) -> None:
-        self.services.storage.events.finish(key)
+        self.services.storage.claims.finish(key)
         self.leases.drop(key)
 
     def _is_follow_up(self, incoming: Incoming) -> bool:
@@ -358,12 +359,12 @@ class SlackResponder:
             # Shutting down and out of time: the claim stays unfinished for the next process.
             logger.info("Leaving %s to the next process (shutting down)", key)
             return
-        events = self.services.storage.events
+        events = self.services.storage.claims
         if taken_over:
             # What the dead owner showed of its answer is marked as interrupted, not left
             # half-written above the full answer.
             claim = events.get(key)
-            replies = claim["replies"] if claim else []
+            replies = claim.replies if claim else ()
             self._retire(self._target(incoming), replies, client)
         # Every message this answer creates is recorded with the claim as soon as Slack
         # returns its ts, so a successor knows what was already shown.
