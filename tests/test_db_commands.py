@@ -46,8 +46,8 @@ def fill(path: Path) -> dict[str, int]:
         )
         storage.order_cache.record_failure("shopify", "timeout", served="copy", order_id="ORD-1")
         storage.api_keys.create("ops")
-        storage.api_requests.begin(
-            "ops", "idem-1", fingerprint="f", thread_key="api:ops:1", owner="p1", lease_seconds=30
+        storage.api_requests.record(
+            "ops", "idem-1", fingerprint="f", thread_key="api:ops:1", owner="p1"
         )
         storage.descriptions.save(
             product_id="tee-1",

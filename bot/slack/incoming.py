@@ -59,6 +59,7 @@ class Incoming:
             channel=self.channel,
             sender_teams=self.sender_teams,
             has_files=self.has_files,
+            thread_ts=self.thread_ts,
         )
 
     def to_stored(self) -> dict[str, Any]:

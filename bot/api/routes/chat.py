@@ -161,15 +161,9 @@ async def _claim(
             [body.message, body.conversation_id, *api_files.fingerprint(body.attachments)]
         ).encode()
     ).hexdigest()
-    runner = state.runner
     begun = await run_in_threadpool(
-        lambda: state.storage.api_requests.begin(
-            key_name,
-            idempotency_key,
-            fingerprint=fingerprint,
-            thread_key=thread_key,
-            owner=runner.owner,
-            lease_seconds=runner.lease_seconds,
+        lambda: state.runner.begin(
+            key_name, idempotency_key, fingerprint=fingerprint, thread_key=thread_key
         )
     )
     if begun.state == "replay":
