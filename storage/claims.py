@@ -195,7 +195,16 @@ class Claims:
         retry arriving while the first delivery is in hand). Atomic across threads and
         processes: the read and the write share one `BEGIN IMMEDIATE` transaction.
         """
-        message_json = encode_message(message)
+        return self._claim(key, owner, thread_key, encode_message(message), lease_seconds)
+
+    def _claim(
+        self,
+        key: str,
+        owner: str,
+        thread_key: str | None,
+        message_json: str | None,
+        lease_seconds: float,
+    ) -> Claim | None:
         with self._shared.write() as db:
             events = db.table("processed_events")
             rows = list(events.rows_where("key = ?", [key], select=CLAIM_COLUMNS, limit=1))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from storage.claims import (
     CLAIM_COLUMNS,
@@ -29,7 +28,6 @@ from storage.claims import (
     DONE,
     Claim,
     Claims,
-    encode_message,
     keeps_text,
     log_take_over,
     new_row,
@@ -44,16 +42,14 @@ _COLUMNS = ", ".join(f"e.{column.strip()}" for column in CLAIM_COLUMNS.split(","
 class PgClaims(Claims):
     """`processed_events` on PostgreSQL; reads are inherited, every write is its own."""
 
-    def claim_message(
+    def _claim(
         self,
         key: str,
-        *,
         owner: str,
+        thread_key: str | None,
+        message_json: str | None,
         lease_seconds: float,
-        thread_key: str | None = None,
-        message: dict[str, Any] | None = None,
     ) -> Claim | None:
-        message_json = encode_message(message)
         now = self._shared.now()
         until = self._shared.later(lease_seconds)
         with self._shared.write(serial=False) as db:

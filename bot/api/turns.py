@@ -30,6 +30,7 @@ from bot.leases import new_owner_id
 from bot.lifecycle import TurnLifecycle, UserMessage
 from bot.limits import Limits
 from bot.wiring import Services
+from storage.api_requests import StoredRequest
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +180,17 @@ class TurnRunner:
         over from a dead process, keeps the one its first attempt chose.
         """
         requests = self.services.storage.api_requests
-        stored = requests.record(
-            key_name,
-            idempotency_key,
-            fingerprint=fingerprint,
-            thread_key=thread_key,
-            owner=self.owner,
-        )
+
+        def record() -> StoredRequest:
+            return requests.record(
+                key_name,
+                idempotency_key,
+                fingerprint=fingerprint,
+                thread_key=thread_key,
+                owner=self.owner,
+            )
+
+        stored = record()
         if stored.fingerprint != fingerprint:
             return Begun("mismatch", stored.thread_key)
         if stored.response is not None:
@@ -194,14 +199,7 @@ class TurnRunner:
         claim = self.lifecycle.claim(message)
         if claim is not None:
             return Begun("new", claim.thread_key or stored.thread_key)
-        # Held by a live attempt, or answered a moment ago.
-        stored = requests.record(
-            key_name,
-            idempotency_key,
-            fingerprint=fingerprint,
-            thread_key=thread_key,
-            owner=self.owner,
-        )
+        stored = record()  # held by a live attempt, or answered a moment ago
         if stored.response is not None:
             return Begun("replay", stored.thread_key, stored.response)
         return Begun("running", stored.thread_key)

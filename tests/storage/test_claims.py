@@ -95,6 +95,17 @@ def test_the_sweep_takes_over_only_expired_claims_of_others_oldest_first(
     assert storage.claims.get("evt-live").owner == "alive"
 
 
+def test_a_sweep_takes_over_only_its_own_fronts_claims(storage: Storage) -> None:
+    # An API request's claim is its client's to retry: Slack's recovery never answers it.
+    storage.claims.claim("slack:T1:C1:1.1", owner="dead", lease_seconds=0)
+    storage.claims.claim("api-request:k:idem", owner="dead", lease_seconds=0)
+
+    taken = storage.claims.take_over_expired(owner="me", lease_seconds=30, prefix="slack:")
+
+    assert [c.key for c in taken] == ["slack:T1:C1:1.1"]
+    assert storage.claims.get("api-request:k:idem").owner == "dead"
+
+
 def test_releasing_a_lease_hands_the_message_on_at_once(storage: Storage) -> None:
     storage.claims.claim("evt-1", owner="stopping", message={"text": "hi"}, lease_seconds=30)
     assert storage.claims.release(["evt-1"], owner="stopping") == 1
