@@ -198,18 +198,13 @@ class Claims:
         return self._claim(key, owner, thread_key, encode_message(message), lease_seconds)
 
     def _claim(
-        self,
-        key: str,
-        owner: str,
-        thread_key: str | None,
-        message_json: str | None,
-        lease_seconds: float,
+        self, key: str, owner: str, thread_key: str | None, message_json: str | None, lease: float
     ) -> Claim | None:
         with self._shared.write() as db:
             events = db.table("processed_events")
             rows = list(events.rows_where("key = ?", [key], select=CLAIM_COLUMNS, limit=1))
             now = self._shared.now()
-            until = self._shared.later(lease_seconds)
+            until = self._shared.later(lease)
             if not rows:
                 row = new_row(key, owner, thread_key, message_json, now, until)
                 events.insert(row)

@@ -43,15 +43,10 @@ class PgClaims(Claims):
     """`processed_events` on PostgreSQL; reads are inherited, every write is its own."""
 
     def _claim(
-        self,
-        key: str,
-        owner: str,
-        thread_key: str | None,
-        message_json: str | None,
-        lease_seconds: float,
+        self, key: str, owner: str, thread_key: str | None, message_json: str | None, lease: float
     ) -> Claim | None:
         now = self._shared.now()
-        until = self._shared.later(lease_seconds)
+        until = self._shared.later(lease)
         with self._shared.write(serial=False) as db:
             inserted = db.raw(
                 "insert into processed_events (key, owner, status, thread_key, claimed_utc, "
