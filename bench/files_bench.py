@@ -163,7 +163,7 @@ def _turn(
     """(time of the first text, input tokens, why the API refused it) for one question."""
     first = None
     question = "What does this show?"
-    for event in services.conversations.answer(thread_key, question, files=[file]):
+    for event in services.answers.answer(thread_key, question, files=[file]):
         if isinstance(event, TextDelta) and first is None:
             first = time.perf_counter()
         if isinstance(event, TurnFailed):

@@ -69,8 +69,12 @@ def storage_timings(target: str | Path, reps: int) -> dict[str, Summary]:
         new, dup = [], []
         for i in range(reps):
             event = f"slack:T1:C1:1700000000.{i:06d}"
-            new.append(_timed_ms(lambda e=event: storage.events.claim(e, owner="bench")))
-            dup.append(_timed_ms(lambda e=event: storage.events.claim(e, owner="bench")))
+            new.append(
+                _timed_ms(lambda e=event: storage.claims.claim(e, owner="bench", lease_seconds=30))
+            )
+            dup.append(
+                _timed_ms(lambda e=event: storage.claims.claim(e, owner="bench", lease_seconds=30))
+            )
         out["claim a new event"] = Summary.of(new)
         out["claim a re-delivery"] = Summary.of(dup)
     finally:
@@ -88,7 +92,8 @@ def claims_per_second(target: str | Path, count: int = 600) -> float:
             storage = opened[index % 3]
             barrier.wait()
             return sum(
-                storage.events.claim(f"race-{n}", owner=f"p{index % 3}") for n in range(count)
+                storage.claims.claim(f"race-{n}", owner=f"p{index % 3}", lease_seconds=30)
+                for n in range(count)
             )
 
         start = time.perf_counter()
@@ -147,7 +152,7 @@ def three_processes(target: str | Path, workdir: Path, people: int) -> dict[str,
             deadline = start + 300
             while len(finished) < len(keys) and time.monotonic() < deadline:
                 for key in keys:
-                    if key not in finished and db.events.status(key) == "done":
+                    if key not in finished and db.claims.status(key) == "done":
                         finished[key] = time.monotonic() - start
                 time.sleep(0.02)
             answered = [

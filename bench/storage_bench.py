@@ -137,12 +137,16 @@ def run(sizes: tuple[int, ...] = (10, 100, 1000), reps: int = 200) -> StorageRes
                 event_key = f"slack:T1:C1:1700000000.{i:06d}"
                 new_ms.append(
                     _timed_ms(
-                        lambda k=event_key: storage.events.claim(k, owner="bench", thread_key=k)
+                        lambda k=event_key: storage.claims.claim(
+                            k, owner="bench", thread_key=k, lease_seconds=30
+                        )
                     )
                 )
                 dup_ms.append(
                     _timed_ms(
-                        lambda k=event_key: storage.events.claim(k, owner="bench", thread_key=k)
+                        lambda k=event_key: storage.claims.claim(
+                            k, owner="bench", thread_key=k, lease_seconds=30
+                        )
                     )
                 )
             result.claim_new_ms = Summary.of(new_ms)

@@ -7,6 +7,7 @@ wherever one was needed; this type is now the only thing that joins or splits th
     slack:TEAM:CHANNEL:TS      a Slack thread (TS = the thread's root) or message (TS = its own)
     api:KEY_NAME:ID            an API conversation, owned by the API key called KEY_NAME
     local:NAME                 a terminal conversation (`shopmate chat --thread NAME`)
+    api-request:KEY_NAME:IDEM  an API request's Idempotency-Key (a message key: a claim)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 SLACK = "slack"
 API = "api"
 LOCAL = "local"
+API_REQUEST = "api-request"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Key:
     def parse(cls, text: str) -> Key | None:
         """The key written as `text`, or None if it is not one of the shapes above."""
         platform, _, rest = (text or "").partition(":")
-        sizes = {SLACK: 3, API: 2, LOCAL: 1}
+        sizes = {SLACK: 3, API: 2, LOCAL: 1, API_REQUEST: 2}
         if platform not in sizes or not rest:
             return None
         parts = tuple(rest.split(":", sizes[platform] - 1))
@@ -61,6 +63,11 @@ class Key:
     def api(cls, key_name: str, conversation_id: str) -> Key:
         """An API conversation: the owner's key name is part of it, so ids never cross keys."""
         return cls(API, (key_name, conversation_id))
+
+    @classmethod
+    def api_request(cls, key_name: str, idempotency_key: str) -> Key:
+        """An API request by its Idempotency-Key, which is any visible ASCII (so it goes last)."""
+        return cls(API_REQUEST, (key_name, idempotency_key))
 
     @classmethod
     def local(cls, name: str) -> Key:

@@ -499,7 +499,7 @@ class Settings:
         "Give the seconds between Socket Mode pings, e.g. 5 (a silent link is dropped after 1.5x).",
         minimum=0.5,
     )
-    # Claims as leases: several processes may share one database (see storage/events.py).
+    # Claims as leases: several processes may share one database (see storage/claims.py).
     claim_lease_seconds: float = setting(
         "SHOPMATE_CLAIM_LEASE",
         30.0,

@@ -117,7 +117,7 @@ def chat(
                 attachments=file_attachments(files),
             )
             files = ()  # sent once, with the first question
-            ended = print_turn(lifecycle.run(message), out)
+            ended = _turn(lifecycle, message, out)
             if isinstance(ended, TurnFailed) and key_rejected(ended):
                 out.flush()
                 return 2
@@ -126,6 +126,19 @@ def chat(
     out.write("Bye.\n")
     out.flush()
     return 0
+
+
+def _turn(
+    lifecycle: TurnLifecycle, message: UserMessage, out: TextIO
+) -> TurnComplete | TurnFailed | Notice | None:
+    """One question through the lifecycle's steps, as every front takes them."""
+    lifecycle.claim(message)  # nothing to lease: a typed line cannot arrive twice
+    refusal = lifecycle.admit(message)  # no channel: always allowed
+    try:
+        events = [refusal] if refusal is not None else lifecycle.run(message)
+        return print_turn(events, out)
+    finally:
+        lifecycle.finish(message)
 
 
 def file_attachments(paths: Sequence[Path]) -> tuple[Attachment, ...]:

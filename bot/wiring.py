@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import anthropic
 
+from bot.answers import AnswerService
 from bot.claude_client import make_client
-from bot.conversation import ConversationService
 from bot.engine import Engine, EngineConfig
 from bot.handoff.service import HandoffService
 from bot.orders import OrderService, build_order_service
@@ -27,7 +27,8 @@ class Services:
     settings: Settings
     storage: Storage
     engine: Engine
-    conversations: ConversationService
+    # Answers one turn (storage around the engine); `storage.conversations` is the table.
+    answers: AnswerService
     # Fronts that can reach people register their notifier here (bot/slack/app.py does).
     handoff: HandoffService | None = None
     policies: PolicyLibrary | None = None
@@ -77,7 +78,7 @@ def build_services(settings: Settings, *, client: anthropic.Anthropic | None = N
         settings,
         storage,
         engine,
-        ConversationService(storage, engine),
+        AnswerService(storage, engine),
         handoff,
         policies,
         orders=orders,

@@ -19,6 +19,7 @@ from pathlib import Path
 from storage import pg_migrations
 from storage.api_keys import ApiKeyError, ApiKeyStore
 from storage.api_requests import ApiRequestStore
+from storage.claims import Claim, Claims
 from storage.conversations import ConversationStore
 from storage.database import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -29,7 +30,6 @@ from storage.database import (
     utc_now,
 )
 from storage.descriptions import DescriptionStore
-from storage.events import EventLog
 from storage.feedback import FeedbackStore
 from storage.files import FileStore, NewFile, StoredFile
 from storage.handoff import HandoffStore
@@ -37,13 +37,13 @@ from storage.migrations import migrate
 from storage.order_cache import OrderCacheStore
 from storage.orders import OrderStore
 from storage.outcomes import OutcomeStore
+from storage.pg_claims import PgClaims
 from storage.pg_database import (
     DEFAULT_POOL_SIZE,
     PgSharedDatabase,
     is_postgres_url,
     pg_integrity_errors,
 )
-from storage.pg_events import PgEventLog
 from storage.slack_budget import BudgetStore
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,10 @@ __all__ = [
     "ApiKeyStore",
     "ApiRequestStore",
     "BudgetStore",
+    "Claim",
+    "Claims",
     "ConversationStore",
     "DescriptionStore",
-    "EventLog",
     "FeedbackStore",
     "FileStore",
     "HandoffStore",
@@ -87,7 +88,7 @@ class Storage:
         self.backend = shared.backend
         self.conversations = ConversationStore(shared)
         self.orders = OrderStore(shared)
-        self.events = PgEventLog(shared) if shared.backend == "postgresql" else EventLog(shared)
+        self.claims = PgClaims(shared) if shared.backend == "postgresql" else Claims(shared)
         self.descriptions = DescriptionStore(shared)
         self.api_keys = ApiKeyStore(shared)
         self.api_requests = ApiRequestStore(shared)

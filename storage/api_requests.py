@@ -1,11 +1,13 @@
 """Idempotent API requests: a retried POST with the same Idempotency-Key gets the first answer.
 
-One row per (key name, Idempotency-Key). The first request claims the row with a lease (its
-owner renews it while the turn runs); a retry arriving while it runs is told so; a retry after
-it finished gets the stored response back, with no second model call, also after a restart.
-A claim whose owner died (its lease ran out) is taken over by the next retry, which continues
-the same conversation. A turn that ends without an answer releases its row, so a retry may try
-again. The same key with a different request is a client bug and is reported as such.
+One row per (key name, Idempotency-Key): the request's fingerprint, the conversation its first
+attempt chose and, once answered, the response to replay to every later retry (also after a
+restart, with no second model call). The same key with a different request is a client bug and
+is reported as such.
+
+Who is running the request, and until when, is not kept here: an Idempotency-Key is a claim
+like any Slack event (storage/claims.py), leased and renewed by the lifecycle. A turn that ends
+without an answer forgets both, so a retry may try again.
 """
 
 from __future__ import annotations
@@ -13,22 +15,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from storage.database import SharedDatabase, to_utc_iso
+from storage.database import SharedDatabase
 
 logger = logging.getLogger(__name__)
 
-State = Literal["new", "replay", "running", "mismatch"]
-
 
 @dataclass(frozen=True)
-class Begun:
-    """What `begin` decided: run the request (`new`), or answer with what is stored."""
+class StoredRequest:
+    """What is kept of a request: what it asked, in which conversation, and its answer if any."""
 
-    state: State
-    thread_key: str | None = None
+    fingerprint: str
+    thread_key: str
     response: dict[str, Any] | None = None
 
 
@@ -38,29 +37,18 @@ class ApiRequestStore:
     def __init__(self, shared: SharedDatabase) -> None:
         self._shared = shared
 
-    def _later(self, now: str, seconds: float) -> str:
-        return to_utc_iso(datetime.fromisoformat(now) + timedelta(seconds=seconds))
+    def record(
+        self, key_name: str, idempotency_key: str, *, fingerprint: str, thread_key: str, owner: str
+    ) -> StoredRequest:
+        """The request as first recorded: this one if it is new (one transaction).
 
-    def begin(
-        self,
-        key_name: str,
-        idempotency_key: str,
-        *,
-        fingerprint: str,
-        thread_key: str,
-        owner: str,
-        lease_seconds: float,
-    ) -> Begun:
-        """Claim (key_name, idempotency_key) for `owner`, or say why not; one transaction.
-
-        `thread_key` is the conversation a new request would use; a taken-over request keeps
-        the one its first attempt chose (returned in `Begun.thread_key`).
+        `thread_key` is the conversation a new request would use; a retry gets the one its
+        first attempt chose, and the fingerprint that attempt had, to compare with its own.
         """
         with self._shared.write() as db:
             table = db.table("api_requests")
             pk = [key_name, idempotency_key]
             rows = list(table.rows_where("key_name = ? and idempotency_key = ?", pk, limit=1))
-            now = self._shared.now()
             if not rows:
                 table.insert(
                     {
@@ -69,42 +57,16 @@ class ApiRequestStore:
                         "fingerprint": fingerprint,
                         "thread_key": thread_key,
                         "owner": owner,
-                        "lease_until_utc": self._later(now, lease_seconds),
+                        "lease_until_utc": None,
                         "response_json": None,
-                        "created_utc": now,
+                        "created_utc": self._shared.now(),
                         "finished_utc": None,
                     }
                 )
-                return Begun("new", thread_key)
-            row = rows[0]
-            if row["fingerprint"] != fingerprint:
-                return Begun("mismatch", row["thread_key"])
-            if row["response_json"] is not None:
-                return Begun("replay", row["thread_key"], json.loads(row["response_json"]))
-            if row["lease_until_utc"] and row["lease_until_utc"] > now:
-                return Begun("running", row["thread_key"])
-            table.update(pk, {"owner": owner, "lease_until_utc": self._later(now, lease_seconds)})
-        logger.warning(
-            "took over request %s of key %s from %s, whose lease ran out",
-            idempotency_key,
-            key_name,
-            row["owner"],
-        )
-        return Begun("new", row["thread_key"])
-
-    def renew(
-        self, key_name: str, idempotency_key: str, *, owner: str, lease_seconds: float
-    ) -> bool:
-        """Push the lease forward while the turn runs; False if the row is no longer ours."""
-        with self._shared.write() as db:
-            table = db.table("api_requests")
-            where = "key_name = ? and idempotency_key = ? and owner = ? and response_json is null"
-            args = [key_name, idempotency_key, owner]
-            if not table.count_where(where, args):
-                return False
-            until = self._later(self._shared.now(), lease_seconds)
-            table.update([key_name, idempotency_key], {"lease_until_utc": until})
-            return True
+                return StoredRequest(fingerprint, thread_key)
+        row = rows[0]
+        response = json.loads(row["response_json"]) if row["response_json"] is not None else None
+        return StoredRequest(row["fingerprint"], row["thread_key"], response)
 
     def finish(
         self, key_name: str, idempotency_key: str, *, owner: str, response: dict[str, Any]
@@ -122,10 +84,10 @@ class ApiRequestStore:
                 },
             )
 
-    def release(self, key_name: str, idempotency_key: str, *, owner: str) -> None:
-        """Forget an unfinished claim of ours, so a retry runs the request again."""
+    def forget(self, key_name: str, idempotency_key: str) -> None:
+        """Forget an unanswered request, so a retry (of any fingerprint) runs afresh."""
         with self._shared.write() as db:
             db.table("api_requests").delete_where(
-                "key_name = ? and idempotency_key = ? and owner = ? and response_json is null",
-                [key_name, idempotency_key, owner],
+                "key_name = ? and idempotency_key = ? and response_json is null",
+                [key_name, idempotency_key],
             )

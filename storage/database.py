@@ -18,7 +18,7 @@ Other *processes* (the CLI purging while the bot runs, or a restarted bot overla
 one) are still separate connections. For them the database is in WAL mode (readers never block
 the writer), the busy timeout makes a writer wait instead of failing, and every write starts with
 `BEGIN IMMEDIATE`: it takes the write lock up front, so a transaction that reads and then writes
-(e.g. `EventLog.claim`) can never fail on a lock upgrade, and its read is never stale.
+(e.g. `Claims.claim`) can never fail on a lock upgrade, and its read is never stale.
 
 Rows returned by sqlite-utils are lazy generators bound to the connection's cursor; every read
 materialises its rows while still holding the lock.

@@ -39,15 +39,15 @@ def fill(path: Path) -> dict[str, int]:
                 question,
                 [NewFile(f"{n % 3:064x}", "image/png", b"\x89PNG" + bytes(n), "a.png")],
             )
-            storage.events.claim(f"evt-{n}", owner="p1", thread_key=key)
-            storage.events.finish(f"evt-{n}")
+            storage.claims.claim(f"evt-{n}", owner="p1", thread_key=key, lease_seconds=30)
+            storage.claims.finish(f"evt-{n}")
         storage.order_cache.put(
             "shopify", "ORD-1001", {"order_id": "ORD-1001", "status": "shipped"}
         )
         storage.order_cache.record_failure("shopify", "timeout", served="copy", order_id="ORD-1")
         storage.api_keys.create("ops")
-        storage.api_requests.begin(
-            "ops", "idem-1", fingerprint="f", thread_key="api:ops:1", owner="p1", lease_seconds=30
+        storage.api_requests.record(
+            "ops", "idem-1", fingerprint="f", thread_key="api:ops:1", owner="p1"
         )
         storage.descriptions.save(
             product_id="tee-1",
@@ -105,7 +105,7 @@ def test_db_copy_moves_every_table_and_the_copy_keeps_working(tmp_path, postgres
             "and one more",
         ]
         assert storage.api_keys.list()[0]["name"] == "ops"
-        assert storage.events.status("evt-3") == "done"
+        assert storage.claims.status("evt-3") == "done"
         assert storage.feedback.rated_answers(limit=100)[-1]["question"] == "question 0"
         assert [i["product"] for i in storage.descriptions.batch_items(1)] == [{"name": "Tee 2"}]
 

@@ -6,11 +6,12 @@ import io
 from dataclasses import replace
 
 from bot import prompts
+from bot.access import AccessPolicy
 from bot.events import Notice, Started, TextDelta, TurnComplete
 from bot.keys import Key
 from bot.lifecycle import TurnLifecycle, UserMessage
+from bot.limits import Limits
 from bot.terminal import chat
-from bot.trust import AccessPolicy, Limits
 from fakes.claude import reply
 
 
@@ -65,7 +66,7 @@ def test_a_message_is_claimed_exactly_once_until_finished(services):
     assert lifecycle.claim(incoming) is None, "the same owner again"
     assert TurnLifecycle(services, owner="other").claim(incoming) is None, "lease still held"
     lifecycle.finish(incoming)
-    assert services.storage.events.status("slack:T1:C1:1.000001") == "done"
+    assert services.storage.claims.status("slack:T1:C1:1.000001") == "done"
 
 
 def test_the_terminal_chat_runs_on_the_lifecycle_and_shows_its_notices(services, fake_claude):

@@ -19,14 +19,14 @@ from bot.settings import Settings
 from bot.wiring import Services, build_services
 from fakes.claude import FakeClaude, reply, tool_call
 from tests.conftest import SAMPLE_ORDERS
-from tests.test_conversation import assert_valid_request
+from tests.test_answers import assert_valid_request
 
 THREAD = "local:prefetch"
 TRACK_1001 = "[RM493827651GB](https://track.royalmail.com/tracking/RM493827651GB)"
 
 
 def answer(services: Services, text: str, thread: str = THREAD) -> list:
-    events = list(services.conversations.answer(thread, text, user="U1", team="T1"))
+    events = list(services.answers.answer(thread, text, user="U1", team="T1"))
     assert isinstance(events[-1], TurnComplete), events[-1]
     return events
 

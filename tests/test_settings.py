@@ -156,9 +156,15 @@ def test_every_default_passes_its_own_check():
             assert len(default) <= spec.max_items, spec.env
 
 
-def test_storage_falls_back_to_the_declared_lease():
-    """storage/ imports nothing of bot/, so EventLog keeps a fallback lease for direct callers
-    (the product always passes SHOPMATE_CLAIM_LEASE); it must be the declared default."""
-    from storage.events import DEFAULT_LEASE_SECONDS
+def test_storage_types_no_lease_of_its_own():
+    """storage/ imports nothing of bot/, so it takes the lease from its caller (the lifecycle
+    passes SHOPMATE_CLAIM_LEASE): a default of its own would be a second one to keep equal."""
+    import inspect
 
-    assert Settings().claim_lease_seconds == DEFAULT_LEASE_SECONDS
+    from storage.claims import Claims
+    from storage.pg_claims import PgClaims
+
+    for store in (Claims, PgClaims):
+        for method in (store.claim, store.claim_message, store.take_over_expired, store.renew):
+            lease = inspect.signature(method).parameters["lease_seconds"]
+            assert lease.default is inspect.Parameter.empty, method.__qualname__

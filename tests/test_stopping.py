@@ -17,7 +17,7 @@ def test_a_stop_closes_claudes_stream_and_the_turn_keeps_only_the_shown_text(ser
     fake_claude.enqueue(reply(text=LONG_ANSWER))
     stop = StopSignal()
     shown, events = "", []
-    for event in services.conversations.answer(THREAD, "Tell me everything", stop=stop):
+    for event in services.answers.answer(THREAD, "Tell me everything", stop=stop):
         events.append(event)
         if isinstance(event, TextDelta) and not stop.is_set():
             if len(shown) < 40:
@@ -43,7 +43,7 @@ def test_a_stop_closes_claudes_stream_and_the_turn_keeps_only_the_shown_text(ser
     # The thread carries on: the next request holds the shown text as Claude's answer.
     fake_claude.pace = Pace()
     fake_claude.enqueue(reply(text="Sure, in short: it shipped."))
-    assert isinstance(list(services.conversations.answer(THREAD, "In short?"))[-1], TurnComplete)
+    assert isinstance(list(services.answers.answer(THREAD, "In short?"))[-1], TurnComplete)
     sent = fake_claude.requests[-1].body["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert sent[1]["content"][0]["text"] == shown
@@ -53,7 +53,7 @@ def test_a_stop_during_a_lookup_keeps_its_result_and_asks_claude_nothing(service
     stop = StopSignal()
     events = []
     # The pasted id is looked up before Claude is asked; the person stops while it runs.
-    for event in services.conversations.answer(THREAD, "Where is ORD-1001?", stop=stop):
+    for event in services.answers.answer(THREAD, "Where is ORD-1001?", stop=stop):
         events.append(event)
         if isinstance(event, ToolStarted):
             stop.stop()
@@ -66,5 +66,5 @@ def test_a_stop_during_a_lookup_keeps_its_result_and_asks_claude_nothing(service
 
     # The next question makes a valid request (the fake validates tool_use/tool_result pairs).
     fake_claude.enqueue(reply(text="It shipped yesterday."))
-    done = list(services.conversations.answer(THREAD, "Any news?"))[-1]
+    done = list(services.answers.answer(THREAD, "Any news?"))[-1]
     assert isinstance(done, TurnComplete) and done.stop_reason == "end_turn"

@@ -9,7 +9,6 @@ worker that feeds an asyncio queue. Every error is `{"error": "..."}`.
 
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations.
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,10 +33,12 @@ ROUTERS = (health.router, conversations.router, chat.router, describe.router)
 
 def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
     """The API over `services`; `owner` names this process in idempotency leases."""
-    state = ApiState(services, TurnRunner(services, owner=owner or uuid.uuid4().hex))
+    state = ApiState(services, TurnRunner(services, owner=owner))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Idempotency-Keys are claims: their leases are renewed while their turns run.
+        state.runner.start()
         yield
         # Turns still running (a client may have gone) finish and are stored before exit.
         await run_in_threadpool(state.runner.shutdown)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import uuid
 
 import uvicorn
 
 from bot.api.app import create_app
+from bot.leases import new_owner_id
+from bot.process import Process
 from bot.settings import Settings
 from bot.wiring import build_services
 
@@ -19,8 +19,10 @@ logger = logging.getLogger(__name__)
 def serve_api(settings: Settings, *, host: str, port: int) -> int:
     """Serve until SIGINT/SIGTERM; running turns finish and are stored before exit."""
     services = build_services(settings)
+    # Retention is the process's, whichever front it serves.
+    process = Process(services).start()
     try:
-        app = create_app(services, owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}")
+        app = create_app(services, owner=new_owner_id())
         # Bind first, so `--port 0` works and the log says the real port.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -39,5 +41,6 @@ def serve_api(settings: Settings, *, host: str, port: int) -> int:
         logger.info("ShopMate API listening on http://%s:%d (docs at /docs)", shown, bound)
         server.run(sockets=[sock])
     finally:
+        process.stop()
         services.close()
     return 0

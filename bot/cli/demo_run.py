@@ -204,7 +204,7 @@ class _Player:
         try:
             deadline = time.monotonic() + TURN_TIMEOUT_S
             while time.monotonic() < deadline:
-                done = self.services.storage.events.status(event_key) == "done"
+                done = self.services.storage.claims.status(event_key) == "done"
                 answer = self._reply_text()
                 # A tool at work shows on the status line (before the first words, or on the
                 # post-and-update path) or as a step in the streamed message.

@@ -13,10 +13,10 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
+from bot.drain import Drain, DrainingExecutor
 from bot.settings import Settings
 from bot.slack.approvals import Approvers, register_handoff
 from bot.slack.budget import CallBudget
-from bot.slack.drain import DrainingExecutor
 from bot.slack.feedback import register_feedback_listeners
 from bot.slack.home import Home, register_home
 from bot.slack.reply import ReplyOptions
@@ -61,11 +61,13 @@ def build_app(
     web_client: WebClient | None = None,
     socket_mode: bool = False,
     listener_executor: Executor | None = None,
+    drain: Drain | None = None,
 ) -> tuple[App, SlackResponder]:
     """The Bolt app and its responder; tests pass a budget and a client for fake servers.
 
     Tests also pass their own `listener_executor` (one that counts its jobs): Bolt acks an
     event before its listener runs, so only the pool can say when that listener has finished.
+    `drain` is the process's (bot/process.py); a new one when the app is the whole process.
     """
     settings = services.settings
     responder = SlackResponder(
@@ -82,6 +84,7 @@ def build_app(
             facts_first=settings.facts_first,
             first_sign=settings.first_sign,
         ),
+        drain=drain or Drain(),
     )
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(f, _TokenFromEnvironmentNotice) for f in bolt_logger.filters):

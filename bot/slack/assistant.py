@@ -27,11 +27,11 @@ from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
+from bot.access import AccessPolicy
 from bot.settings import Settings
 from bot.slack.budget import CallBudget
 from bot.slack.calls import SlackCalls
 from bot.slack.incoming import Incoming, _is_id, _is_ts
-from bot.trust import AccessPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.input_cut import clean_text
 from bot.keys import SLACK, Key
 from bot.lifecycle import UserMessage
 from bot.slack.files import file_fields
-from bot.trust import clean_text
 
 # Message subtypes that are not a person writing to us: edits, deletions, joins, bot posts...
 # A message with no subtype (or thread_broadcast / file_share, handled as text) is a person's.
@@ -59,6 +59,7 @@ class Incoming:
             channel=self.channel,
             sender_teams=self.sender_teams,
             has_files=self.has_files,
+            thread_ts=self.thread_ts,
         )
 
     def to_stored(self) -> dict[str, Any]:

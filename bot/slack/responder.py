@@ -4,33 +4,36 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
 
 from bot import prompts
+from bot.access import AccessPolicy
+from bot.drain import Drain, DrainingExecutor
 from bot.events import Notice, Started, TurnComplete, TurnFailed
+from bot.keys import SLACK
+from bot.leases import new_owner_id
 from bot.lifecycle import TurnLifecycle, UserMessage
+from bot.limits import Limits, UsageLimiter
 from bot.slack.assistant import AgentView
 from bot.slack.budget import CallBudget
 from bot.slack.calls import SlackCalls
-from bot.slack.drain import Drain, DrainingExecutor
 from bot.slack.files import SlackFiles
 from bot.slack.incoming import Incoming, parse_event, parse_event_key
-from bot.slack.leases import LeaseKeeper, RecordingWebClient, new_owner_id
+from bot.slack.recording import RecordingWebClient
 from bot.slack.reply import (
     ReplyOptions,
     ReplyTarget,
     SlackReply,
     StreamingHealth,
 )
-from bot.slack.serial import ThreadSerializer
 from bot.slack.signs import FirstSigns
 from bot.stopping import StopSignal
-from bot.trust import AccessPolicy, Limits, UsageLimiter
 from bot.wiring import Services
-from storage import StorageClosed
+from storage import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,6 @@ class SlackResponder:
     options: ReplyOptions = field(default_factory=ReplyOptions)
     health: StreamingHealth = field(default_factory=StreamingHealth)
     instance_id: str = field(default_factory=new_owner_id)
-    serializer: ThreadSerializer = field(default_factory=ThreadSerializer)
     access: AccessPolicy | None = None
     limiter: UsageLimiter | None = None
     drain: Drain = field(default_factory=Drain)
@@ -76,24 +78,19 @@ class SlackResponder:
             self.limiter = UsageLimiter(
                 self.services.storage.conversations, Limits.from_settings(settings)
             )
-        # What happens to a message (claim, access, limits, input cut, engine, storage) is the
-        # lifecycle's, shared with the other fronts; this class decides which messages enter,
-        # and keeps their leases, order and replies.
+        # What happens to a message (claim, access, conversation, limits, input cut, engine,
+        # storage, finish) is the lifecycle's, shared with the other fronts, and so are the
+        # leases it keeps and the order of a thread's turns; this class decides which
+        # messages enter, and shows their answers.
         self.lifecycle = TurnLifecycle(
             self.services, owner=self.instance_id, access=self.access, limiter=self.limiter
         )
+        self.leases = self.lifecycle.leases
         # Every asker's first sign waits its turn in one line (status line or reaction).
         self.signs = FirstSigns(self.budget) if self.options.first_sign == "both" else None
         # Suggested prompts and thread titles share this process's call budget.
         self.agent_view = AgentView(
             settings, self.budget, self.access, self.services.storage.conversations
-        )
-        self.leases = LeaseKeeper(
-            self.services.storage.events,
-            self.instance_id,
-            lease_seconds=settings.claim_lease_seconds,
-            renew_seconds=settings.lease_renew_seconds,
-            sweep_seconds=settings.recovery_interval_seconds,
         )
         # Recovered messages are answered here, not on the sweeping thread, so one slow
         # answer never delays the heartbeat or the next sweep. Counted in the drain like
@@ -104,8 +101,7 @@ class SlackResponder:
 
     def start(self, client: WebClient) -> SlackResponder:
         """Answer what dead processes left now, then renew leases and sweep until `stop()`."""
-        self.recover_unfinished(client)
-        self.leases.start(lambda: self.recover_unfinished(client))
+        self.lifecycle.start(lambda: self.recover_unfinished(client))
         return self
 
     def stop(self, *, release: bool = False) -> None:
@@ -122,13 +118,7 @@ class SlackResponder:
         self.agent_view.close()
         if self.signs is not None:
             self.signs.close()
-        held = self.leases.held()
-        if release and held:
-            try:
-                released = self.services.storage.events.release(held, owner=self.instance_id)
-            except StorageClosed:
-                return  # their leases simply run out
-            logger.warning("Handed on %d unfinished messages to the next process", released)
+        self.lifecycle.stop(release=release)
 
     def on_event(
         self, event: dict[str, Any], team: str, bot_user_id: str | None, client: WebClient
@@ -141,22 +131,21 @@ class SlackResponder:
             return
         # Claiming first makes a re-delivery, the same mention arriving again as a `message`
         # event, or the same event delivered to another process, a no-op — across restarts
-        # too, since claims live in SQLite. The message is stored with the claim, so if this
-        # process dies, another answers it from there.
-        claim = self.lifecycle.claim(incoming.as_message(), stored=incoming.to_stored())
+        # too, since claims live in the database. The message is stored with the claim, so if
+        # this process dies, another answers it from there.
+        message = incoming.as_message()
+        claim = self.lifecycle.claim(message, stored=incoming.to_stored())
         if claim is None:
             logger.info("Already answered or answering %s; skipping", incoming.event_key)
             return
-        self.leases.hold(incoming.event_key)
-        taken_over = claim["previous_owner"] is not None
-        if taken_over and claim["attempts"] > MAX_ATTEMPTS:
+        if claim.taken_over and claim.attempts > MAX_ATTEMPTS:
             self._give_up(claim, client)
             return
         try:
-            self._accept(incoming, client, taken_over=taken_over)
+            self._accept(incoming, message, client, taken_over=claim.taken_over)
         except Exception:
             # Not renewed any more, so the lease runs out and a sweep settles the message.
-            self.leases.drop(incoming.event_key)
+            self.lifecycle.let_go(message)
             raise
 
     def recover_unfinished(self, client: WebClient) -> int:
@@ -172,46 +161,41 @@ class SlackResponder:
         """
         if self.drain.stopping.is_set():
             return 0  # shutting down: whatever is left is for the next process
-        events = self.services.storage.events
-        settings = self.services.settings
-        claims = events.take_over_expired(
-            owner=self.instance_id, lease_seconds=settings.claim_lease_seconds
-        )
+        claims = self.lifecycle.take_over_expired(prefix=f"{SLACK}:")
         logger.debug("Recovery sweep took over %d unfinished messages", len(claims))
         for claim in claims:
-            self.leases.hold(claim["key"])
             try:
                 self._recovery.submit(self._recover, claim, client)
             except RuntimeError:  # stopped meanwhile: the lease will run out for another
-                self.leases.drop(claim["key"])
+                self.lifecycle.let_go(claim.key)
         return len(claims)
 
-    def _recover(self, claim: dict[str, Any], client: WebClient) -> None:
-        key = claim["key"]
+    def _recover(self, claim: Claim, client: WebClient) -> None:
+        key = claim.key
         try:
-            incoming = Incoming.from_stored(claim["message"])
+            incoming = Incoming.from_stored(claim.message)
             if incoming is not None and incoming.event_key != key:
                 incoming = None  # a stored message that is not this key's
-            if incoming is not None and claim["attempts"] <= MAX_ATTEMPTS:
-                owner = claim["previous_owner"]
+            if incoming is not None and claim.attempts <= MAX_ATTEMPTS:
+                owner = claim.previous_owner
                 logger.warning("Answering %s, which %s left unfinished", key, owner)
-                self._accept(incoming, client, taken_over=True)
+                self._accept(incoming, incoming.as_message(), client, taken_over=True)
                 return
             self._give_up(claim, client)
         except Exception:
             logger.exception("Could not settle %s left unfinished", key)
 
-    def _give_up(self, claim: dict[str, Any], client: WebClient) -> None:
+    def _give_up(self, claim: Claim, client: WebClient) -> None:
         """Tell the sender to ask again: the message cannot (or should not) be answered."""
-        key = claim["key"]
+        key = claim.key
         message = parse_event_key(key)
-        thread = parse_event_key(claim["thread_key"] or "")
+        thread = parse_event_key(claim.thread_key or "")
         if message is None or thread is None:
-            self._finish(key)  # not a Slack message of ours
+            self.lifecycle.finish(key)  # not a Slack message of ours
             return
         team, channel, _ = message
         target = ReplyTarget(team=team, channel=channel, thread_ts=thread[2])
-        self._retire(target, claim["replies"], client)
+        self._retire(target, claim.replies, client)
         # The sender may be unknown here, and native streams in channels need one: post.
         options = dataclasses.replace(self.options, native_streaming=False)
         reply = SlackReply(client, self.budget, target, options=options, health=self.health)
@@ -219,15 +203,15 @@ class SlackResponder:
             reply.handle(Notice("restart", prompts.RESTARTED_NOTICE, "restarted"))
         finally:
             reply.finish()
-            self._finish(key)
+            self.lifecycle.finish(key)
         logger.warning(
             "Told %s to ask again (stored text: %s, attempts: %s)",
             key,
-            "yes" if claim["message"] else "no",
-            claim["attempts"],
+            "yes" if claim.message else "no",
+            claim.attempts,
         )
 
-    def _retire(self, target: ReplyTarget, replies: list[str], client: WebClient) -> None:
+    def _retire(self, target: ReplyTarget, replies: Sequence[str], client: WebClient) -> None:
         """Mark the messages of an interrupted answer as such; the new answer follows."""
         calls = SlackCalls(self.budget)
         for ts in replies:
@@ -254,46 +238,39 @@ class SlackResponder:
         if not outcome.ok:
             logger.warning("Could not stop stream %s: %s", ts, outcome.error)
 
-    def _accept(self, incoming: Incoming, client: WebClient, *, taken_over: bool) -> None:
+    def _accept(
+        self, incoming: Incoming, message: UserMessage, client: WebClient, *, taken_over: bool
+    ) -> None:
         """Decide what a claimed message gets (a refusal or an answer) and queue it."""
-        refusal = self.lifecycle.check_access(incoming.as_message())
+        # Once allowed, ShopMate joins the thread now, so a follow-up written while it is
+        # still answering is recognised as one (and queued behind this turn).
+        refusal = self.lifecycle.admit(message)
         if refusal is not None:
-            self._refuse(incoming, refusal, client)
+            self._refuse(incoming, message, refusal, client)
             return
-        # ShopMate joins the thread now, so a follow-up written while it is still answering
-        # is recognised as one (and queued behind this turn).
-        self.services.storage.conversations.ensure(
-            incoming.thread_key,
-            platform="slack",
-            team=incoming.team,
-            channel=incoming.channel,
-            thread_ts=incoming.thread_ts,
-        )
-        self.serializer.submit(
+        self.lifecycle.serial.submit(
             incoming.thread_key,
             incoming.ts,
-            lambda: self._answer(incoming, client, taken_over=taken_over),
+            lambda: self._answer(incoming, message, client, taken_over=taken_over),
         )
-
-    def _finish(self, key: str) -> None:
-        self.services.storage.events.finish(key)
-        self.leases.drop(key)
 
     def _is_follow_up(self, incoming: Incoming) -> bool:
         """A message in a thread where ShopMate has already answered needs no new mention."""
         if incoming.thread_ts == incoming.ts:
             return False
-        return self.services.storage.conversations.exists(incoming.thread_key)
+        return self.lifecycle.has_conversation(incoming.thread_key)
 
-    def _refuse(self, incoming: Incoming, refusal: Notice, client: WebClient) -> None:
+    def _refuse(
+        self, incoming: Incoming, message: UserMessage, refusal: Notice, client: WebClient
+    ) -> None:
         if not (incoming.is_dm or incoming.mentioned):
             # Someone else's follow-up in a thread ShopMate is in: they were not asking it.
-            self._finish(incoming.event_key)
+            self.lifecycle.finish(message)
             return
-        self.serializer.submit(
+        self.lifecycle.serial.submit(
             incoming.thread_key,
             incoming.ts,
-            lambda: self._notify(incoming, refusal, client),
+            lambda: self._notify(incoming, message, refusal, client),
         )
 
     def _target(self, incoming: Incoming) -> ReplyTarget:
@@ -316,44 +293,51 @@ class SlackResponder:
             signs=self.signs,
         )
 
-    def _notify(self, incoming: Incoming, notice: Notice, client: WebClient) -> None:
+    def _notify(
+        self, incoming: Incoming, message: UserMessage, notice: Notice, client: WebClient
+    ) -> None:
         """Answer with a fixed sentence instead of Claude, and mark the message done."""
         reply = self._reply(incoming, client)
         try:
             reply.handle(notice)
         finally:
             reply.finish()
-            self._finish(incoming.event_key)
+            self.lifecycle.finish(message)
 
-    def _message(self, incoming: Incoming, client: WebClient) -> UserMessage:
-        """The message for the lifecycle, its files fetched (with the bot token) only if read."""
-        message = incoming.as_message()
+    def _with_files(
+        self, incoming: Incoming, message: UserMessage, client: WebClient
+    ) -> UserMessage:
+        """The message with its files, fetched (with the bot token) only now that it is read."""
         if not incoming.files:
             return message
         files = SlackFiles(client, max_bytes=self.services.settings.max_file_bytes)
         return dataclasses.replace(message, attachments=files.attachments(incoming.files))
 
-    def _answer(self, incoming: Incoming, client: WebClient, *, taken_over: bool = False) -> None:
+    def _answer(
+        self,
+        incoming: Incoming,
+        message: UserMessage,
+        client: WebClient,
+        *,
+        taken_over: bool = False,
+    ) -> None:
         key = incoming.event_key
         if self.drain.expired.is_set():
             # Shutting down and out of time: the claim stays unfinished for the next process.
             logger.info("Leaving %s to the next process (shutting down)", key)
             return
-        events = self.services.storage.events
         if taken_over:
             # What the dead owner showed of its answer is marked as interrupted, not left
             # half-written above the full answer.
-            claim = events.get(key)
-            replies = claim["replies"] if claim else []
-            self._retire(self._target(incoming), replies, client)
+            self._retire(self._target(incoming), self.lifecycle.shown(message), client)
         # Every message this answer creates is recorded with the claim as soon as Slack
         # returns its ts, so a successor knows what was already shown.
-        recording = RecordingWebClient(client, lambda ts: events.record_reply(key, ts))
+        recording = RecordingWebClient(client, lambda ts: self.lifecycle.record_reply(message, ts))
         reply = self._reply(incoming, recording)
         stop = StopSignal()  # set when the person presses Stop on the streamed answer
         cut = lost = False
         try:
-            stream = self.lifecycle.run(self._message(incoming, client), stop=stop)
+            stream = self.lifecycle.run(self._with_files(incoming, message, client), stop=stop)
             try:
                 for event in stream:
                     if isinstance(event, Started):
@@ -364,7 +348,7 @@ class SlackResponder:
                                 Notice("restart", prompts.DELAYED_NOTE, "delayed", final=False)
                             )
                         continue
-                    if self.leases.lost(key):
+                    if self.lifecycle.lost(message):
                         lost = True
                         logger.warning("Stopped answering %s: another process took it over", key)
                         break
@@ -385,10 +369,10 @@ class SlackResponder:
         finally:
             reply.finish()
             if lost:
-                self.leases.drop(key)
+                self.lifecycle.let_go(message)
             elif cut:
                 # Cut by a shutdown: not done, so the next process answers it again from the
                 # stored text (this process renews its lease until it exits).
                 logger.warning("Cut %s short: the shutdown grace ran out", key)
             else:
-                self._finish(key)
+                self.lifecycle.finish(message)

@@ -20,11 +20,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from waitress.server import create_server
 
+from bot.drain import Drain
+from bot.process import Process
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.drain import Drain
 from bot.slack.responder import SlackResponder
-from bot.trust import RetentionSweeper
 from bot.wiring import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -311,17 +311,21 @@ class HttpServer:
             close()
 
 
-def start_up(services: Services, responder: SlackResponder, client: WebClient) -> RetentionSweeper:
+def start_up(
+    services: Services,
+    responder: SlackResponder,
+    client: WebClient,
+    process: Process | None = None,
+) -> Process:
     """Chores before taking events: apply retention (then daily), settle earlier runs' work.
 
-    The responder starts answering what dead processes left, then keeps its leases alive
-    and sweeps for more until `responder.stop()`. Returns the running retention sweeper;
-    stop it when the server stops.
+    The process (its drain shared with the responder) applies retention; the responder starts
+    answering what dead processes left, then keeps its leases alive and sweeps for more until
+    `responder.stop()`. Returns the running process; stop it when the server stops.
     """
-    settings = services.settings
-    sweeper = RetentionSweeper(services.storage.conversations, settings.retention_days).start()
+    process = (process or Process(services, drain=responder.drain)).start()
     responder.start(client)
-    return sweeper
+    return process
 
 
 class ShutdownRequest(threading.Event):
@@ -375,15 +379,15 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     """`shopmate serve`: the Events API over HTTP until SIGTERM/SIGINT, then drain and exit 0."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ANTHROPIC_API_KEY")
     services = build_services(settings)
-    app, responder = build_app(services)
-    sweeper = start_up(services, responder, app.client)
-    drain = responder.drain
+    process = Process(services)
+    app, responder = build_app(services, drain=process.drain)
+    start_up(services, responder, app.client, process)
     server = HttpServer(
         make_wsgi_app(
             app,
             max_body_bytes=settings.max_body_bytes,
             signing_secret=settings.slack_signing_secret,
-            drain=drain,
+            drain=process.drain,
         ),
         host=host,
         port=port,
@@ -398,14 +402,14 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     try:
         _wait(stop)
         # New events get 503 from here on (Slack re-sends them); answers in flight go on.
-        if not drain.finish(settings.shutdown_grace):
+        if not process.finish(settings.shutdown_grace):
             _exit_stuck(services)
         server.stop()
     finally:
         # With nothing left running, the claims still held (cut short by the grace) are
         # handed on now rather than when their leases run out.
-        responder.stop(release=drain.busy() == 0)
-        sweeper.stop()
+        responder.stop(release=process.drain.busy() == 0)
+        process.stop()
         services.close()
     logger.info("ShopMate stopped")
     return 0
@@ -421,9 +425,9 @@ def run_socket_mode(settings: Settings) -> int:
 
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
     services: Services = build_services(settings)
-    app, responder = build_app(services, socket_mode=True)
-    sweeper = start_up(services, responder, app.client)
-    drain = responder.drain
+    process = Process(services)
+    app, responder = build_app(services, socket_mode=True, drain=process.drain)
+    start_up(services, responder, app.client, process)
     assert settings.slack_app_token is not None
     handler = ShopMateSocketModeHandler(
         app, settings.slack_app_token, ping_interval=settings.socket_ping_interval
@@ -444,13 +448,13 @@ def run_socket_mode(settings: Settings) -> int:
         # Closing the connection first makes Slack send new events to other connections;
         # events already acked are counted in the drain and answered.
         handler.close()
-        if not drain.finish(settings.shutdown_grace):
+        if not process.finish(settings.shutdown_grace):
             _exit_stuck(services)
     finally:
         # With nothing left running, the claims still held (cut short by the grace) are
         # handed on now rather than when their leases run out.
-        responder.stop(release=drain.busy() == 0)
-        sweeper.stop()
+        responder.stop(release=process.drain.busy() == 0)
+        process.stop()
         services.close()
     logger.info("ShopMate stopped")
     return 0

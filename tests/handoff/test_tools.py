@@ -15,7 +15,7 @@ THREAD = "local:handoff"
 
 
 def answer(services, text: str) -> list:
-    return list(services.conversations.answer(THREAD, text, user="U1", team="T1"))
+    return list(services.answers.answer(THREAD, text, user="U1", team="T1"))
 
 
 def results(events: list) -> list[dict]:

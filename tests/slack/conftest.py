@@ -131,7 +131,7 @@ class Harness:
         """Wait until the message's turn is over (its event claim is marked done)."""
         event = payload["event"]
         key = f"slack:{TEAM}:{event['channel']}:{event['ts']}"
-        answered = wait_until(lambda: self.services.storage.events.status(key) == "done", timeout)
+        answered = wait_until(lambda: self.services.storage.claims.status(key) == "done", timeout)
         assert answered, f"no answer to {event['text']!r} within {timeout}s"
 
     def settle(self, timeout: float = WAIT) -> None:

@@ -229,7 +229,7 @@ def test_clicks_over_socket_mode_are_acked_stored_once_and_answered(
             )
             socket_mode.send_event(mention)
             key = str(Key.slack(TEAM, CHANNEL, mention["event"]["ts"]))
-            assert wait_until(lambda: services.storage.events.status(key) == "done")
+            assert wait_until(lambda: services.storage.claims.status(key) == "done")
             *_, message = fake_slack.messages(CHANNEL, mention["event"]["ts"])
             [element] = buttons(message)
             turn = int(element["positive_button"]["value"].split(":")[1])

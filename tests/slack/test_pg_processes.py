@@ -144,13 +144,13 @@ def test_a_process_killed_mid_answer_is_finished_by_another_host(tmp_path, datab
         assert slack.wait_for(
             lambda: any(m.streaming and m.text for m in replies(slack, payload)), timeout=WAIT
         )
-        assert wait_until(lambda: db.events.get(key)["replies"] != [])
-        doomed_owner = db.events.get(key)["owner"]
+        assert wait_until(lambda: db.claims.get(key).replies != ())
+        doomed_owner = db.claims.get(key).owner
         doomed.kill()
         claude.pace = Pace()
 
         # A live host's recovery sweep finds it once the dead one's lease has run out.
-        assert wait_until(lambda: db.events.get(key)["lease_until_utc"] < to_utc_iso(utc_now()))
+        assert wait_until(lambda: db.claims.get(key).lease_until_utc < to_utc_iso(utc_now()))
         wait_done(db, payload)
         retired, answer = replies(slack, payload)
         assert (retired.text, retired.streaming) == (prompts.SUPERSEDED_NOTE, False)

@@ -80,12 +80,12 @@ def scripted_answer(claude: FakeClaude, request_index: int) -> str:
 
 def wait_done(db: Storage, payload: dict, timeout: float = WAIT) -> None:
     key = key_of(payload)
-    assert wait_until(lambda: db.events.status(key) == "done", timeout), f"{key} never finished"
+    assert wait_until(lambda: db.claims.status(key) == "done", timeout), f"{key} never finished"
 
 
 def lease_ran_out(db: Storage, key: str) -> bool:
-    claim = db.events.get(key)
-    return claim is not None and claim["lease_until_utc"] < to_utc_iso(utc_now())
+    claim = db.claims.get(key)
+    return claim is not None and claim.lease_until_utc < to_utc_iso(utc_now())
 
 
 def test_a_process_killed_mid_answer_is_answered_by_the_next_from_the_stored_text(
@@ -101,7 +101,7 @@ def test_a_process_killed_mid_answer_is_answered_by_the_next_from_the_stored_tex
         assert slack.wait_for(
             lambda: any(m.streaming and m.text for m in replies(slack, payload)), timeout=WAIT
         )
-        assert wait_until(lambda: db.events.get(key)["replies"] != [])
+        assert wait_until(lambda: db.claims.get(key).replies != ())
         first.kill()
         [half] = replies(slack, payload)
         assert half.streaming, "the dead process left its answer half-shown"
@@ -122,7 +122,7 @@ def test_a_process_killed_mid_answer_is_answered_by_the_next_from_the_stored_tex
         assert answer.text == f"{prompts.DELAYED_NOTE}\n\n{scripted_answer(claude, 1)}"
         assert len(claude.requests) == 2, "the dead process's call, and the one that answered"
         assert second.count(rf"took over event {key} from") == 1
-        assert db.events.get(key)["message"] is None, "the stored text is dropped once answered"
+        assert db.claims.get(key).message is None, "the stored text is dropped once answered"
 
 
 def test_a_live_process_takes_over_a_dead_ones_message_once_its_lease_ran_out(
@@ -136,7 +136,7 @@ def test_a_live_process_takes_over_a_dead_ones_message_once_its_lease_ran_out(
         key = key_of(payload)
         assert doomed.deliver(payload) == 200
         assert claude.wait_for_requests(1, timeout=WAIT), "doomed never started answering"
-        doomed_owner = db.events.get(key)["owner"]
+        doomed_owner = db.claims.get(key).owner
         doomed.kill()
         gated.release()
 
@@ -206,8 +206,8 @@ def test_a_rolling_restart_never_takes_over_a_live_processs_message(tmp_path, db
         key = key_of(payload)
         assert old.deliver(payload) == 200
         assert claude.wait_for_requests(1, timeout=WAIT), "old never started answering"
-        claim = db.events.get(key)
-        first_expiry = claim["lease_until_utc"]
+        claim = db.claims.get(key)
+        first_expiry = claim.lease_until_utc
 
         # The new process starts while the old one is still answering (a rolling deploy).
         [new] = start(started, {**env, "SHOPMATE_LOG_LEVEL": "DEBUG"}, tmp_path, "new")
@@ -216,8 +216,8 @@ def test_a_rolling_restart_never_takes_over_a_live_processs_message(tmp_path, db
         assert wait_until(lambda: to_utc_iso(utc_now()) > first_expiry, timeout=WAIT)
         swept = new.count(SWEPT)
         assert new.wait_log(SWEPT, count=swept + 3), "the new process never swept"
-        now = db.events.get(key)
-        assert now["owner"] == claim["owner"] and now["lease_until_utc"] > first_expiry, (
+        now = db.claims.get(key)
+        assert now.owner == claim.owner and now.lease_until_utc > first_expiry, (
             "the old process kept renewing, and kept its message"
         )
         assert new.count("took over event") == 0

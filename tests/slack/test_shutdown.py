@@ -60,7 +60,7 @@ class Deployed:
     def claim_status(self, ts: str) -> str | None:
         storage = open_storage(self.db)
         try:
-            return storage.events.status(f"slack:{TEAM}:{CHANNEL}:{ts}")
+            return storage.claims.status(f"slack:{TEAM}:{CHANNEL}:{ts}")
         finally:
             storage.close()
 

@@ -117,9 +117,11 @@ def test_eight_threads_claiming_the_same_event_exactly_one_wins(storage: Storage
     # Threads of one process share its owner id, as Bolt's listener threads do.
     for attempt in range(20):
         key = f"evt-{attempt}"
-        wins = run_at_once(THREADS, lambda worker, key=key: storage.events.claim(key, owner="p1"))
+        wins = run_at_once(
+            THREADS, lambda worker, key=key: storage.claims.claim(key, owner="p1", lease_seconds=30)
+        )
         assert wins.count(True) == 1, key
-        assert storage.events.status(key) == "claimed"
+        assert storage.claims.status(key) == "claimed"
 
 
 def test_claiming_is_atomic_across_two_connections_too(db_target) -> None:
@@ -131,8 +133,8 @@ def test_claiming_is_atomic_across_two_connections_too(db_target) -> None:
             key = f"evt-{attempt}"
             wins = run_at_once(
                 THREADS,
-                lambda worker, key=key: (first if worker % 2 else second).events.claim(
-                    key, owner="p1"
+                lambda worker, key=key: (first if worker % 2 else second).claims.claim(
+                    key, owner="p1", lease_seconds=30
                 ),
             )
             assert wins.count(True) == 1, key
@@ -152,7 +154,10 @@ print("ready", flush=True)
 deadline = time.monotonic() + 60
 while not go.exists() and time.monotonic() < deadline:  # all processes start claiming together
     time.sleep(0.001)
-won = [f"evt-{n}" for n in range(count) if storage.events.claim(f"evt-{n}", owner=owner)]
+won = [
+    f"evt-{n}" for n in range(count)
+    if storage.claims.claim(f"evt-{n}", owner=owner, lease_seconds=30)
+]
 print(" ".join(won), flush=True)
 storage.close()
 """

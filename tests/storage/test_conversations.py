@@ -254,12 +254,12 @@ def test_purge_deletes_old_conversations_with_their_messages_turns_and_events(
 ) -> None:
     storage.conversations.add_user_message("local:old", "old question")
     storage.conversations.add_turn("local:old", TOOL_TURN)
-    storage.events.claim("evt-old", owner="p1", thread_key="local:old")
-    storage.events.finish("evt-old")
+    storage.claims.claim("evt-old", owner="p1", thread_key="local:old", lease_seconds=30)
+    storage.claims.finish("evt-old")
     clock.advance(days=40)
     storage.conversations.add_user_message("local:recent", "new question")
     storage.conversations.add_turn("local:recent", [], status="failed")
-    storage.events.claim("evt-recent", owner="p1", thread_key="local:recent")
+    storage.claims.claim("evt-recent", owner="p1", thread_key="local:recent", lease_seconds=30)
 
     counts = storage.conversations.purge_older_than("2026-03-15T00:00:00.000000+00:00")
 
@@ -273,8 +273,8 @@ def test_purge_deletes_old_conversations_with_their_messages_turns_and_events(
     }
     assert not storage.conversations.exists("local:old")
     assert storage.conversations.history("local:old") == []
-    assert storage.events.status("evt-old") is None
-    assert storage.events.status("evt-recent") == "claimed"
+    assert storage.claims.status("evt-old") is None
+    assert storage.claims.status("evt-recent") == "claimed"
     assert len(storage.conversations.history("local:recent")) == 1
     assert len(rows(storage, "turns")) == 1
     if storage.backend == "sqlite":  # PostgreSQL never lets a foreign key dangle

@@ -89,14 +89,14 @@ def test_two_hosts_sweeping_at_once_take_each_expired_claim_once(postgres_url: s
     first, second = open_storage(postgres_url), open_storage(postgres_url)
     try:
         for n in range(60):
-            first.events.claim(f"evt-{n}", owner="dead-host", lease_seconds=0)
+            first.claims.claim(f"evt-{n}", owner="dead-host", lease_seconds=0)
         taken = run_at_once(
             6,
             lambda i: [
-                claim["key"]
+                claim.key
                 for _ in range(10)
-                for claim in (first if i % 2 else second).events.take_over_expired(
-                    owner=f"host-{i}", limit=5
+                for claim in (first if i % 2 else second).claims.take_over_expired(
+                    owner=f"host-{i}", limit=5, lease_seconds=30
                 )
             ],
         )
@@ -122,10 +122,10 @@ def test_a_claim_never_waits_for_another_hosts_long_write(postgres_url: str):
     holder.start()
     try:
         assert inside.wait(timeout=30)
-        assert claimer.events.claim("evt-1", owner="host-2")
+        assert claimer.claims.claim("evt-1", owner="host-2", lease_seconds=30)
         claimed.set()
-        claimer.events.finish("evt-1")
-        assert claimer.events.status("evt-1") == "done"
+        claimer.claims.finish("evt-1")
+        assert claimer.claims.status("evt-1") == "done"
     finally:
         claimed.set()
         holder.join(timeout=30)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot import prompts
-from bot.trust import AccessPolicy
+from bot.access import AccessPolicy
 from fakes.slack.events import mention_event, message_event, next_ts
 from tests.slack.conftest import CHANNEL, TEAM
 from tests.trust.conftest import thread_key

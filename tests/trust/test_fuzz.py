@@ -149,7 +149,7 @@ def test_generated_deliveries_never_break_the_server(make_app):
     # upgrade reshuffles the examples.
     assert reached >= 60, f"only {reached} of 250 bodies reached a listener"
     assert threads >= 8 and replies >= 8, f"only {threads} threads, {replies} replies"
-    assert storage.events.unfinished(exclude_owner="") == [], "every accepted message finished"
+    assert storage.claims.unfinished(exclude_owner="") == [], "every accepted message finished"
     marker = app.dm("Where is ORD-1001?")
     app.wait_answered(marker)
     assert "RM493827651GB" in app.reply_text(marker), "still answering after all that"

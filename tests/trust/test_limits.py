@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import prompts
-from bot.trust import Limits, UsageLimiter, cut_input
+from bot.input_cut import cut_input
+from bot.limits import Limits, UsageLimiter
 from fakes.slack.events import mention_event
 from tests.slack.conftest import TEAM, USER, WAIT, wait_until
 from tests.trust.conftest import thread_key

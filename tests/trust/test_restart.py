@@ -29,7 +29,7 @@ def leave_claimed(app, payload: dict, *, owner: str = "dead-run", lease: float =
     """Claim `payload` as a process that then died would have: text stored, lease `lease` s."""
     incoming = parse_event(payload["event"], team=TEAM, bot_user_id="UBOT")
     assert incoming is not None
-    return app.services.storage.events.claim_message(
+    return app.services.storage.claims.claim_message(
         event_key(payload),
         owner=owner,
         thread_key=thread_key(payload),
@@ -49,7 +49,7 @@ def test_a_message_a_dead_process_accepted_is_answered_from_its_stored_text(make
     leave_claimed(app, lost)  # its lease has already run out: nobody renews it
     done = mention_event(team=TEAM, channel=CHANNEL, user=USER, text="old")
     leave_claimed(app, done)
-    app.services.storage.events.finish(event_key(done))
+    app.services.storage.claims.finish(event_key(done))
     responder = app.responder
 
     start_up(app.services, responder, slack_client(app.services, app.slack)).stop()
@@ -59,7 +59,7 @@ def test_a_message_a_dead_process_accepted_is_answered_from_its_stored_text(make
         assert answer.text.startswith(prompts.DELAYED_NOTE), "it says the answer was delayed"
         assert "RM493827651GB" in answer.text, "and answers what was asked, not 'ask again'"
         assert app.replies(done) == [], "finished work is left alone"
-        assert app.services.storage.events.get(event_key(lost))["message"] is None, (
+        assert app.services.storage.claims.get(event_key(lost)).message is None, (
             "the stored text is dropped once answered"
         )
 
@@ -96,7 +96,7 @@ def test_a_shown_answer_is_marked_interrupted_and_the_full_answer_follows(
         recipient_user_id=USER,
         markdown_text="Your order ORD-1001 is",
     )
-    app.services.storage.events.record_reply(event_key(lost), stream["ts"])
+    app.services.storage.claims.record_reply(event_key(lost), stream["ts"])
     if not stream_left_open:
         client.chat_stopStream(channel=CHANNEL, ts=stream["ts"], markdown_text=" on its way.")
 
@@ -115,14 +115,16 @@ def test_a_shown_answer_is_marked_interrupted_and_the_full_answer_follows(
 def test_a_process_that_lost_its_claim_while_stalled_stops_answering(make_app, caplog):
     app = make_app({"SHOPMATE_CLAIM_LEASE": "1", "SHOPMATE_LEASE_RENEW": "0.5"})
     gated = app.claude.model = GatedModel()  # Claude holds the answer until released
-    events = app.services.storage.events
+    events = app.services.storage.claims
     with caplog.at_level(logging.INFO):
         mention = app.mention("Where is ORD-1001?")
         key = event_key(mention)
         assert app.claude.wait_for_requests(1, timeout=15)
         # No heartbeat runs here (the app was not started): the lease runs out, as it would
         # for a stalled process, and another process takes the message over.
-        assert wait_until(lambda: bool(events.take_over_expired(owner="other-process")))
+        assert wait_until(
+            lambda: bool(events.take_over_expired(owner="other-process", lease_seconds=30))
+        )
         assert app.responder.leases.renew() == [key], "the next renewal finds it lost"
         gated.release()
         assert wait_until(lambda: f"Stopped answering {key}" in caplog.text, timeout=15)
@@ -130,10 +132,10 @@ def test_a_process_that_lost_its_claim_while_stalled_stops_answering(make_app, c
     # so the process that took over retires it; not a word of the answer follows it.
     shown = app.replies(mention)
     assert [m.text for m in shown] == [""] * len(shown), "nothing of the answer reached the thread"
-    recorded = (events.get(key) or {}).get("replies") or []
-    assert {m.ts for m in shown} <= set(recorded), "what was shown is the successor's to retire"
     claim = events.get(key)
-    assert (claim["owner"], claim["status"]) == ("other-process", "claimed"), "left to it"
+    recorded = claim.replies if claim else ()
+    assert {m.ts for m in shown} <= set(recorded), "what was shown is the successor's to retire"
+    assert (claim.owner, claim.status) == ("other-process", "claimed"), "left to it"
 
 
 def test_a_live_lease_is_left_to_its_owner(make_app):
@@ -143,7 +145,7 @@ def test_a_live_lease_is_left_to_its_owner(make_app):
 
     # take_over_expired decides synchronously: 0 means nothing was taken, nothing queued.
     assert app.responder.recover_unfinished(slack_client(app.services, app.slack)) == 0
-    assert app.services.storage.events.get(event_key(busy))["owner"] == "other-live-process"
+    assert app.services.storage.claims.get(event_key(busy)).owner == "other-live-process"
     assert app.replies(busy) == [] and app.claude.requests == []
 
 
@@ -204,8 +206,8 @@ def test_stopping_hands_unfinished_claims_on_without_waiting_for_their_lease(mak
 
     app.responder.stop(release=True)  # as a graceful shutdown does once nothing runs
 
-    [claim] = app.services.storage.events.take_over_expired(owner="next-process")
-    assert claim["key"] == event_key(queued) and claim["message"] is not None
+    [claim] = app.services.storage.claims.take_over_expired(owner="next-process", lease_seconds=30)
+    assert claim.key == event_key(queued) and claim.message is not None
 
 
 def test_start_up_with_nothing_left_unfinished_posts_nothing(make_app):
@@ -218,10 +220,10 @@ def test_start_up_with_nothing_left_unfinished_posts_nothing(make_app):
 
 
 def test_unfinished_lists_only_other_owners_open_claims(make_app):
-    events = make_app().services.storage.events
-    events.claim("slack:T1:C1:1.1", owner="dead", thread_key="slack:T1:C1:1.1")
-    events.claim("slack:T1:C1:2.2", owner="dead", thread_key="slack:T1:C1:1.1")
+    events = make_app().services.storage.claims
+    events.claim("slack:T1:C1:1.1", owner="dead", thread_key="slack:T1:C1:1.1", lease_seconds=30)
+    events.claim("slack:T1:C1:2.2", owner="dead", thread_key="slack:T1:C1:1.1", lease_seconds=30)
     events.finish("slack:T1:C1:2.2")
-    events.claim("slack:T1:C1:3.3", owner="me")
+    events.claim("slack:T1:C1:3.3", owner="me", lease_seconds=30)
     assert [row["key"] for row in events.unfinished(exclude_owner="me")] == ["slack:T1:C1:1.1"]
     assert [row["key"] for row in events.unfinished(exclude_owner="dead")] == ["slack:T1:C1:3.3"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot import prompts
+from bot.retention import RetentionSweeper, purge_expired
 from bot.slack.server import start_up
-from bot.trust import RetentionSweeper, purge_expired
 from storage import open_storage
 from tests.slack.conftest import wait_until
 from tests.trust.conftest import shopmate, slack_client, thread_key
@@ -34,13 +34,19 @@ def seed(db_path: Path, *, old_days: int = 100) -> None:
     with open_storage(db_path, clock=lambda: clock["now"]) as storage:
         storage.conversations.add_user_message(OLD_KEY, "old question", user="U1", team="T1")
         storage.conversations.add_turn(OLD_KEY, TOOL_TURN, usage={"input_tokens": 5})
-        storage.events.claim("slack:T1:C1:1000.000001", owner="p1", thread_key=OLD_KEY)
-        storage.events.finish("slack:T1:C1:1000.000001")
-        storage.events.claim("slack:T1:C9:1000.000009", owner="p1", thread_key="slack:T1:C9:x")
-        storage.events.finish("slack:T1:C9:1000.000009")
+        storage.claims.claim(
+            "slack:T1:C1:1000.000001", owner="p1", thread_key=OLD_KEY, lease_seconds=30
+        )
+        storage.claims.finish("slack:T1:C1:1000.000001")
+        storage.claims.claim(
+            "slack:T1:C9:1000.000009", owner="p1", thread_key="slack:T1:C9:x", lease_seconds=30
+        )
+        storage.claims.finish("slack:T1:C9:1000.000009")
         clock["now"] = datetime.now(UTC)
         storage.conversations.add_user_message(NEW_KEY, "new question", user="U1", team="T1")
-        storage.events.claim("slack:T1:C1:2000.000001", owner="p1", thread_key=NEW_KEY)
+        storage.claims.claim(
+            "slack:T1:C1:2000.000001", owner="p1", thread_key=NEW_KEY, lease_seconds=30
+        )
 
 
 def counts(db_path: Path) -> dict[str, int]:
@@ -72,9 +78,9 @@ def test_purge_deletes_whole_old_conversations_and_prints_what_it_removed(tmp_pa
     with open_storage(db_path) as storage:
         assert not storage.conversations.exists(OLD_KEY)
         assert storage.conversations.history(NEW_KEY)[0]["content"][0]["text"] == "new question"
-        assert storage.events.status("slack:T1:C1:1000.000001") is None
-        assert storage.events.status("slack:T1:C9:1000.000009") is None, "orphans go too"
-        assert storage.events.status("slack:T1:C1:2000.000001") == "claimed"
+        assert storage.claims.status("slack:T1:C1:1000.000001") is None
+        assert storage.claims.status("slack:T1:C9:1000.000009") is None, "orphans go too"
+        assert storage.claims.status("slack:T1:C1:2000.000001") == "claimed"
     assert counts(db_path) == {
         "conversations": 1,
         "messages": 1,

@@ -349,7 +349,7 @@ def test_two_hundred_conversations_through_faults_and_a_restart(tmp_path: Path, 
         everything = [*first, *in_flight, *during_outage, *last, *probes]
         assert len(everything) == 200 + len(probes)
         storage = new_services.storage
-        assert storage.events.unfinished(exclude_owner="") == []
+        assert storage.claims.unfinished(exclude_owner="") == []
         results = {event_key(p): outcome(p, new_services, fakes) for p in everything}
         for payload in in_flight:
             expected[event_key(payload)] = "recovered"

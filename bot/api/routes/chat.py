@@ -35,7 +35,7 @@ from bot.api.sse import event_stream, replay, stream
 from bot.api.turns import ApiTurn, Busy, Crashed, Ended, TurnItem, TurnOutcome, retry_after_for
 from bot.attachments import AttachmentLimits
 from bot.events import Notice, Started, ToolFinished, TurnComplete, TurnFailed
-from bot.trust import clean_text
+from bot.input_cut import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -161,15 +161,9 @@ async def _claim(
             [body.message, body.conversation_id, *api_files.fingerprint(body.attachments)]
         ).encode()
     ).hexdigest()
-    runner = state.runner
     begun = await run_in_threadpool(
-        lambda: state.storage.api_requests.begin(
-            key_name,
-            idempotency_key,
-            fingerprint=fingerprint,
-            thread_key=thread_key,
-            owner=runner.owner,
-            lease_seconds=runner.lease_seconds,
+        lambda: state.runner.begin(
+            key_name, idempotency_key, fingerprint=fingerprint, thread_key=thread_key
         )
     )
     if begun.state == "replay":

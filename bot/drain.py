@@ -24,7 +24,7 @@ NOTICE_WINDOW_S = 5.0
 
 
 class Drain:
-    """Shared by the server, Bolt's listener pool and the responder of one process."""
+    """One per process (bot/process.py): shared by its server, its worker pools and its front."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -89,7 +89,8 @@ class Drain:
 
 
 class DrainingExecutor(ThreadPoolExecutor):
-    """Bolt's listener pool, counting each job as work in flight until it returns.
+    """A worker pool (Bolt's listeners, Slack's recovery, the API's turns) counting each job as
+    work in flight until it returns.
 
     Bolt acks an event before its listener runs here, so a job queued in this pool is work
     Slack will not send again: the shutdown must wait for it.

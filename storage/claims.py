@@ -1,15 +1,18 @@
-"""Exactly-once processing of incoming messages, across retries, duplicates, crashes and replicas.
+"""Claims: exactly-once handling of incoming messages across retries, crashes and replicas.
 
 Slack re-sends an event it thinks was not acknowledged, one @mention can arrive as two events,
-and two processes may share one database (a rolling deploy, a second replica): each front
-derives one key per user message and claims it before answering.
+an API client retries a POST with the same Idempotency-Key, and two processes may share one
+database (a rolling deploy, a second replica): each front derives one key per user message and
+the lifecycle claims it before answering (bot/lifecycle.py).
 
 A claim is a lease. It names its `owner` (one run of one process, e.g. "host:pid:random") and
 an expiry, `lease_until_utc`, which the owner pushes forward (`renew`) for as long as it works
 on the message. Nobody else may take the message while the lease runs; once it has passed, the
 owner is taken to be dead (or frozen) and another process may take the message over (`claim`
-for a re-delivery, `take_over_expired` for the periodic recovery sweep). Several processes may
-therefore run on one database at the same time: each message is answered by one of them.
+for a re-delivery or a retried request, `take_over_expired` for the periodic recovery sweep).
+Several processes may therefore run on one database at the same time: each message is
+answered by one of them. The lease's length is the caller's (SHOPMATE_CLAIM_LEASE, passed in by
+the lifecycle): nothing here types a default.
 
 The claim also stores the accepted message itself (`message`, a plain dict: its text and where
 to answer) and the Slack messages posted for its answer so far (`record_reply`), so a successor
@@ -25,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from storage.database import SharedDatabase
@@ -33,35 +37,124 @@ logger = logging.getLogger(__name__)
 
 CLAIMED = "claimed"
 DONE = "done"
-DEFAULT_LEASE_SECONDS = 30.0
 
-Claim = dict[str, Any]
-# Columns a Claim carries back to the caller (JSON columns decoded, under their plain names).
-_CLAIM_COLUMNS = (
+# Columns a Claim is read from (JSON columns decoded, under their plain names).
+CLAIM_COLUMNS = (
     "key, owner, status, thread_key, claimed_utc, lease_until_utc, message_json, replies_json, "
     "attempts"
 )
 
 
-def _as_claim(row: dict[str, Any], *, previous_owner: str | None = None) -> Claim:
-    message = row.get("message_json")
-    replies = row.get("replies_json")
+@dataclass(frozen=True)
+class Claim:
+    """One message's claim: who holds it, until when, and what a successor needs to answer it."""
+
+    key: str
+    owner: str
+    status: str
+    thread_key: str | None
+    claimed_utc: str
+    lease_until_utc: str | None
+    # The accepted message as its front stored it (its text and where to answer); dropped
+    # once finished.
+    message: dict[str, Any] | None = None
+    # The Slack messages posted for its answer so far (their ts), oldest first.
+    replies: tuple[str, ...] = ()
+    attempts: int = 1
+    # Set when this claim was taken over from an owner whose lease ran out.
+    previous_owner: str | None = None
+
+    @property
+    def taken_over(self) -> bool:
+        return self.previous_owner is not None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], *, previous_owner: str | None = None) -> Claim:
+        message = row.get("message_json")
+        replies = row.get("replies_json")
+        return cls(
+            key=row["key"],
+            owner=row["owner"],
+            status=row["status"],
+            thread_key=row["thread_key"],
+            claimed_utc=row["claimed_utc"],
+            lease_until_utc=row["lease_until_utc"],
+            message=json.loads(message) if message else None,
+            replies=tuple(json.loads(replies)) if replies else (),
+            attempts=row["attempts"] or 1,
+            previous_owner=previous_owner,
+        )
+
+
+def encode_message(message: dict[str, Any] | None) -> str | None:
+    return json.dumps(message, ensure_ascii=False) if message is not None else None
+
+
+def new_row(
+    key: str, owner: str, thread_key: str | None, message_json: str | None, now: str, until: str
+) -> dict[str, Any]:
+    """The row of a key claimed for the first time."""
     return {
-        "key": row["key"],
-        "owner": row["owner"],
-        "status": row["status"],
-        "thread_key": row["thread_key"],
-        "claimed_utc": row["claimed_utc"],
-        "lease_until_utc": row["lease_until_utc"],
-        "message": json.loads(message) if message else None,
-        "replies": json.loads(replies) if replies else [],
-        "attempts": row["attempts"] or 1,
-        "previous_owner": previous_owner,
+        "key": key,
+        "owner": owner,
+        "status": CLAIMED,
+        "thread_key": thread_key,
+        "claimed_utc": now,
+        "lease_until_utc": until,
+        "message_json": message_json,
+        "replies_json": None,
+        "attempts": 1,
     }
 
 
-class EventLog:
-    """The `processed_events` table: one row per incoming message key."""
+def take_over_changes(
+    row: dict[str, Any],
+    owner: str,
+    thread_key: str | None,
+    message_json: str | None,
+    now: str,
+    until: str,
+) -> dict[str, Any] | None:
+    """What a claim changes on an existing row; None when it is not the caller's.
+
+    Not the caller's: a finished key, one this owner already holds (a retry arriving while
+    the first delivery is in hand), or one whose owner's lease still runs.
+    """
+    if row["status"] == DONE or row["owner"] == owner:
+        return None
+    if row["lease_until_utc"] is not None and row["lease_until_utc"] > now:
+        logger.info(
+            "event %s is held by %s until %s; leaving it to that owner",
+            row["key"],
+            row["owner"],
+            row["lease_until_utc"],
+        )
+        return None
+    return {
+        "owner": owner,
+        "claimed_utc": now,
+        "lease_until_utc": until,
+        "thread_key": thread_key or row["thread_key"],
+        "message_json": row["message_json"] or message_json,
+        "attempts": (row["attempts"] or 1) + 1,
+    }
+
+
+def keeps_text(row: dict[str, Any], owner: str, message_json: str | None, now: str) -> bool:
+    """A claim another owner holds from before leases stored no text: keep the text for it."""
+    live = row["lease_until_utc"] is not None and row["lease_until_utc"] > now
+    held = row["status"] != DONE and row["owner"] != owner and live
+    return held and message_json is not None and row["message_json"] is None
+
+
+def log_take_over(key: str, previous_owner: str | None, lease_until: str | None) -> None:
+    logger.warning(
+        "took over event %s from %s, whose lease ran out at %s", key, previous_owner, lease_until
+    )
+
+
+class Claims:
+    """The `processed_events` table: one claim per incoming message key."""
 
     def __init__(self, shared: SharedDatabase) -> None:
         self._shared = shared
@@ -71,33 +164,27 @@ class EventLog:
         key: str,
         *,
         owner: str,
+        lease_seconds: float,
         thread_key: str | None = None,
         message: dict[str, Any] | None = None,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> bool:
-        """True when the caller should process the event, False when someone else has or will.
+        """True when the caller should process the message, False when someone else has or will.
 
         See `claim_message`, which also says whether the message was taken over.
         """
-        return (
-            self.claim_message(
-                key,
-                owner=owner,
-                thread_key=thread_key,
-                message=message,
-                lease_seconds=lease_seconds,
-            )
-            is not None
+        claim = self.claim_message(
+            key, owner=owner, thread_key=thread_key, message=message, lease_seconds=lease_seconds
         )
+        return claim is not None
 
     def claim_message(
         self,
         key: str,
         *,
         owner: str,
+        lease_seconds: float,
         thread_key: str | None = None,
         message: dict[str, Any] | None = None,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> Claim | None:
         """Claim `key` for `owner` for `lease_seconds`; the claim, or None if not the caller's.
 
@@ -108,73 +195,49 @@ class EventLog:
         retry arriving while the first delivery is in hand). Atomic across threads and
         processes: the read and the write share one `BEGIN IMMEDIATE` transaction.
         """
-        message_json = json.dumps(message, ensure_ascii=False) if message is not None else None
+        return self._claim(key, owner, thread_key, encode_message(message), lease_seconds)
+
+    def _claim(
+        self, key: str, owner: str, thread_key: str | None, message_json: str | None, lease: float
+    ) -> Claim | None:
         with self._shared.write() as db:
             events = db.table("processed_events")
-            rows = list(events.rows_where("key = ?", [key], select=_CLAIM_COLUMNS, limit=1))
+            rows = list(events.rows_where("key = ?", [key], select=CLAIM_COLUMNS, limit=1))
             now = self._shared.now()
-            until = self._shared.later(lease_seconds)
+            until = self._shared.later(lease)
             if not rows:
-                row = {
-                    "key": key,
-                    "owner": owner,
-                    "status": CLAIMED,
-                    "thread_key": thread_key,
-                    "claimed_utc": now,
-                    "finished_utc": None,
-                    "lease_until_utc": until,
-                    "message_json": message_json,
-                    "replies_json": None,
-                    "attempts": 1,
-                }
+                row = new_row(key, owner, thread_key, message_json, now, until)
                 events.insert(row)
-                return _as_claim(row)
+                return Claim.from_row(row)
             row = rows[0]
-            if row["status"] == DONE or row["owner"] == owner:
+            if keeps_text(row, owner, message_json, now):
+                events.update(key, {"message_json": message_json})
+            changes = take_over_changes(row, owner, thread_key, message_json, now, until)
+            if changes is None:
                 return None
-            if row["lease_until_utc"] is not None and row["lease_until_utc"] > now:
-                if message_json is not None and row["message_json"] is None:
-                    # A claim from before leases stored no text: keep it for whoever answers.
-                    events.update(key, {"message_json": message_json})
-                logger.info(
-                    "event %s is held by %s until %s; leaving it to that owner",
-                    key,
-                    row["owner"],
-                    row["lease_until_utc"],
-                )
-                return None
-            changes = {
-                "owner": owner,
-                "claimed_utc": now,
-                "lease_until_utc": until,
-                "thread_key": thread_key or row["thread_key"],
-                "message_json": row["message_json"] or message_json,
-                "attempts": (row["attempts"] or 1) + 1,
-            }
             events.update(key, changes)
-        logger.warning(
-            "took over event %s from %s, whose lease ran out at %s",
-            key,
-            row["owner"],
-            row["lease_until_utc"],
-        )
-        return _as_claim({**row, **changes}, previous_owner=row["owner"])
+        log_take_over(key, row["owner"], row["lease_until_utc"])
+        return Claim.from_row({**row, **changes}, previous_owner=row["owner"])
 
     def take_over_expired(
-        self, *, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS, limit: int = 20
+        self, *, owner: str, lease_seconds: float, prefix: str = "", limit: int = 20
     ) -> list[Claim]:
         """Take over up to `limit` unfinished claims of other owners whose lease has passed.
 
-        Oldest first; each comes back as `claim_message` returns a take-over. This is how a
-        live process finds the messages a dead one accepted, whether or not Slack re-sends
-        them. One transaction, so two processes sweeping at once never take the same claim.
+        Oldest first, only keys starting with `prefix` (a front's own: another front's claims
+        are not its to answer); each comes back as `claim_message` returns a take-over. This
+        is how a live process finds the messages a dead one accepted, whether or not they are
+        sent again. One transaction, so two processes sweeping at once never take the same one.
         """
         taken: list[Claim] = []
-        expired = "status = ? and owner != ? and (lease_until_utc is null or lease_until_utc <= ?)"
+        expired = (
+            "status = ? and owner != ? and (lease_until_utc is null or lease_until_utc <= ?) "
+            "and substr(key, 1, ?) = ?"
+        )
         # Most sweeps find nothing: look first without taking SQLite's write lock, which
         # every other process's claims and renewals would have to wait for.
         with self._shared.read() as db:
-            args = [CLAIMED, owner, self._shared.now()]
+            args = [CLAIMED, owner, self._shared.now(), len(prefix), prefix]
             if not db.table("processed_events").count_where(expired, args):
                 return []
         with self._shared.write() as db:
@@ -184,8 +247,8 @@ class EventLog:
             rows = list(
                 events.rows_where(
                     expired,
-                    [CLAIMED, owner, now],
-                    select=_CLAIM_COLUMNS,
+                    [CLAIMED, owner, now, len(prefix), prefix],
+                    select=CLAIM_COLUMNS,
                     order_by="claimed_utc, key",
                     limit=limit,
                 )
@@ -197,19 +260,12 @@ class EventLog:
                     "attempts": (row["attempts"] or 1) + 1,
                 }
                 events.update(row["key"], changes)
-                taken.append(_as_claim({**row, **changes}, previous_owner=row["owner"]))
-        for claim in taken:
-            logger.warning(
-                "took over event %s from %s, whose lease ran out at %s",
-                claim["key"],
-                claim["previous_owner"],
-                next(r["lease_until_utc"] for r in rows if r["key"] == claim["key"]),
-            )
+                taken.append(Claim.from_row({**row, **changes}, previous_owner=row["owner"]))
+        for row in rows:
+            log_take_over(row["key"], row["owner"], row["lease_until_utc"])
         return taken
 
-    def renew(
-        self, keys: Iterable[str], *, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
-    ) -> list[str]:
+    def renew(self, keys: Iterable[str], *, owner: str, lease_seconds: float) -> list[str]:
         """Extend `owner`'s lease on `keys`; return the keys among them it no longer holds.
 
         A key is lost when another owner took it over (this owner stalled past its lease) or
@@ -258,6 +314,19 @@ class EventLog:
                 )
                 released += cursor.rowcount
         return released
+
+    def forget(self, key: str, *, owner: str) -> bool:
+        """Drop `owner`'s unfinished claim on `key`, as if it had never been made.
+
+        For a message whose handling gave no answer and may simply be sent again (an API
+        request: its retry, even to this same process, runs it afresh). True if it was ours.
+        """
+        with self._shared.write() as db:
+            cursor = db.execute(
+                "delete from processed_events where key = ? and owner = ? and status = ?",
+                [key, owner, CLAIMED],
+            )
+            return bool(cursor.rowcount)
 
     def record_reply(self, key: str, ts: str) -> None:
         """Remember that Slack message `ts` was posted as (part of) the answer to `key`.
@@ -308,10 +377,10 @@ class EventLog:
         with self._shared.read() as db:
             rows = list(
                 db.table("processed_events").rows_where(
-                    "key = ?", [key], select=_CLAIM_COLUMNS, limit=1
+                    "key = ?", [key], select=CLAIM_COLUMNS, limit=1
                 )
             )
-        return _as_claim(rows[0]) if rows else None
+        return Claim.from_row(rows[0]) if rows else None
 
     def unfinished(self, *, exclude_owner: str) -> list[dict[str, str | None]]:
         """Claims never finished by an owner other than `exclude_owner`, oldest first.

@@ -12,7 +12,7 @@ THREAD = "local:test"
 
 
 def answer(services, text: str) -> list:
-    return list(services.conversations.answer(THREAD, text, user="U1", team="T1"))
+    return list(services.answers.answer(THREAD, text, user="U1", team="T1"))
 
 
 def test_history_is_stored_reloaded_and_sent_back(services, fake_claude):

@@ -1,4 +1,9 @@
-"""Runs the turns of one thread in order, one at a time; different threads run concurrently."""
+"""Runs the turns of one conversation in order, one at a time; different ones run concurrently.
+
+The lifecycle owns one for every front: Slack queues a thread's messages behind the turn
+that is running (`submit`), the API refuses a second message to a busy conversation
+(`run_if_idle`) and its client decides when to send it again.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +38,31 @@ class ThreadSerializer:
                 heapq.heappush(queue, (order, next(self._counter), job))
                 return False
             queue = self._queues[key] = [(order, next(self._counter), job)]
+        self._drain(key, queue)
+        return True
+
+    def run_if_idle(self, key: str, job: Callable[[], None]) -> bool:
+        """Run `job` here if nothing runs (or waits) for `key`; False, without running it, if busy.
+
+        Exceptions propagate: the caller reports its own failures.
+        """
+        with self._lock:
+            if key in self._queues:
+                return False
+            queue = self._queues[key] = []
+        try:
+            job()
+        finally:
+            # Nobody queues behind a job run this way, but `submit` could have: run those too.
+            self._drain(key, queue)
+        return True
+
+    def _drain(self, key: str, queue: list[tuple[str, int, Callable[[], None]]]) -> None:
         while True:
             with self._lock:
                 if not queue:
                     del self._queues[key]
-                    return True
+                    return
                 _, _, job = heapq.heappop(queue)
             try:
                 job()

@@ -1,4 +1,4 @@
-"""One turn of a thread, front-agnostic: store the question, run the engine, store the answer."""
+"""One turn of a conversation, front-agnostic: store the question, run the engine, store it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from storage import NewFile, Storage
 logger = logging.getLogger(__name__)
 
 
-class ConversationService:
+class AnswerService:
     """Ties the engine to storage so every front (Slack, terminal, demo) persists turns alike.
 
     The user's message is written the moment its turn starts, before Claude is called, so a

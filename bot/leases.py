@@ -1,11 +1,10 @@
 """Keeps this process's claims alive while it works on them, and runs the recovery sweep.
 
-A claim is a lease (see storage/events.py): it expires unless its owner renews it, and only
+A claim is a lease (see storage/claims.py): it expires unless its owner renews it, and only
 then may another process take the message over. `LeaseKeeper` is the heartbeat that renews
-every claim this process holds (answering, or queued behind another turn of its thread) and,
-less often, calls the sweep that takes over claims whose owner died. `RecordingWebClient`
-records every Slack message an answer creates against its claim, so a successor knows what
-the dead owner already showed.
+every claim this process holds (a Slack message being answered or queued behind another turn
+of its thread, an API request's Idempotency-Key while its turn runs) and, less often, calls
+the front's sweep that takes over claims whose owner died. The lifecycle owns one.
 """
 
 from __future__ import annotations
@@ -16,17 +15,10 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.web import SlackResponse
-
-from storage import EventLog, StorageClosed
+from storage import Claims, StorageClosed
 
 logger = logging.getLogger(__name__)
-
-# Web API methods that create a message in the thread (a native stream is one from its start).
-_CREATING_METHODS = frozenset({"chat.postMessage", "chat.startStream"})
 
 
 def new_owner_id() -> str:
@@ -44,14 +36,14 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        events: EventLog,
+        claims: Claims,
         owner: str,
         *,
         lease_seconds: float,
         renew_seconds: float,
         sweep_seconds: float,
     ) -> None:
-        self.events = events
+        self.claims = claims
         self.owner = owner
         self.lease_seconds = lease_seconds
         self.renew_seconds = renew_seconds
@@ -85,7 +77,7 @@ class LeaseKeeper:
         keys = self.held()
         if not keys:
             return []
-        gone = self.events.renew(keys, owner=self.owner, lease_seconds=self.lease_seconds)
+        gone = self.claims.renew(keys, owner=self.owner, lease_seconds=self.lease_seconds)
         if gone:
             with self._lock:
                 # Finished meanwhile is not lost: only keys still held here count.
@@ -133,34 +125,3 @@ class LeaseKeeper:
             except Exception:
                 # A locked or briefly unavailable database must not end the heartbeat.
                 logger.exception("renewing leases or sweeping for unfinished messages failed")
-
-
-class RecordingWebClient(WebClient):
-    """A WebClient like `client` that reports the ts of every message it creates.
-
-    Built per answer, as Bolt builds its per-request client. Recording happens in `api_call`,
-    which every method (and slack_sdk's `chat_stream` helper) goes through.
-    """
-
-    def __init__(self, client: WebClient, on_message: Callable[[str], None]) -> None:
-        super().__init__(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            ssl=client.ssl,
-            proxy=client.proxy,
-            headers=dict(client.headers),
-            team_id=client.default_params.get("team_id"),
-            logger=client.logger,
-            retry_handlers=list(client.retry_handlers) if client.retry_handlers else None,
-        )
-        self._on_message = on_message
-
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
-        response = super().api_call(api_method, **kwargs)
-        if api_method in _CREATING_METHODS and response.get("ts"):
-            try:
-                self._on_message(str(response["ts"]))
-            except Exception:
-                logger.exception("Could not record reply %s of %s", response["ts"], api_method)
-        return response
