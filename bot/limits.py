@@ -17,7 +17,7 @@ from typing import Protocol
 from bot import prompts
 from bot.access import Refusal
 from bot.settings import Settings
-from storage import utc_now
+from storage import Usage, utc_now
 
 
 class UsageSource(Protocol):
@@ -25,7 +25,7 @@ class UsageSource(Protocol):
 
     def turns_since(
         self, since_utc: str | datetime, *, user: str | None = None, team: str | None = None
-    ) -> dict[str, int]: ...
+    ) -> Usage: ...
 
 
 @dataclass(frozen=True)
@@ -92,15 +92,13 @@ class UsageLimiter:
         limits, now = self.limits, self.clock()
         minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
         user_minute = self.usage.turns_since(minute, user=user, team=team)
-        if user_minute["turns"] + self._running[("user", user)] >= limits.user_turns_per_minute:
+        if user_minute.turns + self._running[("user", user)] >= limits.user_turns_per_minute:
             return Refusal("user_turns_per_minute", prompts.USER_SLOW_DOWN_NOTICE)
         team_minute = self.usage.turns_since(minute, team=team)
-        if team_minute["turns"] + self._running[("team", team)] >= limits.team_turns_per_minute:
+        if team_minute.turns + self._running[("team", team)] >= limits.team_turns_per_minute:
             return Refusal("team_turns_per_minute", prompts.TEAM_BUSY_NOTICE)
-        if self.usage.turns_since(day, user=user, team=team)["tokens"] >= (
-            limits.user_tokens_per_day
-        ):
+        if self.usage.turns_since(day, user=user, team=team).tokens >= (limits.user_tokens_per_day):
             return Refusal("user_tokens_per_day", prompts.USER_DAILY_LIMIT_NOTICE)
-        if self.usage.turns_since(day, team=team)["tokens"] >= limits.team_tokens_per_day:
+        if self.usage.turns_since(day, team=team).tokens >= limits.team_tokens_per_day:
             return Refusal("team_tokens_per_day", prompts.TEAM_DAILY_LIMIT_NOTICE)
         return None

@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.attachments import Attachment
-from bot.console import read_questions
+from bot.console import AnswerWriter, read_questions
 from bot.events import (
     Notice,
-    Started,
     TextDelta,
     ToolFinished,
-    ToolStarted,
     TurnComplete,
     TurnFailed,
 )
@@ -46,37 +44,22 @@ def key_rejected(event: TurnFailed) -> bool:
 
 def print_turn(events, out: TextIO) -> TurnComplete | TurnFailed | Notice | None:
     """Write one turn's events as they arrive; returns the event that ended the turn."""
-    at_line_start = True
-    started = False
-
-    def write(text: str) -> None:
-        nonlocal at_line_start
-        out.write(text)
-        out.flush()
-        at_line_start = text.endswith("\n")
-
+    write = AnswerWriter(out)
     for event in events:
         if isinstance(event, TextDelta):
-            if not started:
-                write("ShopMate: ")
-                started = True
-            write(event.text)
-        elif isinstance(event, ToolStarted | Started):
-            continue
+            write.words(event.text)
         elif isinstance(event, Notice):
-            write(("" if at_line_start else "\n") + f"ShopMate: {event.text}\n")
+            write.line(f"ShopMate: {event.text}")
             if event.final:
                 return event
         elif isinstance(event, ToolFinished):
-            write(("" if at_line_start else "\n") + "  " + tool_line(event) + "\n")
-            started = False
+            write.line("  " + tool_line(event))
         elif isinstance(event, TurnFailed):
             # The person at this terminal runs ShopMate: tell them what to fix, not "try later".
-            message = KEY_REJECTED if key_rejected(event) else event.message
-            write(("" if at_line_start else "\n") + f"ShopMate: {message}\n")
+            write.line(f"ShopMate: {KEY_REJECTED if key_rejected(event) else event.message}")
             return event
         elif isinstance(event, TurnComplete):
-            write("\n" if not at_line_start else "")
+            write.end()
             return event
     return None
 

@@ -20,7 +20,7 @@ from storage import pg_migrations
 from storage.api_keys import ApiKeyError, ApiKeyStore
 from storage.api_requests import ApiRequestStore
 from storage.claims import Claim, Claims
-from storage.conversations import ConversationStore
+from storage.conversations import ConversationStore, Usage
 from storage.database import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     Clock,
@@ -70,6 +70,7 @@ __all__ = [
     "Storage",
     "StorageClosed",
     "StoredFile",
+    "Usage",
     "is_postgres_url",
     "open_storage",
     "to_utc_iso",

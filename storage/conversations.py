@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,14 @@ def encode_content(content: Content) -> str:
         return json.dumps(to_blocks(content), ensure_ascii=False, separators=(",", ":"))
     except TypeError as exc:
         raise ValueError(f"message content is not JSON-serialisable: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Turns and tokens used in a window (what the limits compare with their caps)."""
+
+    turns: int
+    tokens: int
 
 
 class ConversationStore:
@@ -417,7 +426,7 @@ class ConversationStore:
 
     def turns_since(
         self, since_utc: str | datetime, *, user: str | None = None, team: str | None = None
-    ) -> dict[str, int]:
+    ) -> Usage:
         """Turns (failed ones too: they cost tokens) and tokens used since a moment.
 
         Filtered by user and/or team; the rate limiter asks this before every turn.
@@ -434,7 +443,7 @@ class ConversationStore:
         sql = f"select count(*) as turns, {tokens} as tokens from turns where {where}"
         with self._shared.read() as db:
             [row] = builtins.list(db.query(sql, params))
-        return {"turns": int(row["turns"]), "tokens": int(row["tokens"])}
+        return Usage(turns=int(row["turns"]), tokens=int(row["tokens"]))
 
     # -- helpers (caller holds the database) ------------------------------------------------
 

@@ -65,7 +65,7 @@ def test_turn_usage_is_recorded_for_complete_and_failed_turns(services, fake_cla
     fake_claude.enqueue(reply(text="Hi."))
     answer(services, "hello")
     report = services.storage.conversations.turns_since("2000-01-01T00:00:00", user="U1")
-    assert report["turns"] == 1 and report["tokens"] > 0
+    assert report.turns == 1 and report.tokens > 0
 
 
 def assert_valid_request(messages: list[dict]) -> None:

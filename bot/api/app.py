@@ -23,6 +23,7 @@ from bot.api.deps import ApiState, error
 from bot.api.guard import BodyGuard
 from bot.api.routes import chat, conversations, describe, health
 from bot.api.turns import TurnRunner
+from bot.drain import Drain
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,12 @@ logger = logging.getLogger(__name__)
 ROUTERS = (health.router, conversations.router, chat.router, describe.router)
 
 
-def create_app(services: Services, *, owner: str | None = None) -> FastAPI:
-    """The API over `services`; `owner` names this process in idempotency leases."""
-    state = ApiState(services, TurnRunner(services, owner=owner))
+def create_app(
+    services: Services, *, owner: str | None = None, drain: Drain | None = None
+) -> FastAPI:
+    """The API over `services`; `owner` names this process in idempotency leases, `drain`
+    is the process's (its turns are counted as work in flight; bot/process.py)."""
+    state = ApiState(services, TurnRunner(services, owner=owner, drain=drain))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import httpx2
 
-from bot.console import read_questions
+from bot.console import AnswerWriter, read_questions
 
 logger = logging.getLogger(__name__)
 
@@ -77,35 +77,22 @@ def _error_text(response: httpx2.Response) -> str:
 def print_stream(events: Iterator[tuple[str, dict[str, Any]]], out: TextIO) -> str | None:
     """Write one streamed answer as it arrives; returns the conversation id it belongs to."""
     conversation_id = None
-    at_line_start = True
-    started = False
-
-    def write(text: str) -> None:
-        nonlocal at_line_start
-        out.write(text)
-        out.flush()
-        at_line_start = text.endswith("\n")
-
+    write = AnswerWriter(out)
     for event, data in events:
         if event == "start":
             conversation_id = data.get("conversation_id")
         elif event == "text":
-            if not started:
-                write("ShopMate: ")
-                started = True
-            write(str(data.get("text", "")))
+            write.words(str(data.get("text", "")))
         elif event == "tool" and data.get("status") == "finished":
             shown = " ".join(str(v) for v in (data.get("input") or {}).values())
             outcome = "error" if data.get("is_error") else "ok"
-            line = f"  [{data.get('name')} {shown} -> {outcome}]\n"
-            write(("" if at_line_start else "\n") + line)
-            started = False
+            write.line(f"  [{data.get('name')} {shown} -> {outcome}]")
         elif event == "notice":
-            write(("" if at_line_start else "\n") + f"ShopMate: {data.get('text', '')}\n")
+            write.line(f"ShopMate: {data.get('text', '')}")
         elif event == "error":
-            write(("" if at_line_start else "\n") + f"ShopMate: {data.get('message', '')}\n")
-        elif event == "done" and not at_line_start:
-            write("\n")
+            write.line(f"ShopMate: {data.get('message', '')}")
+        elif event == "done":
+            write.end()
     return conversation_id
 
 

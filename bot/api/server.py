@@ -19,10 +19,10 @@ logger = logging.getLogger(__name__)
 def serve_api(settings: Settings, *, host: str, port: int) -> int:
     """Serve until SIGINT/SIGTERM; running turns finish and are stored before exit."""
     services = build_services(settings)
-    # Retention is the process's, whichever front it serves.
+    # Retention and the drain are the process's, whichever front it serves.
     process = Process(services).start()
     try:
-        app = create_app(services, owner=new_owner_id())
+        app = create_app(services, owner=new_owner_id(), drain=process.drain)
         # Bind first, so `--port 0` works and the log says the real port.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -34,7 +34,9 @@ def serve_api(settings: Settings, *, host: str, port: int) -> int:
             app,
             log_config=None,  # keep ShopMate's handler (it masks secrets)
             access_log=False,  # request lines carry no key names; we log turns ourselves
-            timeout_graceful_shutdown=60,
+            # Streams in flight get the process's grace; their turns are then still
+            # finished and stored (the lifespan waits for the drain's work).
+            timeout_graceful_shutdown=settings.shutdown_grace,
         )
         server = uvicorn.Server(config)
         shown = f"[{host}]" if ":" in host else host

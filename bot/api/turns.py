@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.attachments import Attachment
+from bot.drain import Drain, DrainingExecutor
 from bot.events import EngineEvent, Notice, Started, ToolFinished, TurnComplete, TurnFailed
 from bot.keys import Key
 from bot.leases import new_owner_id
@@ -143,7 +144,10 @@ class TurnOutcome:
 class TurnRunner:
     """A pool of turn workers with per-key limits, one turn at a time per conversation."""
 
-    def __init__(self, services: Services, *, owner: str | None = None) -> None:
+    def __init__(
+        self, services: Services, *, owner: str | None = None, drain: Drain | None = None
+    ) -> None:
+        """`drain` is the process's (bot/process.py): each turn counts as its work in flight."""
         settings = services.settings
         self.services = services
         self.owner = owner or new_owner_id()
@@ -159,8 +163,9 @@ class TurnRunner:
                 team_tokens_per_day=settings.team_tokens_per_day,
             ),
         )
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.api_workers, thread_name_prefix="api-turn"
+        self.drain = drain or Drain()
+        self._executor = DrainingExecutor(
+            self.drain, max_workers=settings.api_workers, thread_name_prefix="api-turn"
         )
 
     def start(self) -> TurnRunner:

@@ -1,24 +1,22 @@
-"""Builds the Bolt app: a Web client that retries, the listeners, the responder behind them."""
+"""Builds the Bolt app: a Web client that retries, the responder, Home, the hand-off poster;
+the listeners are registered by bot/slack/listeners/."""
 
 from __future__ import annotations
 
 import logging
-import re
 from concurrent.futures import Executor
-from logging import Logger
-from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.drain import Drain, DrainingExecutor
 from bot.settings import Settings
-from bot.slack.approvals import Approvers, register_handoff
+from bot.slack import listeners
+from bot.slack.approvals import Approvers, use_slack_for_handoff
 from bot.slack.budget import CallBudget
-from bot.slack.feedback import register_feedback_listeners
-from bot.slack.home import Home, register_home
+from bot.slack.home import Home
 from bot.slack.reply import ReplyOptions
 from bot.slack.responder import SlackResponder
 from bot.slack.shared_budget import SharedCallBudget
@@ -103,50 +101,8 @@ def build_app(
     # One approvers list (and its cache of group members) for the channel's buttons and Home.
     approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
     # The Home tab: published in the background, in its own slots of the replies' budget.
-    home = register_home(app, services, budget=responder.budget, approvers=approvers)
-    register_listeners(app, responder, home=home)
-    # Clicks on buttons already shown are stored even with SHOPMATE_FEEDBACK off.
-    register_feedback_listeners(app, services.storage.feedback, on_rated=home.refresh_leads)
-    # Escalations through this client, Approve / Reject buttons; in the replies' call budget.
-    register_handoff(app, services, budget=responder.budget, approvers=approvers)
+    home = Home(services, app.client, responder.budget, approvers)
+    # Escalations and requests posted through this client, in the replies' call budget.
+    use_slack_for_handoff(app, services, budget=responder.budget)
+    listeners.register(app, services, responder, home=home, approvers=approvers)
     return app, responder
-
-
-def register_listeners(app: App, responder: SlackResponder, *, home: Home | None = None) -> None:
-    """app_mention in channels; message for DMs and follow-ups in threads we answered; the
-    agent view's openings (suggested prompts) and the Home tab's. Messages in an assistant
-    thread are DMs.
-    """
-
-    @app.event("app_mention")
-    def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        responder.on_event(event, _team(context, event), context.bot_user_id, client)
-
-    @app.event("message")
-    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        responder.on_event(event, _team(context, event), context.bot_user_id, client)
-
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        if home is not None and event.get("tab") == "home":
-            home.opened(event)
-            return
-        responder.agent_view.on_home_opened(event, _team(context, event), client)
-
-    @app.event("assistant_thread_started")
-    def on_assistant_thread_started(
-        event: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
-        responder.agent_view.on_thread_started(event, _team(context, event), client)
-
-    @app.event(re.compile(".*"))
-    def ignore_other_events() -> None:
-        """Acknowledge events we don't act on; an unhandled one gets 404 and Slack re-sends it."""
-
-    @app.error
-    def on_error(error: Exception, logger: Logger) -> None:
-        logger.error("Unhandled error in a Slack listener: %s", type(error).__name__)
-
-
-def _team(context: BoltContext, event: dict[str, Any]) -> str:
-    return context.team_id or event.get("team") or "unknown"

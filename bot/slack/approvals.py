@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.handoff.service import decision_for_thread
@@ -25,14 +25,12 @@ from bot.slack.budget import CallBudget
 from bot.slack.calls import NO_BUDGET, Outcome, SlackCalls
 from bot.slack.ephemeral import tell_privately
 from bot.slack.handoff import (
-    APPROVE_ACTION,
     BUDGET_WAIT_S,
-    REJECT_ACTION,
     SlackHandoffNotifier,
     decided_blocks,
 )
 from bot.wiring import Services
-from storage.handoff import APPROVED, REJECTED, Decided
+from storage.handoff import Decided
 
 logger = logging.getLogger(__name__)
 
@@ -97,37 +95,18 @@ class Approvers:
         return members
 
 
-def register_handoff(
-    app: App,
-    services: Services,
-    *,
-    budget: CallBudget | None = None,
-    approvers: Approvers | None = None,
+def use_slack_for_handoff(
+    app: App, services: Services, *, budget: CallBudget | None = None
 ) -> None:
-    """Post hand-offs through this app's client, and handle their Approve / Reject buttons.
+    """Post hand-offs through this app's client when an escalation channel is set.
 
-    `budget` is the replies' shared call budget: the decision's edit and thread post wait
-    their turn in it like every other call of the workspace. `approvers` is shared with the
-    Home tab, so both ask Slack about a group once.
+    `budget` is the replies' shared call budget: hand-off posts wait their turn in it like
+    every other call of the workspace. The Approve / Reject clicks are registered with the
+    other listeners (bot/slack/listeners/actions.py) and decided by `decide`.
     """
     settings = services.settings
-    handoff = services.handoff
-    if handoff is None:
-        return
-    if settings.escalation_channel:
-        handoff.use(SLACK, SlackHandoffNotifier(app.client, settings, budget=budget))
-    if approvers is None:
-        approvers = Approvers(settings.approvers, cache_seconds=settings.approvers_cache_seconds)
-
-    @app.action(APPROVE_ACTION)
-    def on_approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        decide(services, approvers, body, client, APPROVED, budget=budget)
-
-    @app.action(REJECT_ACTION)
-    def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        decide(services, approvers, body, client, REJECTED, budget=budget)
+    if services.handoff is not None and settings.escalation_channel:
+        services.handoff.use(SLACK, SlackHandoffNotifier(app.client, settings, budget=budget))
 
 
 def decide(

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import (
     ContextActionsBlock,
@@ -163,23 +161,6 @@ def _tell(client: WebClient, where: _Where, text: str) -> None:
     if where.channel is None or where.user is None:
         return
     tell_privately(client, where.channel, where.user, text, thread_ts=where.thread_ts)
-
-
-def register_feedback_listeners(
-    app: App, store: FeedbackStore, *, on_rated: Callable[[], None] | None = None
-) -> None:
-    """Clicks on the feedback buttons, over HTTP and Socket Mode alike (Bolt routes both).
-
-    `on_rated` is told when a rating was stored or changed (the Home tab's figures); it must
-    return at once.
-    """
-
-    @app.action(ACTION_ID)
-    def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient):
-        ack()  # within Slack's 3 seconds; the rating is stored and acknowledged after
-        outcome = handle_click(body, action, store, client)
-        if on_rated is not None and outcome in (NEW, CHANGED):
-            on_rated()
 
 
 def _dict(value: Any) -> dict[str, Any]:

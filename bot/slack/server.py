@@ -365,14 +365,24 @@ def _wait(stop: ShutdownRequest) -> None:
     logger.info("%s: shutting down gracefully", name)
 
 
-def _exit_stuck(services: Services) -> None:
-    """Some answer is blocked past the grace and its notice window: leave without it.
+def _drain(settings: Settings, process: Process) -> None:
+    """Let answers in flight finish within the grace; leave at once if one is stuck past it.
 
-    Its claim stays unfinished for the next process. Exiting normally would wait for the
-    listener threads (the interpreter joins them), possibly for minutes.
+    A stuck answer (blocked past the grace and its notice window) keeps its claim unfinished
+    for the next process. Exiting normally would wait for the listener threads (the
+    interpreter joins them), possibly for minutes.
     """
-    logging.shutdown()
-    os._exit(0)
+    if not process.finish(settings.shutdown_grace):
+        logging.shutdown()
+        os._exit(0)
+
+
+def _close(services: Services, responder: SlackResponder, process: Process) -> None:
+    """With nothing left running, the claims still held (cut short by the grace) are handed
+    on now rather than when their leases run out; then retention stops and storage closes."""
+    responder.stop(release=process.drain.busy() == 0)
+    process.stop()
+    services.close()
 
 
 def serve(settings: Settings, *, host: str, port: int) -> int:
@@ -402,15 +412,10 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     try:
         _wait(stop)
         # New events get 503 from here on (Slack re-sends them); answers in flight go on.
-        if not process.finish(settings.shutdown_grace):
-            _exit_stuck(services)
+        _drain(settings, process)
         server.stop()
     finally:
-        # With nothing left running, the claims still held (cut short by the grace) are
-        # handed on now rather than when their leases run out.
-        responder.stop(release=process.drain.busy() == 0)
-        process.stop()
-        services.close()
+        _close(services, responder, process)
     logger.info("ShopMate stopped")
     return 0
 
@@ -448,13 +453,8 @@ def run_socket_mode(settings: Settings) -> int:
         # Closing the connection first makes Slack send new events to other connections;
         # events already acked are counted in the drain and answered.
         handler.close()
-        if not process.finish(settings.shutdown_grace):
-            _exit_stuck(services)
+        _drain(settings, process)
     finally:
-        # With nothing left running, the claims still held (cut short by the grace) are
-        # handed on now rather than when their leases run out.
-        responder.stop(release=process.drain.busy() == 0)
-        process.stop()
-        services.close()
+        _close(services, responder, process)
     logger.info("ShopMate stopped")
     return 0

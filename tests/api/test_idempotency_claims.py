@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.api.turns import ApiTurn, Begun, Busy, Ended, TurnRunner, api_message
+from bot.drain import Drain
 from bot.events import Started, TurnComplete
 from fakes.claude import Pace, reply
 from tests.api.conftest import WAIT, wait_until
@@ -51,6 +52,24 @@ def test_a_second_message_to_a_busy_conversation_is_refused_and_its_key_forgotte
         assert services.storage.claims.get("api-request:k:idem") is None, "a retry may run it"
         assert wait_until(lambda: bool(first) and isinstance(first[-1], Ended))
         assert any(isinstance(item, TurnComplete) for item in first)
+    finally:
+        fake_claude.pace = Pace()
+        runner.shutdown()
+
+
+def test_an_api_turn_is_work_in_flight_of_the_process_drain(services, fake_claude):
+    """The drain is the process's (bot/process.py): SIGTERM waits for API turns as for Slack's."""
+    drain = Drain()
+    runner = TurnRunner(services, owner="p1", drain=drain)
+    items: list = []
+    fake_claude.pace = Pace(tokens_per_s=40)
+    fake_claude.enqueue(reply(" ".join(["slow"] * 40)))
+    try:
+        done = runner.submit(ApiTurn("k", "c1", "api:k:c1", "slow, please"), items.append)
+        assert wait_until(lambda: any(isinstance(item, Started) for item in items))
+        assert drain.busy() == 1, "the running turn counts in the process's drain"
+        assert drain.wait_idle(WAIT), "and leaves it once answered and stored"
+        assert done.done() and any(isinstance(item, TurnComplete) for item in items)
     finally:
         fake_claude.pace = Pace()
         runner.shutdown()

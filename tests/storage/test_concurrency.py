@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from storage import Storage, open_storage
+from storage import Storage, Usage, open_storage
 
 THREADS = 8
 WRITES = 200
@@ -60,10 +60,9 @@ def assert_nothing_lost_and_order_kept(storage: Storage, writers: int) -> None:
         # In the shared thread the writers interleave, but each one's messages keep their order.
         mine = [t for t in shared if t.startswith(f"w{writer}-")]
         assert mine == [f"w{writer}-{n}" for n in range(1, WRITES, 2)]
-    assert storage.conversations.turns_since("2000-01-01") == {
-        "turns": writers * WRITES // 2,
-        "tokens": writers * WRITES // 2,
-    }
+    assert storage.conversations.turns_since("2000-01-01") == Usage(
+        turns=writers * WRITES // 2, tokens=writers * WRITES // 2
+    )
 
 
 def test_eight_threads_writing_at_once_lose_nothing_and_keep_their_order(

@@ -8,7 +8,7 @@ import sqlite3
 import psycopg
 import pytest
 
-from storage import Storage, StorageClosed, open_storage
+from storage import Storage, StorageClosed, Usage, open_storage
 from tests.storage.conftest import FakeClock, refuse_inserts, rows
 
 # What a failing write raises, on either backend.
@@ -374,11 +374,11 @@ def test_turns_since_counts_turns_and_all_tokens_filtered_by_user_and_team(
     storage.conversations.add_turn("local:c", [], usage=usage(1000), user="U3", team="T2")
     since = "2026-03-01T09:01:00.000000+00:00"
 
-    assert storage.conversations.turns_since(since, user="U1") == {"turns": 1, "tokens": 40}
-    assert storage.conversations.turns_since(since, team="T1") == {"turns": 2, "tokens": 440}
-    assert storage.conversations.turns_since(since) == {"turns": 3, "tokens": 4440}
-    assert storage.conversations.turns_since("2026-03-01") == {"turns": 4, "tokens": 4444}
-    assert storage.conversations.turns_since(since, user="nobody") == {"turns": 0, "tokens": 0}
+    assert storage.conversations.turns_since(since, user="U1") == Usage(turns=1, tokens=40)
+    assert storage.conversations.turns_since(since, team="T1") == Usage(turns=2, tokens=440)
+    assert storage.conversations.turns_since(since) == Usage(turns=3, tokens=4440)
+    assert storage.conversations.turns_since("2026-03-01") == Usage(turns=4, tokens=4444)
+    assert storage.conversations.turns_since(since, user="nobody") == Usage(turns=0, tokens=0)
 
 
 def test_a_closed_storage_refuses_to_be_used(db_target) -> None:

@@ -12,6 +12,7 @@ from bot import prompts
 from bot.input_cut import cut_input
 from bot.limits import Limits, UsageLimiter
 from fakes.slack.events import mention_event
+from storage import Usage
 from tests.slack.conftest import TEAM, USER, WAIT, wait_until
 from tests.trust.conftest import thread_key
 
@@ -27,13 +28,13 @@ class RecordedUsage:
     def add(self, user: str, team: str, tokens: int = 0, *, ago: timedelta = timedelta()):
         self.turns.append((NOW - ago, user, team, tokens))
 
-    def turns_since(self, since_utc, *, user=None, team=None) -> dict[str, int]:
+    def turns_since(self, since_utc, *, user=None, team=None) -> Usage:
         found = [
             t
             for t in self.turns
             if t[0] >= since_utc and user in (None, t[1]) and team in (None, t[2])
         ]
-        return {"turns": len(found), "tokens": sum(t[3] for t in found)}
+        return Usage(turns=len(found), tokens=sum(t[3] for t in found))
 
 
 def limiter(usage: RecordedUsage, **limits: int) -> UsageLimiter:

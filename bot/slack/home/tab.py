@@ -1,4 +1,4 @@
-"""The Home tab's listeners: opening it, and its Approve / Reject / Resolve buttons.
+"""The Home tab: opening it, and what its Approve / Reject / Resolve buttons do.
 
 A decision from Home takes the very path of the channel's buttons (approvals.apply_decision:
 decided once in storage, then the request message edited and the thread told by the winning
@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.approvals import NOT_ALLOWED, Approvers, already_decided, apply_decision
@@ -24,10 +23,9 @@ from bot.slack.budget import CallBudget
 from bot.slack.calls import SlackCalls
 from bot.slack.home.data import Links, gather
 from bot.slack.home.publisher import HomePublisher
-from bot.slack.home.view import APPROVE_ACTION, REJECT_ACTION, RESOLVE_ACTION, build_home
+from bot.slack.home.view import build_home
 from bot.stats import Figures, headline
 from bot.wiring import Services
-from storage.handoff import APPROVED, REJECTED
 
 logger = logging.getLogger(__name__)
 
@@ -197,27 +195,3 @@ def _click(body: dict[str, Any]) -> tuple[str, str, int | None]:
     except ValueError:
         logger.warning("A Home button without a number: %r", actions[0].get("value"))
         return user, team, None
-
-
-def register_home(
-    app: App, services: Services, *, budget: CallBudget, approvers: Approvers
-) -> Home:
-    """The Home tab's buttons; the caller routes `app_home_opened` (tab "home") to `opened`."""
-    home = Home(services, app.client, budget, approvers)
-
-    @app.action(APPROVE_ACTION)
-    def on_home_approve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        home.decide(body, APPROVED, budget)
-
-    @app.action(REJECT_ACTION)
-    def on_home_reject(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        home.decide(body, REJECTED, budget)
-
-    @app.action(RESOLVE_ACTION)
-    def on_home_resolve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        home.resolve(body)
-
-    return home
