@@ -5,7 +5,8 @@
 - the `Drain` counts the work in flight (Bolt's listeners, recovered answers, API turns), so a
   SIGTERM lets it finish within the grace and cuts what outlives it (bot/drain.py);
 - the `RetentionSweeper` applies SHOPMATE_RETENTION_DAYS at start and then daily
-  (bot/retention.py), however many fronts or none are answering.
+  (bot/retention.py) to conversations and order copies, however many fronts or none are
+  answering.
 
 The claims' heartbeat and the recovery sweep are the lifecycle's (bot/lifecycle.py): the front
 starts them with its own way of answering what a dead process left.
@@ -29,7 +30,9 @@ class Process:
         self.services = services
         self.drain = drain or Drain()
         self.retention = RetentionSweeper(
-            services.storage.conversations, services.settings.retention_days
+            services.storage.conversations,
+            services.settings.retention_days,
+            order_copies=services.storage.order_cache,
         )
 
     def start(self) -> Process:

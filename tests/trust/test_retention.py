@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import prompts
+from bot.process import Process
 from bot.retention import RetentionSweeper, purge_expired
 from bot.slack.server import start_up
 from storage import open_storage
@@ -191,3 +192,27 @@ def test_refused_messages_leave_only_an_event_key_which_retention_removes(make_a
         datetime.now(UTC) + timedelta(seconds=1)
     )
     assert removed["events"] == 1 and removed["conversations"] == 0
+
+
+def test_order_copies_fetched_before_the_retention_window_go_with_the_conversations(tmp_path):
+    """Copies of orders from the shop's system hold customer data: the same window applies."""
+    db_path = tmp_path / "s.db"
+    seed(db_path)
+    long_ago = datetime.now(UTC) - timedelta(days=100)
+    with open_storage(db_path, clock=lambda: long_ago) as old_clock:
+        old_clock.order_cache.put("shopify", "ORD-1001", {"status": "shipped"})
+    with open_storage(db_path) as storage:
+        storage.order_cache.put("shopify", "ORD-1002", {"status": "processing"})
+        removed = RetentionSweeper(
+            storage.conversations, 90, order_copies=storage.order_cache
+        ).sweep()
+        assert removed is not None and removed["order_copies"] == 1
+        assert removed["conversations"] == 1, "the conversations' purge is unchanged"
+        assert storage.order_cache.get("shopify", "ORD-1001") is None
+        assert storage.order_cache.get("shopify", "ORD-1002") is not None, "a fresh copy stays"
+
+
+def test_the_process_applies_retention_to_order_copies(services):
+    """`serve`, `run` and `api` all sweep through bot/process.py: the copies are in its sweep."""
+    process = Process(services)
+    assert process.retention.order_copies is services.storage.order_cache
