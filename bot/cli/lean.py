@@ -3,11 +3,13 @@
 The anthropic SDK imports its optional aiohttp transport whenever aiohttp is installed (here
 it comes with the dev extra, for the bench's Socket Mode comparison), and aiohttp with yarl,
 multidict, frozenlist and propcache stays resident: about 9 MB of `shopmate serve`'s ~113 MB.
-ShopMate uses the SDK's synchronous httpx2 client only, so `serve` marks these modules as
+ShopMate uses the SDK's synchronous httpx2 client only (and Socket Mode through slack_sdk's
+websocket-client one), so `serve` and `run` mark these modules as
 absent before anything imports them (`sys.modules[name] = None`, which makes `import name`
 raise ImportError), and the SDK takes its own documented fallback for a missing extra. An
 install without the dev extra behaves the same way without this. Checked by
-tests/slack/test_serve_memory.py against a running `shopmate serve`.
+tests/slack/test_serve_memory.py against a running `shopmate serve`, and
+tests/slack/test_run.py against a running `shopmate run`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 
 logger = logging.getLogger(__name__)
 
-# Optional imports of the SDKs that `serve` (HTTP, sync clients) never uses.
+# Optional imports of the SDKs that `serve` and `run` (sync clients) never use.
 UNUSED_IN_SERVE: tuple[str, ...] = ("aiohttp",)
 
 

@@ -47,6 +47,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _check_slack(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY")
     preflight.verify_slack(settings)
+    from bot.cli import lean
+
+    # Socket Mode here is slack_sdk's websocket-client one: no aiohttp either.
+    lean.leave_out()
     from bot.slack.server import run_socket_mode
 
     return run_socket_mode(settings)

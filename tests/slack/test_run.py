@@ -14,6 +14,7 @@ from fakes.slack import FakeSlack
 from fakes.slack.events import mention_event, next_ts
 from fakes.slack.socket_mode import FakeSocketMode
 from tests.slack.processes import CHANNEL, TEAM, ShopMateProcess, environment
+from tests.slack.test_serve_memory import mapped_files
 
 WAIT = 30.0  # generous: a loaded 2-core CI machine
 
@@ -88,6 +89,16 @@ def test_run_answers_a_mention_over_socket_mode(running: Running, fake_claude: F
     assert running.socket_mode.acked(envelope)
     # Slack's connection tickets come from apps.connections.open, with the app-level token.
     assert all(c.ok for c in running.slack.calls_to("apps.connections.open"))
+
+
+def test_run_answers_without_loading_aiohttp(running: Running, fake_claude: FakeClaude):
+    """Like `serve` (bot/cli/lean.py): the sync clients only, nothing of aiohttp resident."""
+    fake_claude.enqueue(reply("Lean and answering."))
+    _, ts = running.mention("hello again")
+    assert running.answered(ts, "Lean and answering."), running.process.log
+    loaded = mapped_files(running.process.process.pid)
+    assert not [f for f in loaded if "/aiohttp/" in f or "/multidict/" in f]
+    assert [f for f in loaded if "/pydantic_core/" in f], "the reading above sees C extensions"
 
 
 @pytest.mark.parametrize("mode", ["eof", "silent"])
