@@ -452,7 +452,12 @@ def m012_slack_call_budget(db: Database) -> None:
 
     One row per (scope, method): scope is a workspace, or "workspace/channel" for a per-channel
     limit. Times are epoch seconds (REAL), written by every process's wall clock.
+
+    The release before this one applied this very step as `m010_slack_call_budget` (m010 and
+    m011 took its place since): a database it migrated has the table already, and upgrades.
     """
+    if db.table("slack_budget").exists():
+        return
     db.table("slack_budget").create(
         {
             "scope": str,

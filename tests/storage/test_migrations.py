@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from storage import open_storage
-from storage.migrations import migrations
+from storage.migrations import m012_slack_call_budget, migrations
 
 EXPECTED_COLUMNS = {
     "conversations": {
@@ -202,3 +203,24 @@ def test_connection_uses_wal_foreign_keys_and_a_busy_timeout_of_at_least_5s(
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     storage.close()
+
+
+def test_a_database_of_the_previous_release_upgrades(db_path: Path) -> None:
+    """The previous release applied the Slack call budget's table as m010_slack_call_budget;
+    this one names that step m012 (m010 and m011 are new). Upgrading must not fail on it."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(db_path)
+    migrations.apply(db, stop_before="m010_order_cache")
+    previous = Migrations("shopmate")
+    previous(name="m010_slack_call_budget")(m012_slack_call_budget)
+    previous.apply(db)
+    db.table("slack_budget").insert({"scope": "T1", "method": "chat.update", "tat": 1.0})
+    db.close()
+
+    open_storage(db_path).close()  # raised "table slack_budget already exists" before
+
+    db = Database(db_path)
+    assert migrations.pending(db) == []
+    assert {"order_cache", "files"} <= set(db.table_names())
+    assert db.table("slack_budget").count == 1, "the budget's rows are kept"
+    db.close()
