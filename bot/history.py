@@ -167,13 +167,31 @@ def _media_tokens(block: dict[str, Any]) -> int:
         return IMAGE_TOKENS
     source = block.get("source") or {}
     if source.get("type") == "base64" and isinstance(source.get("data"), str):
-        from bot.attachments.pdf import estimate_pages
-
         try:
-            return PDF_PAGE_TOKENS * estimate_pages(base64.b64decode(source["data"]))
+            return PDF_PAGE_TOKENS * _pdf_pages(source["data"])
         except ValueError:
             pass
     return PDF_PAGE_TOKENS
+
+
+# Pages of the PDFs seen lately, by (length, hash) of their base64: the budget is checked
+# before every model call, and decoding a 10 MB PDF each time would redo the same work.
+_PDF_PAGES: dict[tuple[int, int], int] = {}
+_PDF_PAGES_KEPT = 256
+
+
+def _pdf_pages(data: str) -> int:
+    """The estimated page count of a base64 PDF; ValueError if it is not valid base64."""
+    key = (len(data), hash(data))
+    pages = _PDF_PAGES.get(key)
+    if pages is None:
+        from bot.attachments.pdf import estimate_pages
+
+        pages = estimate_pages(base64.b64decode(data))
+        if len(_PDF_PAGES) >= _PDF_PAGES_KEPT:
+            _PDF_PAGES.clear()
+        _PDF_PAGES[key] = pages
+    return pages
 
 
 def exchanges(history: list[Message]) -> list[list[Message]]:
