@@ -59,7 +59,10 @@ class AnswerService:
         question_id = conversations.add_user_message(thread_key, content, user=user, team=team)
         if files:
             self.storage.files.attach(thread_key, question_id, [_new_file(f) for f in files])
-            [question] = expand([{"role": "user", "content": content}], load)
+            # This turn's blocks from the bytes in hand (stored by hash: the same bytes), not
+            # read back from storage right after writing them.
+            in_hand = {f.sha256: (f.media_type, f.data) for f in files}
+            [question] = expand([{"role": "user", "content": content}], in_hand.get)
             content = question["content"]
         owner: dict[str, Any] = {
             "user": user,
