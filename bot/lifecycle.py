@@ -119,7 +119,6 @@ class TurnLifecycle:
         )
         self.file_limits = AttachmentLimits.from_settings(settings)
         self.observer = observer
-        self.lease_seconds = settings.claim_lease_seconds
         self.leases = LeaseKeeper(
             services.storage.claims,
             owner,
@@ -154,15 +153,11 @@ class TurnLifecycle:
             owner=self.owner,
             thread_key=str(incoming.conversation),
             message=stored,
-            lease_seconds=self.lease_seconds,
+            lease_seconds=self.leases.lease_seconds,
         )
         if claim is not None:
             self.leases.hold(key)
         return claim
-
-    def hold(self, claim: Claim) -> None:
-        """Renew `claim` (taken over by a sweep) from now on, like one `claim` won."""
-        self.leases.hold(claim.key)
 
     def lost(self, incoming: UserMessage) -> bool:
         """True once another process took this message over (this one stalled past its lease)."""
@@ -214,7 +209,7 @@ class TurnLifecycle:
         """Claims of the front's (keys starting `prefix`) whose owner died, now this process's."""
         self._step(RECOVERY, None)
         claims = self.services.storage.claims.take_over_expired(
-            owner=self.owner, lease_seconds=self.lease_seconds, prefix=prefix
+            owner=self.owner, lease_seconds=self.leases.lease_seconds, prefix=prefix
         )
         for claim in claims:
             self.leases.hold(claim.key)

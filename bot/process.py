@@ -27,7 +27,6 @@ class Process:
     """The drain and the retention sweeper of one process; `start()` once, `stop()` at exit."""
 
     def __init__(self, services: Services, *, drain: Drain | None = None) -> None:
-        self.services = services
         self.drain = drain or Drain()
         self.retention = RetentionSweeper(
             services.storage.conversations,

@@ -89,13 +89,10 @@ class OutcomeStore:
             row["question"] = question_text(row.pop("question_json"))
         return rows
 
-    def answered(self, since_utc: str | datetime, until_utc: str | datetime | None = None) -> int:
-        """Questions answered in a period: turns that completed (not failed, not stopped)."""
+    def answered(self, since_utc: str | datetime) -> int:
+        """Questions answered since a moment: turns that completed (not failed, not stopped)."""
         sql = "select count(*) as n from turns where status = 'complete' and created_utc >= ?"
         params = [as_utc_iso(since_utc)]
-        if until_utc is not None:
-            sql += " and created_utc < ?"
-            params.append(as_utc_iso(until_utc))
         with self._shared.read() as db:
             [row] = list(db.query(sql, params))
         return int(row["n"])

@@ -52,15 +52,15 @@ def fit(width: int, height: int) -> tuple[int, int]:
     return max(1, int(width * scale + 1e-6)), max(1, int(height * scale + 1e-6))
 
 
-def shrink(data: bytes, *, downscale: bool = True) -> Encoded:
-    """The image fitted and re-encoded; `downscale=False` only re-encodes (the bench's baseline)."""
+def shrink(data: bytes) -> Encoded:
+    """The image fitted within Anthropic's limits and re-encoded."""
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
             raise ImageError(f"{width}x{height} is too many pixels to decode")
         source_format = image.format
-        if downscale and source_format == "JPEG":
+        if source_format == "JPEG":
             # Decode a big photo at 1/2, 1/4 or 1/8 scale straight from its DCT data, never
             # below the target: a quarter of the work, and Lanczos does the rest.
             image.draft("RGB", fit(width, height))
@@ -69,7 +69,7 @@ def shrink(data: bytes, *, downscale: bool = True) -> Encoded:
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, EOFError) as error:
         raise ImageError(str(error)) from error
-    target = fit(*image.size) if downscale else image.size
+    target = fit(*image.size)
     if target != image.size:
         image = image.convert("RGBA" if _has_alpha(image) else "RGB")
         # reducing_gap: a quick integer box reduction first, then Lanczos: as sharp, ~2x faster.

@@ -45,9 +45,7 @@ class PreparedFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def prepare(
-    attachment: Attachment, limits: AttachmentLimits, *, downscale: bool = True
-) -> PreparedFile | FileProblem:
+def prepare(attachment: Attachment, limits: AttachmentLimits) -> PreparedFile | FileProblem:
     """Fetch and check one file by its bytes (type by magic, size, pages); shrink an image."""
     try:
         data = attachment.fetch()
@@ -70,7 +68,7 @@ def prepare(
         return PreparedFile(attachment.name, PDF, data, pages=pages, original_bytes=len(data))
     assert is_image(media_type)
     try:
-        encoded = images.shrink(data, downscale=downscale)
+        encoded = images.shrink(data)
     except images.ImageError as error:
         logger.info("Refused image %s: %s", attachment.name, error)
         return unopenable(attachment.name)

@@ -61,10 +61,6 @@ class OrderService:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    @property
-    def source_name(self) -> str:
-        return self.source.name
-
     def get(self, order_id: str) -> Order | None:
         """The order or None; raises OrderUnavailable (for checks such as the hand-off's)."""
         return self.lookup(order_id).order

@@ -58,8 +58,8 @@ class Approvers:
         self.groups = tuple(i for i in ids if i.startswith("S"))
         self.cache_seconds = cache_seconds
         self.clock = clock
-        self._lock = threading.Lock()
-        # One lookup at a time: a burst of checks (clicks, Home tabs) costs one Tier 2 call.
+        # One lookup at a time, the cache read under the same lock: a burst of checks
+        # (clicks, Home tabs) costs one Tier 2 call.
         self._lookup = threading.Lock()
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
@@ -68,31 +68,19 @@ class Approvers:
             return True
         return any(user in self._group_members(group, client) for group in self.groups)
 
-    def members(self, client: WebClient) -> frozenset[str]:
-        """Everyone named, directly or through a group (whose lookup may fail: then fewer)."""
-        found = set(self.users)
-        for group in self.groups:
-            found |= self._group_members(group, client)
-        return frozenset(found)
-
     def _group_members(self, group: str, client: WebClient) -> frozenset[str]:
         with self._lookup:
-            return self._cached_or_asked(group, client)
-
-    def _cached_or_asked(self, group: str, client: WebClient) -> frozenset[str]:
-        now = self.clock()
-        with self._lock:
+            now = self.clock()
             cached = self._members.get(group)
             if cached is not None and cached[0] > now:
                 return cached[1]
-        outcome = SlackCalls().call(client, None, "usergroups.users.list", usergroup=group)
-        if not outcome.ok:
-            logger.error("usergroups.users.list for %s failed: %s", group, outcome.error)
-            return frozenset()
-        members = frozenset(outcome.response.get("users") or ())
-        with self._lock:
+            outcome = SlackCalls().call(client, None, "usergroups.users.list", usergroup=group)
+            if not outcome.ok:
+                logger.error("usergroups.users.list for %s failed: %s", group, outcome.error)
+                return frozenset()
+            members = frozenset(outcome.response.get("users") or ())
             self._members[group] = (now + self.cache_seconds, members)
-        return members
+            return members
 
 
 def use_slack_for_handoff(

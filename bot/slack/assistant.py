@@ -94,7 +94,6 @@ class AgentView:
         messages: MessageCounter,
     ) -> None:
         self.settings = settings
-        self.budget = budget
         self.calls = SlackCalls(budget)
         self.access = access
         self.messages = messages

@@ -67,14 +67,9 @@ class Sign:
     status: str
     loading_messages: tuple[str, ...] = ()
     state: str = "queued"
-    kind: str = ""  # what showed it: "status" or "reaction" ("" if nothing did)
     answered: bool = False
     finished: bool = False
     tried: set[str] = field(default_factory=set)
-
-    @property
-    def shown(self) -> bool:
-        return self.state in ("status", "reaction")
 
 
 class FirstSigns:
@@ -151,15 +146,6 @@ class FirstSigns:
             self._queue.clear()
             self._undo.clear()
             self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True once no sign or removal is queued (for tests and shutdown)."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: not self._waiting() and not self._undo and not self._acquiring, timeout
-            )
-
-    # ----- workers ------------------------------------------------------------------------------
 
     def _start_threads(self) -> None:
         if self._threads:
@@ -253,7 +239,7 @@ class FirstSigns:
         error = None if outcome.error == "already_reacted" else outcome.error
         with self._cond:
             if error is None:
-                sign.state = sign.kind = "status" if method == STATUS else "reaction"
+                sign.state = "status" if method == STATUS else "reaction"
                 if method == STATUS and (sign.answered or sign.finished):
                     # Set as (or after) the answer was posted, it would spin on: clear it.
                     self._queue_undo(sign, STATUS)

@@ -56,8 +56,6 @@ class HomePublisher:
         self._cond = threading.Condition()
         self._due: dict[str, float] = {}  # user -> when to publish
         self._notices: dict[str, str] = {}
-        self._busy = 0
-        self._closed = False
         self._workers = workers
         self._threads: list[threading.Thread] = []  # started on the first publish
 
@@ -76,8 +74,6 @@ class HomePublisher:
         if not user:
             return
         with self._cond:
-            if self._closed:
-                return
             if not self._threads:
                 self._threads = [
                     threading.Thread(target=self._work, name=f"home-publisher-{i}", daemon=True)
@@ -92,52 +88,32 @@ class HomePublisher:
                 self._notices[user] = notice
             self._cond.notify_all()
 
-    # ----- state for tests and shutdown --------------------------------------------------------
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True once nobody is due and no publish is under way (False after `timeout`)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._due and not self._busy, timeout)
-
-    def close(self) -> None:
-        """Stop publishing; views still due are dropped (people see them when they open Home)."""
-        with self._cond:
-            self._closed = True
-            self._due.clear()
-            self._cond.notify_all()
-
     # ----- the workers -------------------------------------------------------------------------
 
-    def _next(self) -> tuple[str, str | None] | None:
+    def _next(self) -> tuple[str, str | None]:
         with self._cond:
-            while not self._closed:
+            while True:
                 now = self.clock()
                 if self._due:
                     user, due = min(self._due.items(), key=lambda item: item[1])
                     if due <= now:
                         del self._due[user]
-                        self._busy += 1
                         return user, self._notices.pop(user, None)
                     self._cond.wait(due - now)
                 else:
                     self._cond.wait()
-            return None
 
     def _work(self) -> None:
+        """A daemon worker for the process's life: at exit, views still due are dropped (people
+        see them when they open Home)."""
         while True:
             job = self._next()
-            if job is None:
-                return
             try:
                 self._publish(*job)
             except StorageClosed:  # the process is stopping; Home is rebuilt when next opened
                 logger.info("Skipped the Home of %s: storage closed", job[0])
             except Exception:  # a bug or closed storage: one Home stays stale, the worker lives
                 logger.exception("Could not publish the Home of %s", job[0])
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
 
     def _publish(self, user: str, notice: str | None) -> None:
         team = self.team()
