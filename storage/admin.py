@@ -14,7 +14,7 @@ from pathlib import Path
 
 from storage import open_storage
 from storage.migrations import migrations as sqlite_migrations
-from storage.pg_database import redact
+from storage.pg_database import is_postgres_url, redact
 from storage.pg_migrations import MIGRATIONS as PG_MIGRATIONS
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class MigrationStatus:
 
 def migration_status(target: str | Path) -> MigrationStatus:
     """Which migrations the database has and lacks, read without changing anything."""
-    if _is_url(target):
+    if is_postgres_url(target):
         import psycopg
 
         with psycopg.connect(str(target), connect_timeout=10) as conn:
@@ -99,10 +99,6 @@ def migrate(target: str | Path) -> list[str]:
     before = migration_status(target)
     open_storage(target).close()
     return before.pending
-
-
-def _is_url(target: str | Path) -> bool:
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def _sqlite_columns(conn: sqlite3.Connection, table: str) -> list[str]:

@@ -6,10 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from bot.cli.base import Add
+from bot.cli.base import EXIT_FAILURE, Add
 from bot.settings import SPECS, Settings
-
-EXIT_PROBLEM = 1
 
 
 def register(sub: Any, add: Add) -> None:
@@ -42,4 +40,4 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     checks = run_checks(settings, post_test_channel=args.post_test)
     redact = Redactor(str(getattr(settings, s.attr) or "") for s in SPECS if s.secret)
     (write_json if args.json else write_text)(checks, sys.stdout, redact)
-    return EXIT_PROBLEM if any(c.status == "problem" for c in checks) else 0
+    return EXIT_FAILURE if any(c.status == "problem" for c in checks) else 0

@@ -46,13 +46,10 @@ def register(sub: Any, add: Add) -> None:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import open_storage
-
-    preflight.check_database(settings.storage_target, must_exist=True)
     since = None
     if args.since is not None:
         since = datetime.now(UTC) - timedelta(days=args.since)
-    with open_storage(settings.storage_target, create=False) as storage:
+    with preflight.open_existing(settings) as storage:
         rows = storage.feedback.rated_answers(
             since_utc=since, negative_only=args.negative, limit=args.limit
         )

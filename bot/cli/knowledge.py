@@ -7,8 +7,8 @@ import sys
 from typing import Any, TextIO
 
 from bot.cli.base import Add
+from bot.policies import knowledge_dir
 from bot.policies.documents import (
-    DEFAULT_KNOWLEDGE_DIR,
     Document,
     KnowledgeError,
     read_document,
@@ -44,7 +44,7 @@ def check(settings: Settings, *, out: TextIO, err: TextIO) -> int:
 
     Every file is tried, so one run names every unreadable document, not just the first.
     """
-    directory = settings.knowledge_dir or DEFAULT_KNOWLEDGE_DIR
+    directory = knowledge_dir(settings)
     origin = "shipped with ShopMate" if settings.knowledge_dir is None else "SHOPMATE_KNOWLEDGE_DIR"
     found = stamps(directory)  # KnowledgeError: the CLI prints it as one line, status 2
     documents: list[Document] = []

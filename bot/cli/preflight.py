@@ -63,11 +63,20 @@ class Unavailable(Exception):
 # -- Slack tokens ------------------------------------------------------------------------------
 
 
+BOT_TOKEN_FIX = (
+    "Copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions in your Slack app."
+)
+APP_TOKEN_FIX = (
+    "Create an app-level token (xapp-...) with connections:write under Basic Information → "
+    "App-Level Tokens."
+)
+
+
 def check_bot_token(token: str | None) -> None:
     """SLACK_BOT_TOKEN must look like a bot token; an app token or a secret there is a mix-up."""
     if token is None or token.startswith(BOT_TOKEN_PREFIXES):
         return
-    fix = "Copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions in your Slack app."
+    fix = BOT_TOKEN_FIX
     if token.startswith(APP_TOKEN_PREFIX):
         raise ConfigError(f"SLACK_BOT_TOKEN holds an app-level token (xapp-...). {fix}")
     if token.startswith("xoxp-"):
@@ -79,10 +88,7 @@ def check_app_token(token: str | None) -> None:
     """SLACK_APP_TOKEN must be an app-level token; Socket Mode refuses anything else."""
     if token is None or token.startswith(APP_TOKEN_PREFIX):
         return
-    fix = (
-        "Create an app-level token (xapp-...) with connections:write under Basic Information "
-        "→ App-Level Tokens."
-    )
+    fix = APP_TOKEN_FIX
     if token.startswith(BOT_TOKEN_PREFIXES):
         raise ConfigError(f"SLACK_APP_TOKEN holds a bot token (xoxb-...). {fix}")
     raise ConfigError(f"SLACK_APP_TOKEN does not look like an app-level token (xapp-...). {fix}")
@@ -122,19 +128,20 @@ def verify_slack(settings: Settings, *, timeout: float = 10.0) -> dict[str, Any]
             ) from None
         raise Unavailable(
             f"Slack at {url} did not accept auth.test "
-            f"({code or f'HTTP {error.response.status_code}'}). {_url_fix(settings)}"
+            f"({code or f'HTTP {error.response.status_code}'}). {url_fix(settings)}"
         ) from None
     except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
         logger.debug("auth.test failed", exc_info=True)
         reason = getattr(error, "reason", None) or error
-        raise Unavailable(f"cannot reach Slack at {url} ({reason}). {_url_fix(settings)}") from None
+        raise Unavailable(f"cannot reach Slack at {url} ({reason}). {url_fix(settings)}") from None
     logger.debug(
         "auth.test ok: team %s, bot user %s", response.get("team_id"), response.get("user_id")
     )
     return dict(response.data) if isinstance(response.data, dict) else {}
 
 
-def _url_fix(settings: Settings) -> str:
+def url_fix(settings: Settings) -> str:
+    """What to check when Slack cannot be reached (the doctor says the same)."""
     if settings.slack_api_url != DEFAULT_SLACK_API_URL:
         return f"Check SLACK_API_URL (unset it for {DEFAULT_SLACK_API_URL}) and the network."
     return "Check this machine's network connection to slack.com."

@@ -9,7 +9,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.cli.preflight import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIXES, REJECTED
+from bot.cli.preflight import (
+    APP_TOKEN_FIX,
+    APP_TOKEN_PREFIX,
+    BOT_TOKEN_FIX,
+    BOT_TOKEN_PREFIXES,
+    REJECTED,
+    url_fix,
+)
 from bot.doctor.people import people_check
 from bot.doctor.result import Check, ok, problem, warning
 from bot.doctor.slack_calls import (
@@ -19,7 +26,7 @@ from bot.doctor.slack_calls import (
     call,
     web_client,
 )
-from bot.settings import DEFAULT_SLACK_API_URL, Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +45,6 @@ MANIFEST_SCOPES: tuple[str, ...] = (
     "usergroups:read",
     "users:read",
 )
-BOT_TOKEN_FIX = (
-    "Copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions in your Slack app."
-)
-APP_TOKEN_FIX = (
-    "Create an app-level token (xapp-...) with connections:write under Basic Information → "
-    "App-Level Tokens."
-)
-
-
-def _url_fix(settings: Settings) -> str:
-    if settings.slack_api_url != DEFAULT_SLACK_API_URL:
-        return f"Check SLACK_API_URL (unset it for {DEFAULT_SLACK_API_URL}) and the network."
-    return "Check this machine's network connection to slack.com."
 
 
 def token_kind(token: str) -> str:
@@ -161,13 +155,13 @@ def _auth_problem(settings: Settings, failed: SlackCallFailed) -> Check:
             AREA,
             "auth.test",
             f"cannot reach Slack at {settings.slack_api_url} ({failed.detail}).",
-            _url_fix(settings),
+            url_fix(settings),
         )
     return problem(
         AREA,
         "auth.test",
         f"Slack at {settings.slack_api_url} did not accept auth.test ({failed.code}).",
-        _url_fix(settings),
+        url_fix(settings),
     )
 
 
@@ -256,7 +250,7 @@ def _socket_mode_check(settings: Settings, app_token: str) -> Check:
                 "use `shopmate serve`.",
             )
         if failed.code == "connection":
-            return problem(AREA, name, f"cannot reach Slack ({failed.detail}).", _url_fix(settings))
+            return problem(AREA, name, f"cannot reach Slack ({failed.detail}).", url_fix(settings))
         return problem(AREA, name, f"apps.connections.open failed ({failed.code}).", "")
     return ok(
         AREA,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from bot.facts import order_fact
 from bot.orders.cache import Lookup, OrderService, OrderUnavailable
 from bot.orders.carriers import tracking_url
+from bot.orders.source import PERSONAL_FIELDS
 from bot.orders.table import TableSource
 from bot.orders_import import (
     MAX_ORDER_ID_LENGTH,
@@ -113,7 +114,6 @@ def get_order_tool(orders: OrderLookup, *, id_pattern: str = Settings.order_id_p
 
 # Passed to Claude as they are when present (already reduced to what an answer needs).
 _DETAIL_FIELDS = ("payment", "cancelled", "refunds")
-_PERSONAL_FIELDS = ("email", "phone", "shipping_address", "customer_name")
 
 
 def order_result(order: dict[str, Any], *, as_of: datetime | None = None) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def order_result(order: dict[str, Any], *, as_of: datetime | None = None) -> dic
         result["items"] = items
     if len(order.get("shipments") or []) > 1:
         result["shipments"] = order["shipments"]
-    for key in (*_DETAIL_FIELDS, *_PERSONAL_FIELDS):
+    for key in (*_DETAIL_FIELDS, *PERSONAL_FIELDS):
         if order.get(key):
             result[key] = order[key]
     if order.get("note"):
