@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App
@@ -97,6 +98,34 @@ def use_slack_for_handoff(
         services.handoff.use(SLACK, SlackHandoffNotifier(app.client, settings, budget=budget))
 
 
+@dataclass(frozen=True)
+class Click:
+    """Who clicked a button, where, and the number it carries (None: not a number)."""
+
+    user: str
+    team: str
+    channel: str
+    message_ts: str | None
+    number: int | None
+
+
+def read_click(body: dict[str, Any], where: str) -> Click:
+    """The click in a block_actions payload; `where` names the button in a bad value's log."""
+    actions = body.get("actions") or [{}]
+    try:
+        number: int | None = int(actions[0].get("value") or "")
+    except ValueError:
+        logger.warning("A %s button without a number: %r", where, actions[0].get("value"))
+        number = None
+    return Click(
+        user=(body.get("user") or {}).get("id") or "",
+        team=(body.get("team") or {}).get("id") or "unknown",
+        channel=(body.get("channel") or {}).get("id") or "",
+        message_ts=(body.get("message") or {}).get("ts"),
+        number=number,
+    )
+
+
 def decide(
     services: Services,
     approvers: Approvers,
@@ -107,37 +136,55 @@ def decide(
     budget: CallBudget | None = None,
 ) -> None:
     """One click in the channel: refuse, or decide once and show the decision where people look."""
-    assert services.handoff is not None
-    user = (body.get("user") or {}).get("id") or ""
-    channel = (body.get("channel") or {}).get("id") or ""
-    actions = body.get("actions") or [{}]
-    try:
-        request_id = int(actions[0].get("value") or "")
-    except ValueError:
-        logger.warning("A hand-off button without a request id: %r", actions[0].get("value"))
+    click = read_click(body, "hand-off")
+    decide_click(
+        services,
+        approvers,
+        click,
+        client,
+        decision,
+        budget=budget,
+        tell=lambda text: tell_privately(client, click.channel, click.user, text),
+    )
+
+
+def decide_click(
+    services: Services,
+    approvers: Approvers,
+    click: Click,
+    client: WebClient,
+    decision: str,
+    *,
+    tell: Callable[[str], None],
+    budget: CallBudget | None = None,
+) -> None:
+    """Any surface's Approve / Reject (the channel, Home): a non-approver is refused and told,
+    an approver's decision is made once; the clicker is told when their click changed nothing."""
+    handoff = services.handoff
+    if click.number is None or handoff is None:
         return
-    if not approvers.allows(user, client):
-        services.handoff.store.refused(request_id, by=user, clicked=decision)
-        logger.info("Refused %s on request %s: %s is not an approver", decision, request_id, user)
-        tell_privately(client, channel, user, NOT_ALLOWED)
+    if not approvers.allows(click.user, client):
+        handoff.store.refused(click.number, by=click.user, clicked=decision)
+        logger.info(
+            "Refused %s on request %s: %s is not an approver", decision, click.number, click.user
+        )
+        tell(NOT_ALLOWED)
         return
-    team = (body.get("team") or {}).get("id") or "unknown"
     decided = apply_decision(
         services,
         client,
-        request_id,
+        click.number,
         decision,
-        user=user,
-        team=team,
+        user=click.user,
+        team=click.team,
         budget=budget,
-        message_ts=(body.get("message") or {}).get("ts"),
-        fallback_channel=channel,
+        message_ts=click.message_ts,
+        fallback_channel=click.channel,
     )
-    request = decided.request
-    if request is None:
-        tell_privately(client, channel, user, "That request no longer exists.")
+    if decided.request is None:
+        tell("That request no longer exists.")
     elif not decided.won:
-        tell_privately(client, channel, user, already_decided(request))
+        tell(already_decided(decided.request))
 
 
 def already_decided(request: dict[str, Any]) -> str:

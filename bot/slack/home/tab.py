@@ -18,7 +18,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.slack.approvals import NOT_ALLOWED, Approvers, already_decided, apply_decision
+from bot.slack.approvals import NOT_ALLOWED, Approvers, decide_click, read_click
 from bot.slack.budget import CallBudget
 from bot.slack.calls import SlackCalls
 from bot.slack.home.data import Links, gather
@@ -50,6 +50,7 @@ class Home:
         settings = services.settings
         self.services = services
         self.client = client
+        self.budget = budget  # the replies': a decision's edits wait their turn in it
         self.approvers = approvers
         self.leads = Approvers(settings.leads, cache_seconds=settings.approvers_cache_seconds)
         # user -> (approver, lead) as last rendered: who a change concerns, known without a
@@ -154,26 +155,23 @@ class Home:
 
     # ----- buttons ------------------------------------------------------------------------------
 
-    def decide(self, body: dict[str, Any], decision: str, budget: CallBudget | None) -> None:
-        user, team, value = _click(body)
-        if value is None or self.services.handoff is None:
-            return
-        if not self.is_approver(user):
-            self.services.handoff.store.refused(value, by=user, clicked=decision)
-            logger.info("Refused %s on request %s from Home: %s", decision, value, user)
-            self.publisher.refresh([user], NOT_ALLOWED)
-            return
-        decided = apply_decision(
-            self.services, self.client, value, decision, user=user, team=team, budget=budget
+    def decide(self, body: dict[str, Any], decision: str) -> None:
+        """The channel's decision path (approvals.decide_click), told on the clicker's Home.
+        The winner's decision reaches every approver's Home through the hand-off watcher."""
+        click = read_click(body, "Home")
+        decide_click(
+            self.services,
+            self.approvers,
+            click,
+            self.client,
+            decision,
+            budget=self.budget,
+            tell=lambda text: self.publisher.refresh([click.user], text),
         )
-        if decided.request is None:
-            self.publisher.refresh([user], "That request no longer exists.")
-        elif not decided.won:
-            self.publisher.refresh([user], already_decided(decided.request))
-        # The winner's decision told every approver's Home through the hand-off watcher.
 
     def resolve(self, body: dict[str, Any]) -> None:
-        user, _, value = _click(body)
+        click = read_click(body, "Home")
+        user, value = click.user, click.number
         if value is None or self.services.handoff is None:
             return
         if not self.is_approver(user):
@@ -183,15 +181,3 @@ class Home:
         outcome = self.services.handoff.resolve(value, by=user, note="resolved from Home")
         if outcome != "resolved":
             self.publisher.refresh([user], f"Escalation #{value} is {outcome}; nothing changed.")
-
-
-def _click(body: dict[str, Any]) -> tuple[str, str, int | None]:
-    """(user, team, the button's number) of a click on Home."""
-    user = (body.get("user") or {}).get("id") or ""
-    team = (body.get("team") or {}).get("id") or "unknown"
-    actions = body.get("actions") or [{}]
-    try:
-        return user, team, int(actions[0].get("value") or "")
-    except ValueError:
-        logger.warning("A Home button without a number: %r", actions[0].get("value"))
-        return user, team, None

@@ -34,7 +34,7 @@ def register(
     _feedback(app, services, home)
     if services.handoff is not None:
         _channel_decisions(app, services, approvers, budget)
-    _home_buttons(app, home, budget)
+    _home_buttons(app, home)
 
 
 def _feedback(app: App, services: Services, home: Home) -> None:
@@ -61,16 +61,16 @@ def _channel_decisions(
         decide(services, approvers, body, client, REJECTED, budget=budget)
 
 
-def _home_buttons(app: App, home: Home, budget: CallBudget | None) -> None:
+def _home_buttons(app: App, home: Home) -> None:
     @app.action(view.APPROVE_ACTION)
     def on_home_approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        home.decide(body, APPROVED, budget)
+        home.decide(body, APPROVED)
 
     @app.action(view.REJECT_ACTION)
     def on_home_reject(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        home.decide(body, REJECTED, budget)
+        home.decide(body, REJECTED)
 
     @app.action(view.RESOLVE_ACTION)
     def on_home_resolve(ack: Ack, body: dict[str, Any]) -> None:
