@@ -250,25 +250,8 @@ class CallBudget:
                 reservation.spend(method)
             if not keys:
                 return True
-            paces = [self._pace(k) for k in keys]
-            ticket = next(self._tickets)
-            for pace in paces:
-                pace.waiting.append(ticket)
-            try:
-                while True:
-                    now = self.clock()
-                    wait = 0.5  # not first in line: woken when the line moves
-                    if all(p.waiting[0] == ticket for p in paces):
-                        wait = self._take_line(keys, paces, now, final=True)
-                        if wait <= 0:
-                            return True
-                    if now >= deadline:
-                        return False
-                    self._cond.wait(min(max(wait, 0.005), deadline - now))
-            finally:
-                for pace in paces:
-                    pace.waiting.remove(ticket)
-                self._cond.notify_all()
+            line = (method, keys, [self._pace(k) for k in keys])
+            return self._wait_in_lines([line], deadline, final=True) is not None
 
     def acquire_any(
         self, team: str, methods: Iterable[str], *, timeout: float = 60.0
@@ -289,29 +272,42 @@ class CallBudget:
             free = next((m for m, keys, _ in lines if not keys), None)
             if free is not None:
                 return free
-            ticket = next(self._tickets)
+            return self._wait_in_lines(lines, deadline, final=False)
+
+    def _wait_in_lines(
+        self,
+        lines: list[tuple[str, list[tuple[str, str]], list[_Pace]]],
+        deadline: float,
+        *,
+        final: bool,
+    ) -> str | None:
+        """Stand in every line at once (the caller holds `_cond`) until first in one whose slot
+        is free: take it and return its method; None at `deadline`."""
+        ticket = next(self._tickets)
+        for _, _, paces in lines:
+            for pace in paces:
+                pace.waiting.append(ticket)
+        try:
+            while True:
+                now = self.clock()
+                soonest: float | None = None
+                for method, keys, paces in lines:
+                    if not all(p.waiting[0] == ticket for p in paces):
+                        continue
+                    wait = self._take_line(keys, paces, now, final=final)
+                    if wait <= 0:
+                        return method
+                    wait = max(wait, 0.005)
+                    soonest = wait if soonest is None else min(soonest, wait)
+                if now >= deadline:
+                    return None
+                # Not first in any line: woken when a line moves (or in half a second).
+                self._cond.wait(min(0.5 if soonest is None else soonest, deadline - now))
+        finally:
             for _, _, paces in lines:
                 for pace in paces:
-                    pace.waiting.append(ticket)
-            try:
-                while True:
-                    now = self.clock()
-                    soonest = 0.5  # not first in any line: woken when a line moves
-                    for method, keys, paces in lines:
-                        if not all(p.waiting[0] == ticket for p in paces):
-                            continue
-                        wait = self._take_line(keys, paces, now)
-                        if wait <= 0:
-                            return method
-                        soonest = min(soonest, max(wait, 0.005))
-                    if now >= deadline:
-                        return None
-                    self._cond.wait(min(soonest, deadline - now))
-            finally:
-                for _, _, paces in lines:
-                    for pace in paces:
-                        pace.waiting.remove(ticket)
-                self._cond.notify_all()
+                    pace.waiting.remove(ticket)
+            self._cond.notify_all()
 
     # ----- the schedules themselves (this process's; SharedCallBudget keeps them in storage) --
 
