@@ -32,6 +32,11 @@ EVERY_TABLE = {
     "escalations",
     "change_requests",
     "handoff_audit",
+    "order_cache",
+    "order_source_failures",
+    "files",
+    "conversation_files",
+    "slack_budget",
 }
 
 
