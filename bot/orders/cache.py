@@ -68,19 +68,19 @@ class OrderService:
     def lookup(self, order_id: str) -> Lookup:
         if self._cache is None:
             return self._ask(order_id, copy=None)
-        fresh = self._fresh_copy(order_id)
+        fresh = self._fresh(self._cache.get(self.source.name, order_id))
         if fresh is not None:
             return fresh
         with self._lock_for(order_id):
             # Another thread may have asked the source while this one waited for the lock.
-            fresh = self._fresh_copy(order_id)
+            copy = self._cache.get(self.source.name, order_id)
+            fresh = self._fresh(copy)
             if fresh is not None:
                 return fresh
-            return self._ask(order_id, copy=self._cache.get(self.source.name, order_id))
+            return self._ask(order_id, copy=copy)
 
-    def _fresh_copy(self, order_id: str) -> Lookup | None:
-        assert self._cache is not None
-        copy = self._cache.get(self.source.name, order_id)
+    def _fresh(self, copy: CachedOrder | None) -> Lookup | None:
+        """The copy as an answer, if it is recent enough to serve without asking the source."""
         if copy is None or self._clock() - _parse(copy.fetched_utc) >= self._ttl:
             return None
         return Lookup(copy.order)
