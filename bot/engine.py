@@ -28,7 +28,7 @@ from bot.events import (
     TurnFailed,
     Usage,
 )
-from bot.history import EPHEMERAL, Message, repair, trim_to_budget, with_cache_breakpoint
+from bot.history import Message, repair, trim_to_budget, with_cache_breakpoint
 from bot.models import request_settings
 from bot.prefetch import Prefetcher, text_of
 from bot.settings import Settings
@@ -220,10 +220,7 @@ class Engine:
         stop: StopSignal | None = None,
     ) -> Iterator[EngineEvent]:
         """One streamed model call; `separator` goes before its first text (a new paragraph)."""
-        system: list[dict[str, Any]] = [{"type": "text", "text": self.config.system_prompt}]
-        if setup.system_text:
-            system.append({"type": "text", "text": setup.system_text})
-        system[-1]["cache_control"] = EPHEMERAL
+        system = setup.system(self.config.system_prompt)
         kwargs: dict[str, Any] = {
             "model": self.config.model,
             "max_tokens": self.config.max_tokens,

@@ -7,6 +7,9 @@ library without the anthropic SDK, which the engine needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from bot.history import EPHEMERAL
 
 
 @dataclass(frozen=True)
@@ -21,3 +24,12 @@ class TurnSetup:
 
     system_text: str = ""
     withheld_tools: frozenset[str] = frozenset()
+
+    def system(self, system_prompt: str) -> list[dict[str, Any]]:
+        """The request's system blocks: the prompt, then this turn's text; the last one carries
+        the cache breakpoint (what `shopmate doctor` measures as the cached prefix)."""
+        system: list[dict[str, Any]] = [{"type": "text", "text": system_prompt}]
+        if self.system_text:
+            system.append({"type": "text", "text": self.system_text})
+        system[-1]["cache_control"] = EPHEMERAL
+        return system

@@ -10,6 +10,7 @@ from bot import prompts
 from bot.policies import Knowledge, KnowledgeError, knowledge_dir
 from bot.policies.documents import load_documents
 from bot.settings import Settings
+from bot.turn_setup import TurnSetup
 
 
 def load_knowledge(settings: Settings) -> Knowledge:
@@ -24,17 +25,14 @@ def cached_prefix(settings: Settings) -> tuple[list[dict[str, Any]], str]:
 
     Policies that cannot be read count as none here; the policies check says what is wrong.
     """
-    system: list[dict[str, Any]] = [{"type": "text", "text": prompts.SYSTEM_PROMPT}]
-    what = "system prompt"
     try:
         knowledge: Knowledge | None = load_knowledge(settings)
     except KnowledgeError:
         knowledge = None
-    if knowledge is not None and knowledge.mode == "prompt":
-        system.append({"type": "text", "text": knowledge.prompt_text()})
-        what = "system prompt and policies"
-    elif knowledge is not None:
-        system.append({"type": "text", "text": knowledge.search_text()})
-        what = "system prompt and the policy search instructions"
-    system[-1]["cache_control"] = {"type": "ephemeral"}
-    return system, what
+    if knowledge is None:
+        setup, what = TurnSetup(), "system prompt"
+    elif knowledge.mode == "prompt":
+        setup, what = knowledge.turn_setup(), "system prompt and policies"
+    else:
+        setup, what = knowledge.turn_setup(), "system prompt and the policy search instructions"
+    return setup.system(prompts.SYSTEM_PROMPT), what

@@ -92,6 +92,12 @@ class Knowledge:
         parts.append("</policies>")
         return "\n".join(parts)
 
+    def turn_setup(self) -> TurnSetup:
+        """What a turn adds to the request: the documents (prompt mode) or the search hint."""
+        if self.mode == "prompt":
+            return TurnSetup(self.prompt_text(), withheld_tools=frozenset({SEARCH_TOOL}))
+        return TurnSetup(self.search_text())
+
     def search_text(self) -> str:
         """The instructions that go into the system prompt in search mode."""
         return SEARCH_INSTRUCTIONS.format(topics=self.topics(), example=self._example())
@@ -151,11 +157,8 @@ class PolicyLibrary:
             return self._knowledge
 
     def turn_setup(self) -> TurnSetup:
-        """What the engine adds to this turn: the documents (prompt mode) or the search hint."""
-        knowledge = self.current()
-        if knowledge.mode == "prompt":
-            return TurnSetup(knowledge.prompt_text(), withheld_tools=frozenset({SEARCH_TOOL}))
-        return TurnSetup(knowledge.search_text())
+        """What the engine adds to this turn, from the current documents."""
+        return self.current().turn_setup()
 
     def search(self, query: str, *, limit: int = 3) -> list[dict[str, str]]:
         """The best-matching sections of the current documents, best first."""
