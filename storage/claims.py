@@ -107,21 +107,22 @@ def new_row(
     }
 
 
-def take_over_changes(
+def claim_changes(
     row: dict[str, Any],
     owner: str,
     thread_key: str | None,
     message_json: str | None,
     now: str,
     until: str,
-) -> dict[str, Any] | None:
-    """What a claim changes on an existing row; None when it is not the caller's.
+) -> tuple[dict[str, Any], bool]:
+    """What a claim writes on an existing row, and whether the caller now holds it.
 
     Not the caller's: a finished key, one this owner already holds (a retry arriving while
-    the first delivery is in hand), or one whose owner's lease still runs.
+    the first delivery is in hand), or one whose owner's lease still runs. A claim another
+    owner holds from before leases stored no text keeps this delivery's text for it.
     """
     if row["status"] == DONE or row["owner"] == owner:
-        return None
+        return {}, False
     if row["lease_until_utc"] is not None and row["lease_until_utc"] > now:
         logger.info(
             "event %s is held by %s until %s; leaving it to that owner",
@@ -129,8 +130,9 @@ def take_over_changes(
             row["owner"],
             row["lease_until_utc"],
         )
-        return None
-    return {
+        keep = message_json is not None and row["message_json"] is None
+        return ({"message_json": message_json} if keep else {}), False
+    changes = {
         "owner": owner,
         "claimed_utc": now,
         "lease_until_utc": until,
@@ -138,13 +140,7 @@ def take_over_changes(
         "message_json": row["message_json"] or message_json,
         "attempts": (row["attempts"] or 1) + 1,
     }
-
-
-def keeps_text(row: dict[str, Any], owner: str, message_json: str | None, now: str) -> bool:
-    """A claim another owner holds from before leases stored no text: keep the text for it."""
-    live = row["lease_until_utc"] is not None and row["lease_until_utc"] > now
-    held = row["status"] != DONE and row["owner"] != owner and live
-    return held and message_json is not None and row["message_json"] is None
+    return changes, True
 
 
 def log_take_over(key: str, previous_owner: str | None, lease_until: str | None) -> None:
@@ -210,12 +206,11 @@ class Claims:
                 events.insert(row)
                 return Claim.from_row(row)
             row = rows[0]
-            if keeps_text(row, owner, message_json, now):
-                events.update(key, {"message_json": message_json})
-            changes = take_over_changes(row, owner, thread_key, message_json, now, until)
-            if changes is None:
+            changes, claimed = claim_changes(row, owner, thread_key, message_json, now, until)
+            if changes:
+                events.update(key, changes)
+            if not claimed:
                 return None
-            events.update(key, changes)
         log_take_over(key, row["owner"], row["lease_until_utc"])
         return Claim.from_row({**row, **changes}, previous_owner=row["owner"])
 

@@ -28,10 +28,9 @@ from storage.claims import (
     DONE,
     Claim,
     Claims,
-    keeps_text,
+    claim_changes,
     log_take_over,
     new_row,
-    take_over_changes,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,16 +59,14 @@ class PgClaims(Claims):
             [row] = db.raw_dicts(
                 f"select {CLAIM_COLUMNS} from processed_events where key = %s for update", [key]
             )
-            if keeps_text(row, owner, message_json, now):
+            changes, claimed = claim_changes(row, owner, thread_key, message_json, now, until)
+            if changes:
+                sets = ", ".join(f"{column} = %s" for column in changes)
                 db.raw(
-                    "update processed_events set message_json = %s where key = %s",
-                    [message_json, key],
+                    f"update processed_events set {sets} where key = %s", [*changes.values(), key]
                 )
-            changes = take_over_changes(row, owner, thread_key, message_json, now, until)
-            if changes is None:
+            if not claimed:
                 return None
-            sets = ", ".join(f"{column} = %s" for column in changes)
-            db.raw(f"update processed_events set {sets} where key = %s", [*changes.values(), key])
         log_take_over(key, row["owner"], row["lease_until_utc"])
         return Claim.from_row({**row, **changes}, previous_owner=row["owner"])
 

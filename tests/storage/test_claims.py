@@ -42,6 +42,25 @@ def test_a_live_lease_of_another_owner_is_never_taken_over(
     assert storage.claims.get("evt-1").owner == "p1"
 
 
+def test_a_held_claim_without_text_keeps_a_redelivery_s_text_for_its_owner(
+    storage: Storage,
+) -> None:
+    """A claim taken before leases stored the message (no text) stays its live owner's, but
+    a re-delivery's text is kept with it, so a successor can answer if that owner dies."""
+    storage.claims.claim("evt-1", owner="p1", lease_seconds=30)
+    assert storage.claims.get("evt-1").message is None
+
+    message = {"text": "Where is ORD-1001?", "user": "U1"}
+    taken = storage.claims.claim_message("evt-1", owner="p2", message=message, lease_seconds=30)
+
+    assert taken is None, "still p1's"
+    claim = storage.claims.get("evt-1")
+    assert claim.owner == "p1" and claim.message == message
+    other = {"text": "a later copy", "user": "U1"}
+    storage.claims.claim_message("evt-1", owner="p3", message=other, lease_seconds=30)
+    assert storage.claims.get("evt-1").message == message, "text already kept is not replaced"
+
+
 def test_a_renewed_lease_outlives_its_first_expiry(storage: Storage, clock: FakeClock) -> None:
     storage.claims.claim("evt-1", owner="p1", lease_seconds=30)
     for _ in range(5):  # p1 keeps working and renewing for two and a half minutes
