@@ -27,24 +27,9 @@ from bot.doctor.slack_calls import (
     web_client,
 )
 from bot.settings import Settings
+from bot.slack.scopes import MANIFEST_SCOPES
 
 logger = logging.getLogger(__name__)
-
-# The bot scopes manifest.yml asks for (tests/doctor/test_doctor_slack.py keeps them equal).
-MANIFEST_SCOPES: tuple[str, ...] = (
-    "app_mentions:read",
-    "assistant:write",
-    "channels:history",
-    "channels:read",
-    "chat:write",
-    "files:read",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "reactions:write",
-    "usergroups:read",
-    "users:read",
-)
 
 
 def token_kind(token: str) -> str:

@@ -14,13 +14,13 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from bot.doctor.slack import MANIFEST_SCOPES
+from bot.slack.scopes import MANIFEST_SCOPES
 from fakes.slack.wire import SlackError
 
 logger = logging.getLogger(__name__)
 
-# By default the fake grants what manifest.yml asks for: the doctor's one copy of that list
-# (tests/doctor/test_scopes.py holds it equal to the manifest).
+# By default the fake grants what manifest.yml asks for (bot/slack/scopes.py: the one copy of
+# that list, which tests/doctor/test_scopes.py holds equal to the manifest).
 DEFAULT_BOT_SCOPES: tuple[str, ...] = MANIFEST_SCOPES
 APP_TOKEN_SCOPES: tuple[str, ...] = ("connections:write",)
 
