@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.slack.server import HttpServer
 from fakes.claude import FakeClaude
 from fakes.slack import FakeSlack
 from fakes.slack.events import EventSender, mention_event, next_ts
+from tests.slack.conftest import wait_until
 from tests.slack.processes import SECRET, ShopMateProcess, environment
 
 
@@ -65,3 +68,29 @@ def test_run_without_an_app_token_says_what_is_missing(tmp_path):
         timeout=30,
     )
     assert result.returncode == 2 and "SLACK_APP_TOKEN" in result.stderr
+
+
+def test_the_http_server_stops_even_when_its_wake_up_pipe_is_gone():
+    """Seen once in a CI run: stop() met EBADF writing to the loop's wake-up pipe. It must
+    still close the listening socket (a stuck stop would keep the port and hang shutdown)."""
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server = HttpServer(app).start()
+    with urllib.request.urlopen(f"{server.url}/", timeout=10) as response:
+        assert response.read() == b"ok"
+    os.close(server._server.trigger.trigger)  # the pipe's write end, as it was found closed
+
+    server.stop()  # raised OSError: [Errno 9] Bad file descriptor
+
+    assert wait_until(lambda: not _accepts(server.port), timeout=10)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
